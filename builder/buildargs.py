@@ -1,0 +1,77 @@
+"""Build arguments: ``--build-arg`` parsing, the predefined proxy and platform ARGs."""
+from __future__ import annotations
+
+import os
+import platform as host_platform
+from collections.abc import Iterable, Mapping
+
+from builder.errors import UsageError
+
+# Passed to every RUN without a declaration, and kept out of cache keys and history.
+PROXY_ARGS = frozenset(
+    name for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+    for name in (base, base.lower())
+)
+# Build args that steer the builder itself and never reach the Dockerfile's env.
+CONTROL_ARGS = frozenset({
+    "BUILDKIT_SYNTAX", "BUILDKIT_CACHE_MOUNT_NS", "BUILDKIT_CONTEXT_KEEP_GIT_DIR",
+    "BUILDKIT_INLINE_CACHE", "BUILDKIT_MULTI_PLATFORM", "BUILDKIT_SANDBOX_HOSTNAME",
+    "BUILDKIT_DOCKERFILE_CHECK", "BUILDKIT_BUILD_NAME", "BUILDKIT_SBOM_SCAN_CONTEXT",
+    "BUILDKIT_SBOM_SCAN_STAGE",
+})
+_MACHINE_TO_ARCH = {
+    "x86_64": ("amd64", ""), "amd64": ("amd64", ""), "aarch64": ("arm64", ""), "arm64": ("arm64", ""),
+    "armv7l": ("arm", "v7"), "armv6l": ("arm", "v6"), "i686": ("386", ""), "i386": ("386", ""),
+    "ppc64le": ("ppc64le", ""), "s390x": ("s390x", ""), "riscv64": ("riscv64", ""),
+}
+
+
+def parse_build_args(values: Iterable[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``K=V`` sets K; a bare ``K`` takes its value from the environment, or is dropped (as docker does)."""
+    environ = os.environ if environ is None else environ
+    parsed: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not name:
+            raise UsageError(f"invalid --build-arg {value!r}: the name is empty")
+        if sep:
+            parsed[name] = text
+        elif name in environ:
+            parsed[name] = environ[name]
+    return parsed
+
+
+def host_platform_string() -> str:
+    arch, variant = _MACHINE_TO_ARCH.get(host_platform.machine().lower(), (host_platform.machine().lower(), ""))
+    return f"linux/{arch}/{variant}" if variant else f"linux/{arch}"
+
+
+def normalize_platform(text: str) -> str:
+    """``linux/arm64/v8`` -> ``linux/arm64``; ``amd64`` -> ``linux/amd64`` (containerd's normalisation)."""
+    parts = [part.strip().lower() for part in text.split("/") if part.strip()]
+    if len(parts) == 1:
+        parts.insert(0, "linux")
+    if len(parts) < 2 or len(parts) > 3:
+        raise UsageError(f"invalid platform {text!r}: expected os/arch[/variant]")
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(parts[1], parts[1])
+    variant = parts[2] if len(parts) == 3 else ""
+    if arch == "arm64" and variant == "v8":
+        variant = ""
+    if arch == "arm" and not variant:
+        variant = "v7"
+    return "/".join(p for p in (parts[0], arch, variant) if p)
+
+
+def platform_args(target_platform: str | None, target_stage: str) -> dict[str, str]:
+    """BuildKit's automatic global ARGs (usable in FROM; a stage must re-declare them)."""
+    build = host_platform_string()
+    target = normalize_platform(target_platform) if target_platform else build
+    values: dict[str, str] = {}
+    for prefix, spec in (("BUILD", build), ("TARGET", target)):
+        os_name, arch, *rest = spec.split("/")
+        values[f"{prefix}PLATFORM"] = spec
+        values[f"{prefix}OS"] = os_name
+        values[f"{prefix}ARCH"] = arch
+        values[f"{prefix}VARIANT"] = rest[0] if rest else ""
+    values["TARGETSTAGE"] = target_stage
+    return values

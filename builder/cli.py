@@ -1,0 +1,92 @@
+"""Command line entry point: ``pybuild [build] [flags] CONTEXT`` and the sub-commands.
+
+Start-up time matters (a cached rebuild must answer in tens of milliseconds), so
+every sub-command lives in its own module under ``builder.commands`` and is
+imported only when it runs; nothing heavy is imported here.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# name -> (module under builder.commands, one-line help). Order is the help order.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("build", "Build an image from a Dockerfile (the default command)"),
+}
+GLOBAL_VALUE_FLAGS = ("--root",)
+EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, EXIT_REGISTRY = 0, 1, 2, 3
+
+
+def default_root() -> Path:
+    """Where all state lives: $PYBUILD_ROOT, else a system or per-user directory."""
+    if env := os.environ.get("PYBUILD_ROOT"):
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/lib/pybuild")
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "pybuild"
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=None,
+                        help="state directory (default: $PYBUILD_ROOT, /var/lib/pybuild as root)")
+
+
+def split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
+    """Find the sub-command: the first word after global options, if it names one.
+
+    Anything else means ``build``, so ``pybuild -f Dockerfile .`` works, and
+    ``pybuild build run/`` builds a folder named ``run``.
+    """
+    leading: list[str] = []
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word in GLOBAL_VALUE_FLAGS and index + 1 < len(argv):
+            leading += argv[index:index + 2]
+            index += 2
+        elif word.split("=", 1)[0] in GLOBAL_VALUE_FLAGS:
+            leading.append(word)
+            index += 1
+        else:
+            break
+    rest = list(argv[index:])
+    if rest and rest[0] in SUBCOMMANDS:
+        return rest[0], leading + rest[1:]
+    return "build", leading + rest
+
+
+def print_overview() -> None:
+    lines = ["usage: pybuild [--root DIR] [COMMAND] [OPTIONS]", "",
+             "With no command, pybuild builds: pybuild -f Dockerfile .", "", "commands:"]
+    lines += [f"  {name:<10} {summary}" for name, (_, summary) in SUBCOMMANDS.items()]
+    lines.append("\nRun 'pybuild COMMAND --help' for the options of a command.")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["--help"], ["-h"], []):
+        print_overview()
+        return EXIT_OK if args else EXIT_USAGE
+    name, rest = split_command(args)
+    module = importlib.import_module(f"builder.commands.{SUBCOMMANDS[name][0]}")
+    parser = argparse.ArgumentParser(prog=f"pybuild {name}", description=SUBCOMMANDS[name][1])
+    add_global_options(parser)
+    module.add_arguments(parser)
+    options = parser.parse_args(rest)
+    if options.root is None:
+        options.root = default_root()
+    try:
+        return int(module.run(options))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

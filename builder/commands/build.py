@@ -1,0 +1,58 @@
+"""``pybuild [build] [OPTIONS] CONTEXT``: build an image, or only check the Dockerfile."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("context", help="build context directory")
+    parser.add_argument("-f", "--file", dest="file", help="Dockerfile path ('-' reads stdin; default CONTEXT/Dockerfile)")
+    parser.add_argument("-t", "--tag", dest="tags", action="append", default=[], help="name:tag for the image (repeatable)")
+    parser.add_argument("--build-arg", dest="build_args", action="append", default=[], metavar="K[=V]",
+                        help="set a build-time variable; a bare K takes the value from the environment")
+    parser.add_argument("--target", help="build this stage (default: the last one)")
+    parser.add_argument("--platform", help="target platform, e.g. linux/amd64")
+    parser.add_argument("--check", action="store_true", help="parse, expand and validate the Dockerfile, then stop")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="with --check: 'json' prints the expanded plan")
+
+
+def run(options: argparse.Namespace) -> int:
+    from builder.console import Console
+
+    console = Console()
+    try:
+        return _run(options, console)
+    except Exception as exc:  # user mistakes become messages; anything else is a real bug
+        from builder.report import report_error
+
+        code = report_error(exc, console)
+        if code is None:
+            raise
+        return code
+
+
+def _run(options: argparse.Namespace, console: object) -> int:
+    from builder.buildargs import parse_build_args
+    from builder.check import check_dockerfile
+    from builder.plan import PlanRequest
+    from builder.source import read_dockerfile
+
+    context = Path(options.context)
+    source = read_dockerfile(context, options.file)
+    request = PlanRequest(
+        build_args=parse_build_args(options.build_args),
+        target=options.target,
+        platform=options.platform,
+    )
+    report = check_dockerfile(source, request)
+    from builder.report import render_check
+
+    if options.check:
+        return render_check(report, console, json_format=options.format == "json")
+    render_check(report, console, json_format=False, quiet_when_clean=True)
+    console.error("building images is not available yet in this version; use --check")  # type: ignore[attr-defined]
+    return EXIT_USAGE

@@ -1,0 +1,29 @@
+"""Errors raised by the builder package."""
+from __future__ import annotations
+
+
+class BuildError(Exception):
+    """Root of every error raised by ``builder``."""
+
+
+class UsageError(BuildError):
+    """The command line asks for something impossible (exit code 2)."""
+
+
+class PlanError(BuildError):
+    """The Dockerfile is well-formed but cannot be planned (unknown target, missing value, ...).
+
+    Carries the Dockerfile location when there is one so the CLI can show a snippet.
+    """
+
+    def __init__(self, message: str, *, path: str = "", line: int = 0, end_line: int = 0,
+                 source_lines: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+        self.end_line = end_line or line
+        self.source_lines = source_lines
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}" if self.line else self.message

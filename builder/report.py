@@ -1,0 +1,44 @@
+"""Turning outcomes into what the user sees: error messages, exit codes and the check report."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from builder.errors import BuildError, PlanError, UsageError
+from grammar import DockerfileSyntaxError, GrammarError, render_snippet
+
+if TYPE_CHECKING:
+    from builder.check import CheckReport
+    from builder.console import Console
+
+EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, EXIT_REGISTRY = 0, 1, 2, 3
+
+
+def report_error(exc: BaseException, console: Console) -> int | None:
+    """Show a user-facing error and return its exit code; None if ``exc`` is a bug, not a user mistake."""
+    if isinstance(exc, DockerfileSyntaxError):
+        console.error(str(exc), exc.snippet())
+        return EXIT_USAGE
+    if isinstance(exc, PlanError):
+        snippet = render_snippet(exc.path, exc.source_lines, exc.line, exc.end_line) if exc.line else ""
+        console.error(str(exc), snippet)
+        return EXIT_USAGE
+    if isinstance(exc, (GrammarError, UsageError)):
+        console.error(str(exc))
+        return EXIT_USAGE
+    if isinstance(exc, BuildError):
+        console.error(str(exc))
+        return EXIT_STEP_FAILED
+    return None
+
+
+def render_check(report: CheckReport, console: Console, *, json_format: bool, quiet_when_clean: bool = False) -> int:
+    for warning in report.warnings:
+        snippet = render_snippet(report.path, report.source_lines, warning.line, warning.end_line) if warning.line else ""
+        location = f"{report.path}:{warning.line}: " if warning.line else ""
+        console.warning(f"{location}{warning.message}", snippet)
+    if json_format:
+        console.result_json(report.plan_document())
+    elif not quiet_when_clean:
+        count = len(report.warnings)
+        console.info("Check complete, no warnings found." if not count else f"Check complete, {count} warning(s) found.")
+    return EXIT_OK

@@ -1,0 +1,101 @@
+"""ARG and ENV scoping, BuildKit's way.
+
+Two scopes exist. The *global* scope holds the ARGs declared before the first FROM
+plus the predefined platform ARGs; it is visible only to FROM lines. Each *stage*
+has an ordered env list that both ENV and valued ARGs write to (last write wins);
+it is what later instructions expand against and what RUN receives. Only ENV
+reaches the image config.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+# Expands one word against an env; raises the grammar's ExpansionError.
+Expander = Callable[[str, Mapping[str, str]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class ArgDeclaration:
+    name: str
+    default: str | None  # None: `ARG X` (no value); "": `ARG X=`
+
+
+def evaluate_global_args(
+    declarations: Sequence[ArgDeclaration],
+    build_args: Mapping[str, str],
+    predefined: Mapping[str, str],
+    expand: Expander,
+) -> dict[str, str]:
+    """Values of the global scope: predefined ARGs, then meta ARGs in declaration order.
+
+    A ``--build-arg`` replaces a default without the default being evaluated. A
+    predefined ARG may be overridden by a build-arg of the same name.
+    """
+    values = {name: build_args.get(name, value) for name, value in predefined.items()}
+    for declaration in declarations:
+        if declaration.name in build_args:
+            values[declaration.name] = build_args[declaration.name]
+        elif declaration.default is not None:
+            values[declaration.name] = expand(declaration.default, values)
+    return values
+
+
+def _set(pairs: tuple[tuple[str, str], ...], name: str, value: str) -> tuple[tuple[str, str], ...]:
+    """Replace ``name`` in place if present, else append (how Config.Env is updated)."""
+    if any(key == name for key, _ in pairs):
+        return tuple((key, value if key == name else old) for key, old in pairs)
+    return (*pairs, (name, value))
+
+
+@dataclass(frozen=True, slots=True)
+class StageScope:
+    """What a stage's instructions see at one point of the stage."""
+
+    config_env: tuple[tuple[str, str], ...] = ()  # the image's Env (ENV only)
+    state_env: tuple[tuple[str, str], ...] = ()  # ENV and valued ARGs: expansion + RUN env
+    declared_args: tuple[str, ...] = ()  # ARG names declared so far (inherited by child stages)
+
+    @classmethod
+    def from_image_env(cls, env: Sequence[str]) -> StageScope:
+        pairs: tuple[tuple[str, str], ...] = ()
+        for item in env:
+            name, _, value = item.partition("=")
+            pairs = _set(pairs, name, value)
+        return cls(config_env=pairs, state_env=pairs)
+
+    def lookup(self) -> dict[str, str]:
+        return dict(self.state_env)
+
+    def with_env(self, updates: Sequence[tuple[str, str]]) -> StageScope:
+        config_env, state_env = self.config_env, self.state_env
+        for name, value in updates:
+            config_env = _set(config_env, name, value)
+            state_env = _set(state_env, name, value)
+        return StageScope(config_env, state_env, self.declared_args)
+
+    def with_arg(self, name: str, value: str | None) -> StageScope:
+        declared = self.declared_args if name in self.declared_args else (*self.declared_args, name)
+        state_env = self.state_env if value is None else _set(self.state_env, name, value)
+        return StageScope(self.config_env, state_env, declared)
+
+
+def resolve_stage_arg(
+    name: str,
+    expanded_default: str | None,
+    build_args: Mapping[str, str],
+    global_values: Mapping[str, str],
+) -> str | None:
+    """The value an ``ARG`` inside a stage takes, or None when it stays unset.
+
+    A build-arg wins over the default; a value-less ARG inherits the global value.
+    """
+    if name in build_args:
+        return build_args[name]
+    if expanded_default is not None:
+        return expanded_default
+    return global_values.get(name)
+
+
+def config_env_strings(scope: StageScope) -> list[str]:
+    return [f"{name}={value}" for name, value in scope.config_env]

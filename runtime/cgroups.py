@@ -1,0 +1,141 @@
+"""Memory and pids limits through cgroups: v2 where the controller is usable there, v1 otherwise.
+
+On a hybrid host (this one: every controller bound to a v1 hierarchy, an empty ``unified`` v2) each
+controller is looked up separately. A container's cgroup is ``pybuild-<id>`` below the cgroup pybuild
+itself runs in, one directory per hierarchy used. The container's first process writes itself into
+each ``cgroup.procs`` before it unshares anything, so everything it forks is accounted.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+from runtime.errors import CgroupError
+from runtime.spec import Limits
+
+
+@dataclass(frozen=True, slots=True)
+class Hierarchy:
+    version: int
+    directory: str  # pybuild's own cgroup in this hierarchy
+
+
+def _read(path: str) -> str:
+    with open(path) as handle:
+        return handle.read()
+
+
+def discover(proc_cgroup: str, mountinfo: str, controllers: tuple[str, ...] = ("memory", "pids")) -> dict[str, Hierarchy]:
+    """Where each controller can be used, from /proc/self/cgroup and /proc/self/mountinfo texts."""
+    own: dict[str, str] = {}
+    for line in proc_cgroup.splitlines():
+        _hierarchy_id, names, path = line.split(":", 2)
+        for name in names.split(",") if names else [""]:  # "0::/path" is the v2 line
+            own[name] = path
+    v1_mounts: dict[str, str] = {}
+    v2_mount = None
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fstype, _source, super_options = (right.split(" ") + ["", ""])[:3]
+        mount_point = left.split(" ")[4]
+        if fstype == "cgroup2":
+            v2_mount = mount_point
+        elif fstype == "cgroup":
+            for option in super_options.split(","):
+                v1_mounts[option] = mount_point
+    found: dict[str, Hierarchy] = {}
+    for controller in controllers:
+        if v2_mount is not None and "" in own and _v2_has(v2_mount + own[""], controller):
+            found[controller] = Hierarchy(2, os.path.normpath(v2_mount + own[""]))
+        elif controller in v1_mounts and controller in own:
+            found[controller] = Hierarchy(1, os.path.normpath(v1_mounts[controller] + own[controller]))
+    return found
+
+
+def _v2_has(directory: str, controller: str) -> bool:
+    with contextlib.suppress(OSError):
+        return controller in _read(os.path.join(directory, "cgroup.subtree_control")).split()
+    return False
+
+
+def _settings(version: int, controller: str, limits: Limits) -> list[tuple[str, str]]:
+    if controller == "memory" and limits.memory_bytes is not None:
+        value = str(limits.memory_bytes)
+        if version == 2:
+            return [("memory.max", value), ("memory.swap.max", "0")]
+        return [("memory.limit_in_bytes", value), ("memory.memsw.limit_in_bytes", value)]
+    if controller == "pids" and limits.pids is not None:
+        return [("pids.max", str(limits.pids))]
+    return []
+
+
+def create(container_id: str, limits: Limits) -> list[str]:
+    """Make the container's cgroup directories with ``limits`` applied; returns them."""
+    wanted = [name for name, value in (("memory", limits.memory_bytes), ("pids", limits.pids)) if value is not None]
+    if not wanted:
+        return []
+    hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"), tuple(wanted))
+    missing = set(wanted) - set(hierarchies)
+    if missing:
+        raise CgroupError(f"no usable cgroup hierarchy for {sorted(missing)}")
+    directories: list[str] = []
+    try:
+        for controller in wanted:
+            hierarchy = hierarchies[controller]
+            directory = os.path.join(hierarchy.directory, f"pybuild-{container_id}")
+            if directory not in directories:
+                os.mkdir(directory)
+                directories.append(directory)
+            for name, value in _settings(hierarchy.version, controller, limits):
+                _write_setting(directory, name, value)
+    except OSError as error:
+        remove(directories)
+        raise CgroupError(f"cannot set up cgroup for {container_id}: {error}") from error
+    return directories
+
+
+def _write_setting(directory: str, name: str, value: str) -> None:
+    path = os.path.join(directory, name)
+    if name in ("memory.memsw.limit_in_bytes", "memory.swap.max") and not os.path.exists(path):
+        return  # no swap accounting on this kernel: nothing to limit
+    with open(path, "w") as handle:
+        handle.write(value)
+
+
+def procs_files(directories: list[str]) -> list[str]:
+    return [os.path.join(directory, "cgroup.procs") for directory in directories]
+
+
+def join(directories: list[str], pid: int) -> None:
+    for path in procs_files(directories):
+        with open(path, "w") as handle:
+            handle.write(str(pid))
+
+
+def remove(directories: list[str], attempts: int = 50) -> None:
+    """Kill whatever is left in each cgroup, then remove it (dying tasks keep it busy briefly)."""
+    for directory in directories:
+        for _ in range(attempts):
+            try:
+                os.rmdir(directory)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as error:
+                if error.errno != errno.EBUSY:
+                    raise CgroupError(f"cannot remove cgroup {directory}: {error}") from error
+                _kill_members(directory)
+                time.sleep(0.01)
+        else:
+            raise CgroupError(f"cgroup {directory} stays busy")
+
+
+def _kill_members(directory: str) -> None:
+    with contextlib.suppress(OSError):
+        for pid in _read(os.path.join(directory, "cgroup.procs")).split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)

@@ -1,0 +1,36 @@
+"""The generated /etc/resolv.conf, /etc/hosts and /etc/hostname a container sees (BuildKit's rules)."""
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from runtime.spec import NetworkMode
+
+FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")  # Docker's defaults when the host only has loopback ones
+
+
+def resolv_conf(host_text: str, network: NetworkMode) -> str:
+    """The host's resolv.conf; in a private netns loopback resolvers are unreachable, so drop them."""
+    if network == "host":
+        return host_text
+    kept = [line for line in host_text.splitlines() if not _is_loopback_nameserver(line)]
+    if not any(line.split()[:1] == ["nameserver"] for line in kept):
+        kept += [f"nameserver {address}" for address in FALLBACK_NAMESERVERS]
+    return "\n".join(kept) + "\n"
+
+
+def _is_loopback_nameserver(line: str) -> bool:
+    match = re.match(r"\s*nameserver\s+(\S+)", line)
+    if not match:
+        return False
+    try:
+        return ipaddress.ip_address(match.group(1).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def hosts(hostname: str, address: str | None = None) -> str:
+    lines = [f"127.0.0.1\tlocalhost {hostname}", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    if address:
+        lines.append(f"{address}\t{hostname}")
+    return "\n".join(lines) + "\n"

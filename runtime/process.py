@@ -1,0 +1,217 @@
+"""The three processes of a container, all forked from pybuild without a new interpreter.
+
+* **shim** (forked by pybuild): joins the cgroups, ``setsid``, unshares the mount, uts, ipc, pid and
+  (unless host) net namespaces, makes mounts private, waits for the network if needed, forks the init
+  and relays its exit code. It exists because a new pid namespace applies to children only.
+* **init** (PID 1 of the new pid namespace): builds the rootfs, ``pivot_root``s, resolves the user, forks
+  the main process, forwards signals to it, reaps every zombie, and when the main process ends kills
+  the rest, removes mount stubs and exits with the main process's code (128+N for a signal).
+* **main**: stdio, capabilities, groups/gid/uid, umask, cwd, then ``execvpe`` of the user's argv.
+
+Each has PR_SET_PDEATHSIG=SIGKILL towards its parent, so killing pybuild (even with SIGKILL) or the
+shim tears the whole container down: the kernel kills a pid namespace with its init.
+Setup errors travel back on a close-on-exec "report" pipe; EOF without data means ``execve`` worked.
+Nothing here may import lazily: after ``pivot_root`` the host's Python library is out of reach.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import traceback
+from dataclasses import dataclass
+
+from runtime import namespaces as ns
+from runtime.rootfs import RootfsPlan, build_rootfs, enter_rootfs, remove_stubs
+from runtime.spec import DEFAULT_PATH, ProcessSpec
+from runtime.users import Credentials, resolve_user
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                     signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
+SETUP_FAILED = 125
+
+
+@dataclass(frozen=True, slots=True)
+class Pipes:
+    stdout: int
+    stderr: int
+    report: int
+    ready: int | None = None  # shim -> pybuild: namespaces exist (default network only)
+    go: int | None = None     # pybuild -> shim: veth is in place
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    spec: ProcessSpec
+    plan: RootfsPlan
+    pipes: Pipes
+    cgroup_procs: tuple[str, ...]
+    network_lease: object | None  # runtime.network.Lease; typed loosely to keep pyroute2 out of here
+    parent_pid: int
+
+
+def _report(pipes: Pipes, message: str) -> None:
+    os.write(pipes.report, message.encode(errors="replace")[:65536])
+
+
+def _close_all_but(keep: set[int]) -> None:
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    ns.set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the prctl took effect
+        os._exit(SETUP_FAILED)
+
+
+def shim(launch: Launch) -> None:
+    """Entry point of the forked shim; never returns."""
+    code = SETUP_FAILED
+    try:
+        pipes = launch.pipes
+        _die_with_parent(launch.parent_pid)
+        _close_all_but({pipes.stdout, pipes.stderr, pipes.report, *(p for p in (pipes.ready, pipes.go) if p)})
+        os.setsid()  # a terminal's Ctrl-C goes to pybuild, which then kills the container
+        for path in launch.cgroup_procs:
+            with open(path, "w") as handle:
+                handle.write(str(os.getpid()))
+        flags = ns.CLONE_NEWNS | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC | ns.CLONE_NEWPID
+        ns.unshare(flags if launch.spec.network == "host" else flags | ns.CLONE_NEWNET)
+        ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
+        if pipes.ready is not None and pipes.go is not None:
+            os.write(pipes.ready, b"u")
+            if os.read(pipes.go, 1) != b"g":
+                os._exit(SETUP_FAILED)
+        alive_r, alive_w = os.pipe2(os.O_CLOEXEC)  # EOF here tells the init its shim is gone
+        init_pid = os.fork()
+        if init_pid == 0:
+            os.close(alive_w)
+            init(launch, alive_r)
+        os.close(alive_r)
+        for fd in (pipes.stdout, pipes.stderr, pipes.report):
+            os.close(fd)
+        _forward_signals_to(init_pid)
+        code = _exit_code(os.waitpid(init_pid, 0)[1])
+    except BaseException:
+        _report(launch.pipes, "container shim: " + traceback.format_exc(limit=3))
+    os._exit(code)
+
+
+def _forward_signals_to(pid: int) -> None:
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in FORWARDED_SIGNALS:
+        signal.signal(signum, forward)
+
+
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def init(launch: Launch, shim_alive: int) -> None:
+    """PID 1 of the container; never returns."""
+    pipes = launch.pipes
+    try:
+        # getppid() is 0 across a pid namespace boundary, so the shim's liveness comes from a pipe.
+        ns.set_parent_death_signal(signal.SIGKILL)
+        if select.select([shim_alive], [], [], 0)[0]:
+            os._exit(SETUP_FAILED)
+        os.close(shim_alive)
+        os.umask(0o022)
+        spec = launch.spec
+        ns.sethostname(spec.hostname)
+        if spec.network == "none":
+            ns.bring_up_loopback()
+        elif spec.network == "default":
+            from runtime import network  # already imported by pybuild before the fork
+
+            network.configure_inside(launch.network_lease)  # type: ignore[arg-type]
+        stubs = build_rootfs(launch.plan)
+        enter_rootfs(launch.plan.root)
+        credentials = resolve_user("/", spec.user)
+        os.makedirs(spec.cwd, exist_ok=True)
+        env = _environment(spec, credentials)
+        for signum in FORWARDED_SIGNALS:
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signum])
+        main_pid = os.fork()
+        if main_pid == 0:
+            _exec_main(spec, credentials, env, pipes)
+    except BaseException:
+        _report(pipes, "container setup failed: " + traceback.format_exc(limit=4))
+        os._exit(SETUP_FAILED)
+    for fd in (pipes.stdout, pipes.stderr, pipes.report):
+        os.close(fd)
+    _forward_signals_to(main_pid)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
+    code = _reap_until(main_pid)
+    _kill_everything_else()
+    try:
+        remove_stubs(stubs)
+    finally:
+        os._exit(code)
+
+
+def _environment(spec: ProcessSpec, credentials: Credentials) -> dict[str, str]:
+    env = dict(spec.env)
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.setdefault("HOME", credentials.home)
+    return env
+
+
+def _reap_until(main_pid: int) -> int:
+    while True:
+        pid, status = os.waitpid(-1, 0)
+        if pid == main_pid:
+            return _exit_code(status)
+
+
+def _kill_everything_else() -> None:
+    """In a pid namespace, kill(-1) reaches every process but init itself."""
+    if os.getpid() != 1:  # outside a pid namespace kill(-1) would hit the whole host
+        return
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str], pipes: Pipes) -> None:
+    try:
+        for signum in range(1, signal.NSIG):
+            if signum not in (signal.SIGKILL, signal.SIGSTOP):
+                try:
+                    signal.signal(signum, signal.SIG_DFL)
+                except (OSError, ValueError):
+                    pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        stdin = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(stdin, 0)
+        os.dup2(pipes.stdout, 1)
+        os.dup2(pipes.stderr, 2)
+        _close_all_but({pipes.report})
+        ns.limit_capabilities(spec.capabilities)
+        os.setgroups(list(credentials.groups))
+        os.setgid(credentials.gid)
+        os.setuid(credentials.uid)
+        os.chdir(spec.cwd)
+        os.execvpe(spec.argv[0], list(spec.argv), env)
+    except FileNotFoundError:
+        _report(pipes, f"exec: {spec.argv[0]!r}: executable file not found in $PATH")
+        os._exit(127)
+    except BaseException as error:
+        _report(pipes, f"exec {spec.argv[0]!r} failed: {error}")
+        os._exit(126)

@@ -1,0 +1,153 @@
+"""Assemble a container's root filesystem inside its private mount namespace, then enter it.
+
+Runs in the container's PID 1 before the user's process exists. The layout follows runc with
+containerd's default spec (what BuildKit uses): proc with Docker's masked and read-only paths, a tmpfs
+``/dev`` with the standard nodes, devpts, ``/dev/shm``, mqueue, read-only sysfs, and the generated
+``/etc/resolv.conf``, ``/etc/hosts`` and ``/etc/hostname`` bind-mounted read-only.
+
+Mount points missing from the image are created as *stubs* and removed again after the run, with the
+parent directory's times restored, so they never show up in the layer (BuildKit's MountStubsCleaner).
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+
+from runtime import namespaces as ns
+from runtime.mounts import Mount, mount_all
+from runtime.paths import scoped_join
+from runtime.spec import BindMount
+
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+DEV_LINKS = (
+    ("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore"),
+)
+_NOSUID_NODEV_NOEXEC = ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC
+
+
+@dataclass(frozen=True, slots=True)
+class RootfsPlan:
+    root: str                                  # where the rootfs is mounted, in the private namespace
+    mounts: tuple[Mount, ...]                  # the snapshot's mounts
+    files: tuple[tuple[str, str], ...] = ()    # (container path, host file) bound read-only
+    binds: tuple[BindMount, ...] = ()
+    mount_sysfs: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Stub:
+    path: str                 # container path
+    is_dir: bool
+    parent_times: tuple[int, int]  # (atime_ns, mtime_ns) of the parent before the stub existed
+
+
+@dataclass(slots=True)
+class StubRecord:
+    stubs: list[Stub] = field(default_factory=list)
+
+    def ensure(self, root: str, path: str, is_dir: bool) -> str:
+        """The host path for container ``path``, creating it (and missing parents) as stubs."""
+        host = scoped_join(root, path)
+        if os.path.lexists(host):
+            return host
+        parent = os.path.dirname(host)
+        if not os.path.lexists(parent):
+            self.ensure(root, "/" + os.path.relpath(parent, root), True)
+        before = os.stat(parent)
+        if is_dir:
+            os.mkdir(host, 0o755)
+        else:
+            os.close(os.open(host, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        self.stubs.append(Stub("/" + os.path.relpath(host, root), is_dir, (before.st_atime_ns, before.st_mtime_ns)))
+        return host
+
+
+def build_rootfs(plan: RootfsPlan) -> StubRecord:
+    record = StubRecord()
+    mount_all(plan.mounts, plan.root)
+    root = plan.root
+    ns.mount("proc", record.ensure(root, "/proc", True), "proc", _NOSUID_NODEV_NOEXEC)
+    _mount_dev(record.ensure(root, "/dev", True))
+    if plan.mount_sysfs:
+        ns.mount("sysfs", record.ensure(root, "/sys", True), "sysfs", _NOSUID_NODEV_NOEXEC | ns.MS_RDONLY)
+    _mask_paths(root)
+    for path, source in plan.files:
+        _bind(source, record.ensure(root, path, False), read_only=True)
+    for bind in plan.binds:
+        target = record.ensure(root, bind.target, os.path.isdir(bind.source))
+        _bind(bind.source, target, bind.read_only, recursive=True)
+    return record
+
+
+def _bind(source: str, target: str, read_only: bool, recursive: bool = False) -> None:
+    ns.mount(source, target, None, ns.MS_BIND | (ns.MS_REC if recursive else 0))
+    if read_only:
+        ns.mount(None, target, None, ns.MS_BIND | ns.MS_REMOUNT | ns.MS_RDONLY | ns.MS_NOSUID)
+
+
+def _mount_dev(dev: str) -> None:
+    ns.mount("tmpfs", dev, "tmpfs", ns.MS_NOSUID | ns.MS_STRICTATIME, "mode=755,size=65536k")
+    for name, major, minor in DEVICES:
+        os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        os.chmod(os.path.join(dev, name), 0o666)  # mknod honours the umask
+    for name, target in DEV_LINKS:
+        os.symlink(target, os.path.join(dev, name))
+    for name in ("pts", "shm", "mqueue"):
+        os.mkdir(os.path.join(dev, name), 0o755)
+    ns.mount("devpts", os.path.join(dev, "pts"), "devpts", ns.MS_NOSUID | ns.MS_NOEXEC,
+             "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    ns.mount("shm", os.path.join(dev, "shm"), "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
+    ns.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", _NOSUID_NODEV_NOEXEC)
+
+
+def _mask_paths(root: str) -> None:
+    # These live on the proc/sysfs mounts we just made, so no image symlink can redirect them.
+    for path in MASKED_PATHS:
+        host = root + path
+        if os.path.isdir(host):
+            ns.mount("tmpfs", host, "tmpfs", ns.MS_RDONLY, "size=0")
+        elif os.path.exists(host):
+            ns.mount(os.path.join(root, "dev/null"), host, None, ns.MS_BIND)
+    for path in READONLY_PATHS:
+        host = root + path
+        if os.path.exists(host):
+            _bind(host, host, read_only=True, recursive=True)
+
+
+def enter_rootfs(root: str) -> None:
+    """``pivot_root`` into ``root`` and drop the old root (runc's pivot_root(".", ".") trick)."""
+    os.chdir(root)
+    ns.pivot_root(".", ".")
+    ns.umount(".", ns.MNT_DETACH)
+    os.chdir("/")
+
+
+def remove_stubs(record: StubRecord) -> None:
+    """Undo the stubs, newest first, from inside the container root after every process is gone."""
+    for stub in reversed(record.stubs):
+        with contextlib.suppress(OSError):
+            ns.umount(stub.path, ns.MNT_DETACH)
+        try:
+            os.rmdir(stub.path) if stub.is_dir else _unlink_if_empty(stub.path)
+        except OSError as error:
+            if error.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
+                continue  # the process put something there: it is part of the layer now
+            raise
+        parent = os.path.dirname(stub.path)
+        with contextlib.suppress(OSError):
+            os.utime(parent, ns=stub.parent_times, follow_symlinks=False)
+
+
+def _unlink_if_empty(path: str) -> None:
+    if os.lstat(path).st_size == 0:
+        os.unlink(path)

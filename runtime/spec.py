@@ -1,0 +1,85 @@
+"""What to run and how: frozen values handed to ``runtime.container.run``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+NetworkMode = Literal["none", "host", "default"]
+Stream = Literal["stdout", "stderr"]
+OutputCallback = Callable[[Stream, bytes], None]
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Docker's and BuildKit's default capability set (containerd pkg/oci defaultUnixCaps), by number.
+DOCKER_DEFAULT_CAPABILITIES: frozenset[int] = frozenset({
+    0,   # CAP_CHOWN
+    1,   # CAP_DAC_OVERRIDE
+    3,   # CAP_FOWNER
+    4,   # CAP_FSETID
+    5,   # CAP_KILL
+    6,   # CAP_SETGID
+    7,   # CAP_SETUID
+    8,   # CAP_SETPCAP
+    10,  # CAP_NET_BIND_SERVICE
+    13,  # CAP_NET_RAW
+    18,  # CAP_SYS_CHROOT
+    27,  # CAP_MKNOD
+    29,  # CAP_AUDIT_WRITE
+    31,  # CAP_SETFCAP
+})
+
+
+@dataclass(frozen=True, slots=True)
+class BindMount:
+    """A host path made visible in the container (``-v HOST:CTR[:ro]``)."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits; None means unlimited."""
+
+    memory_bytes: int | None = None
+    pids: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSpec:
+    """One process to run in a fresh container.
+
+    ``user`` is a Dockerfile USER value: ``name``, ``uid``, ``name:group`` or ``uid:gid``, looked up in the
+    image's own /etc/passwd and /etc/group. ``env`` is passed as is, plus PATH and HOME when missing.
+    """
+
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str = "/"
+    user: str = "root"
+    hostname: str = "pybuild"
+    network: NetworkMode = "none"
+    mounts: tuple[BindMount, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    capabilities: frozenset[int] = DOCKER_DEFAULT_CAPABILITIES
+
+    def __post_init__(self) -> None:
+        if not self.argv:
+            raise ValueError("ProcessSpec.argv must not be empty")
+        if not self.cwd.startswith("/"):
+            raise ValueError(f"ProcessSpec.cwd must be absolute, got {self.cwd!r}")
+        if self.network not in ("none", "host", "default"):
+            raise ValueError(f"unknown network mode {self.network!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    """How the container's main process ended. ``code`` is 128+N for a death by signal N, as in Docker."""
+
+    code: int
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0 and not self.timed_out

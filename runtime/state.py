@@ -1,0 +1,111 @@
+"""Per-container state directories, so a SIGKILLed pybuild leaves nothing behind for long.
+
+``<state_root>/containers/<id>/`` holds the generated /etc files, the rootfs mount point and
+``record.json`` (the host resources the container owns: cgroup directories and a network lease).
+The creating process holds an exclusive ``flock`` on ``<id>/lock`` for the container's lifetime. A
+directory whose lock can be taken belongs to a dead pybuild: ``cleanup_stale`` releases what its record
+lists and deletes it. The kernel does the rest: mounts live in the container's own mount namespace and
+its processes die with their parent (PR_SET_PDEATHSIG), taking the netns and the veth pair with them.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime import cgroups
+
+
+@dataclass(slots=True)
+class ContainerState:
+    state_root: str
+    id: str
+    directory: str
+    lock_fd: int
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, state_root: str) -> ContainerState:
+        """A new, locked directory. It is built under a dot name and renamed once locked, so a
+        concurrent ``cleanup_stale`` never mistakes a directory being born for a dead one."""
+        container_id = secrets.token_hex(6)
+        base = os.path.join(state_root, "containers")
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        newborn = os.path.join(base, f".new-{container_id}")
+        os.mkdir(newborn, 0o700)
+        lock_fd = os.open(os.path.join(newborn, "lock"), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        directory = os.path.join(base, container_id)
+        os.rename(newborn, directory)
+        return cls(state_root, container_id, directory, lock_fd)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.directory, name)
+
+    def remember(self, key: str, value: Any) -> None:
+        """Record a host resource before it exists, so a crash right after still finds it."""
+        self.record[key] = value
+        temporary = self.path("record.json.tmp")
+        with open(temporary, "w") as handle:
+            json.dump(self.record, handle)
+        os.replace(temporary, self.path("record.json"))
+
+    def close(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+        os.close(self.lock_fd)
+
+
+def release_resources(state_root: str, record: dict[str, Any]) -> None:
+    """Free what a container record lists; each step tolerates the resource being gone already."""
+    cgroups.remove(record.get("cgroups", []))
+    lease = record.get("lease")
+    if lease:
+        from runtime import network  # pyroute2 is heavy: import it only when a lease exists
+
+        network.release(state_root, lease)
+
+
+def _remove_if_old(directory: str, age_seconds: float = 60.0) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if time.time() - os.stat(directory).st_mtime > age_seconds:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def cleanup_stale(state_root: str) -> list[str]:
+    """Release the resources of containers whose pybuild died; returns their ids."""
+    base = os.path.join(state_root, "containers")
+    try:
+        names = os.listdir(base)
+    except FileNotFoundError:
+        return []
+    cleaned = []
+    for name in names:
+        directory = os.path.join(base, name)
+        if name.startswith("."):
+            _remove_if_old(directory)
+            continue
+        try:
+            lock_fd = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            shutil.rmtree(directory, ignore_errors=True)  # died before taking its lock
+            continue
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            continue  # alive
+        record: dict[str, Any] = {}
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            with open(os.path.join(directory, "record.json")) as handle:
+                record = json.load(handle)
+        release_resources(state_root, record)
+        shutil.rmtree(directory, ignore_errors=True)
+        os.close(lock_fd)
+        cleaned.append(name)
+    return cleaned

@@ -1,0 +1,3 @@
+#!/bin/sh
+cat /opt/hello/data/message.txt
+echo "running as $(id -un)"

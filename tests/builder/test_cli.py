@@ -1,0 +1,75 @@
+"""The command line: sub-command dispatch, Dockerfile lookup, errors without tracebacks."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from builder.cli import split_command
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "rest"),
+    [
+        (["-f", "Dockerfile", "."], "build", ["-f", "Dockerfile", "."]),
+        (["build", "."], "build", ["."]),
+        (["build", "run/"], "build", ["run/"]),
+        (["--root", "/tmp/r", "build", "."], "build", ["--root", "/tmp/r", "."]),
+        (["--root=/tmp/r", "-t", "x", "."], "build", ["--root=/tmp/r", "-t", "x", "."]),
+        (["ctx"], "build", ["ctx"]),
+    ],
+)
+def test_split_command_defaults_to_build(argv: list[str], command: str, rest: list[str]) -> None:
+    assert split_command(argv) == (command, rest)
+
+
+def pybuild(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "builder.cli", *args],
+        input=stdin, capture_output=True, text=True, cwd=cwd, timeout=60,
+    )
+
+
+def test_check_accepts_a_valid_dockerfile(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo hi\n")
+    result = pybuild("--check", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "no warnings" in result.stderr
+
+
+def test_check_reads_the_dockerfile_from_stdin(tmp_path: Path) -> None:
+    result = pybuild("--check", "-f", "-", str(tmp_path), stdin="FROM busybox\nCMD [\"sh\"]\n")
+    assert result.returncode == 0, result.stderr
+
+
+def test_lowercase_dockerfile_is_found_when_Dockerfile_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "dockerfile").write_text("FROM busybox\n")
+    assert pybuild("--check", str(tmp_path)).returncode == 0
+
+
+def test_missing_dockerfile_is_a_clear_error(tmp_path: Path) -> None:
+    result = pybuild("--check", str(tmp_path))
+    assert result.returncode == 2
+    assert "no such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_syntax_error_names_file_and_line_and_shows_a_snippet(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM busybox\nRUN true\nFOO bar\nRUN true\n")
+    result = pybuild("--check", "-f", str(dockerfile), str(tmp_path))
+    assert result.returncode == 2
+    assert f"{dockerfile}:3: unknown instruction: FOO" in result.stderr
+    assert ">>> FOO bar" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_target_suggests_the_closest_stage(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox AS build\nFROM busybox AS final\n")
+    result = pybuild("--check", "--target", "bulid", str(tmp_path))
+    assert result.returncode == 2
+    assert 'target stage "bulid" could not be found (did you mean build?)' in result.stderr
