@@ -47,9 +47,9 @@ class ChmodSpec:
 def parse_chmod(text: str) -> ChmodSpec:
     """Validate an expanded ``--chmod`` value; raise ``InstructionError`` like BuildKit."""
     invalid = f"invalid chmod parameter: '{text}'. it should be octal string and between 0 and 07777"
-    if text[:1].isdigit():
+    if text[:1] in tuple("0123456789"):
         # Anything numeric-looking is octal or "invalid chmod parameter" (BuildKit keeps the old message).
-        if not text.isascii() or not all(char in "01234567" for char in text) or int(text, 8) > 0o7777:
+        if any(char not in "01234567" for char in text) or int(text, 8) > 0o7777:
             raise InstructionError(invalid)
         return ChmodSpec(text, int(text, 8))
     if not _SYMBOLIC.fullmatch(text):

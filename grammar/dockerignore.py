@@ -33,10 +33,10 @@ def read_ignore_patterns(text: str) -> list[str]:
         lines.pop()  # the text ended with a newline: no further line
     patterns: list[str] = []
     for number, line in enumerate(lines):
+        if len(line) >= _MAX_LINE_BYTES // 4 and _utf8_length(line) >= _MAX_LINE_BYTES:
+            raise IgnorePatternError("error reading .dockerignore: bufio.Scanner: token too long")
         if line.endswith("\r"):
             line = line[:-1]
-        if len(line) >= _MAX_LINE_BYTES // 4 and len(line.encode("utf-8", "surrogatepass")) >= _MAX_LINE_BYTES:
-            raise IgnorePatternError("error reading .dockerignore: bufio.Scanner: token too long")
         if number == 0 and line.startswith(_BOM):
             line = line[1:]
         if line.startswith("#"):
@@ -53,6 +53,14 @@ def read_ignore_patterns(text: str) -> list[str]:
                 pattern = pattern[1:]
         patterns.append("!" + pattern if invert else pattern)
     return patterns
+
+
+def _utf8_length(text: str) -> int:
+    """Bytes of ``text`` in the file it came from (undecodable bytes were kept as escapes)."""
+    try:
+        return len(text.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        return len(text.encode("utf-8", "surrogatepass"))
 
 
 def read_ignore_file(path: Path) -> list[str]:

@@ -62,6 +62,7 @@ class _Url:
     query: list[tuple[str, list[str]]]
     fragment: str
     scheme: str = ""
+    opaque: str = ""  # the text after "scheme:" when no "/" follows
 
 
 def parse_git_ref(source: str) -> GitRef | None:
@@ -110,7 +111,7 @@ def _parse_remote(source: str) -> _Url | None:
 def _parse_scp_like(source: str) -> _Url | None:
     # A string Go parses as "scheme:/path" is a URL, not an SCP address.
     go_url = _parse_go_url(source)
-    if go_url is not None and go_url.scheme and go_url.path:
+    if go_url is not None and go_url.scheme and not go_url.opaque:
         return None
     found = re.fullmatch(_SCP_LIKE, source)
     if found is None:
@@ -135,9 +136,10 @@ def _parse_go_url(raw: str) -> _Url | None:
     force_query = rest.endswith("?") and rest.count("?") == 1
     rest, _, raw_query = rest[:-1].partition("?") if force_query else rest.partition("?")
     path = rest
+    opaque = ""
     if not rest.startswith("/"):
         if scheme:
-            path = ""  # an opaque URL such as "host:path"
+            path, opaque = "", rest  # an opaque URL such as "host:path"
         elif ":" in rest.split("/", 1)[0]:
             return None  # Go: first path segment in URL cannot contain colon
     elif rest.startswith("//"):
@@ -155,7 +157,7 @@ def _parse_go_url(raw: str) -> _Url | None:
     if scheme:
         remote = scheme + remote[len(scheme) :]
     query = _parse_go_query(raw_query, strict=False) or []
-    return _Url(remote, _go_unescape(path) or "", query, fragment, scheme)
+    return _Url(remote, _go_unescape(path) or "", query, fragment, scheme, opaque)
 
 
 def _split_scheme(raw: str) -> tuple[str | None, str]:

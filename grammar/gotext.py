@@ -17,6 +17,11 @@ def is_space(ch: str) -> bool:
     return ch.isspace()
 
 
+def is_name_char(ch: str) -> bool:
+    """Go ``unicode.IsLetter(ch) || unicode.IsDigit(ch) || ch == '_'`` (L* and Nd, narrower than isalnum)."""
+    return ch == "_" or ch.isalpha() or ch.isdecimal()
+
+
 def trim_space(text: str) -> str:
     """Go ``strings.TrimSpace``."""
     start, end = 0, len(text)

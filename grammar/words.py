@@ -23,15 +23,12 @@ from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass
 
 from grammar.errors import ExpansionError
-from grammar.gotext import is_space, quote
+from grammar.gotext import is_name_char, is_space, quote
+from grammar.shellpattern import EOF_RUNE, compile_shell_pattern, replace_all, trim_prefix, trim_suffix
 
-# What Go prints for string(scanner.EOF): error messages show it verbatim.
-_EOF_RUNE = "\ufffd"
 _BOM = "\ufeff"
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 _DEFAULTING_OPS = ("+", "-", "?", "#", "%")
-# Regex metacharacters a shell pattern must match literally.
-_REGEX_SPECIALS = frozenset("[]{}.+()|^$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,11 +281,11 @@ class _Scan:
             return value
         if op == "/":
             return self.substitute(name)
-        modifier = op or _EOF_RUNE
+        modifier = op or EOF_RUNE
         null_is_unset = op == ":"
         if null_is_unset:
             op = self.next_char()
-            modifier += op or _EOF_RUNE
+            modifier += op or EOF_RUNE
         elif op not in _DEFAULTING_OPS:
             raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
         return self.modify(name, op, modifier, null_is_unset)
@@ -324,8 +321,8 @@ class _Scan:
 
     def substitute(self, name: str) -> str:
         """``${NAME/pattern/replacement}`` and ``${NAME//pattern/replacement}``."""
-        replace_all = self.pos < self.end and self.text[self.pos] == "/"
-        if replace_all:
+        every_match = self.pos < self.end and self.text[self.pos] == "/"
+        if every_match:
             self.pos += 1
         pattern = self.until_closing("/", True, "syntax error: missing '/' in ${}")
         replacement = self.until_closing("}", True, "syntax error: missing '}'")
@@ -334,9 +331,9 @@ class _Scan:
             if self.skip_unset:
                 return f"${{{name}/{pattern}/{replacement}}}"
             value = ""
-        regex = _compile(pattern, greedy=True, anchored=False)
-        if replace_all:
-            return _replace_all(regex, value, replacement)
+        regex = compile_shell_pattern(pattern, greedy=True, anchored=False)
+        if every_match:
+            return replace_all(regex, value, replacement)
         found = regex.search(value)
         if found is None:
             return value
@@ -363,7 +360,7 @@ class _Scan:
                 stop += 1
         elif first not in _SPECIAL_PARAMS:
             stop = start
-            while stop < end and _is_name_char(text[stop]):
+            while stop < end and is_name_char(text[stop]):
                 stop += 1
         self.pos = stop
         return text[start:stop]
@@ -384,11 +381,6 @@ class _Scan:
         return value
 
 
-def _is_name_char(ch: str) -> bool:
-    # Go unicode.IsLetter / IsDigit: categories L* and Nd (not Python's wider isalnum).
-    return ch == "_" or ch.isalpha() or ch.isdecimal()
-
-
 _plain_runs: dict[tuple[str, str, bool], re.Pattern[str]] = {}
 
 
@@ -400,125 +392,3 @@ def _plain_run_pattern(escape: str, stop: str, quotes: bool) -> re.Pattern[str]:
         specials = "$" + escape + stop + ("'\"" if quotes else "")
         pattern = _plain_runs[key] = re.compile(f"[^{re.escape(specials)}]+")
     return pattern
-
-
-# --- shell patterns of ${NAME#pat} ${NAME%pat} ${NAME/pat/repl} ---------------------
-
-
-def shell_pattern_to_regex(pattern: str, *, greedy: bool, anchored: bool) -> str:
-    """Translate a shell pattern (``*``, ``?``, ``\\*``, ``\\?``, ``\\\\``) to regex source.
-
-    The output is the regex BuildKit builds (it is valid for Python's ``re``
-    too), except that a run of ``*`` becomes one wildcard: same matches, no
-    needless backtracking. ``\\}`` and ``\\/`` are separator escapes whose
-    backslash is dropped. Any other escape is an error, as upstream.
-    """
-    star = ".*" if greedy else ".*?"
-    out = ["^"] if anchored else []
-    previous_star = False
-    i = 1 if pattern.startswith(_BOM) else 0
-    end = len(pattern)
-    while i < end:
-        ch = pattern[i]
-        i += 1
-        if ch == "*":
-            if not previous_star:
-                out.append(star)
-            previous_star = True
-            continue
-        previous_star = False
-        if ch == "?":
-            out.append(".")
-        elif ch == "\\":
-            following = pattern[i] if i < end else ""
-            if following == "}" or following == "/":
-                continue
-            i += 1
-            if following not in ("*", "?", "\\") or not following:
-                raise ExpansionError(f"invalid escape '\\{following or _EOF_RUNE}'")
-            out.append("\\" + following)
-        elif ch in _REGEX_SPECIALS:
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def reverse_pattern(pattern: str) -> str:
-    """Reverse a shell pattern, keeping each ``\\x`` escape pair in order (``a\\*c`` -> ``c\\*a``)."""
-    pieces: list[str] = []
-    i, last = 0, len(pattern) - 1
-    while i <= last:
-        width = 2 if pattern[i] == "\\" and i != last else 1
-        pieces.append(pattern[i : i + width])
-        i += width
-    pieces.reverse()
-    return "".join(pieces)
-
-
-def trim_prefix(pattern: str, value: str, *, greedy: bool) -> str:
-    """``${V#pat}`` (shortest) / ``${V##pat}`` (greedy)."""
-    found = _compile(pattern, greedy=greedy, anchored=True).match(value)
-    return value[found.end() :] if found else value
-
-
-def trim_suffix(pattern: str, value: str, *, greedy: bool) -> str:
-    """``${V%pat}`` / ``${V%%pat}``: a prefix trim of the reversed value and pattern."""
-    # Regexes find the leftmost match only, so search the reversed text.
-    return trim_prefix(reverse_pattern(pattern), value[::-1], greedy=greedy)[::-1]
-
-
-def _compile(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    try:
-        source = shell_pattern_to_regex(pattern, greedy=greedy, anchored=anchored)
-    except ExpansionError as err:
-        raise ExpansionError(f"invalid pattern ({pattern}) in substitution: {err}") from None
-    return re.compile(source)
-
-
-def _replace_all(regex: re.Pattern[str], value: str, template: str) -> str:
-    """Go ``Regexp.ReplaceAllString``: differs from ``re.sub`` on empty matches and ``$``."""
-    out: list[str] = []
-    last_end = search_from = 0
-    while search_from <= len(value):
-        found = regex.search(value, search_from)
-        if found is None:
-            break
-        start, stop = found.span()
-        out.append(value[last_end:start])
-        # Go skips an empty match right after the previous match.
-        if stop > last_end or start == 0:
-            out.append(_expand_template(template, found.group()))
-        last_end = stop
-        search_from = search_from + 1 if search_from + 1 > stop else stop
-    out.append(value[last_end:])
-    return "".join(out)
-
-
-def _expand_template(template: str, whole_match: str) -> str:
-    """Go ``Regexp.Expand`` for a regex whose only group is the whole match ($0)."""
-    if "$" not in template:
-        return template
-    out: list[str] = []
-    i, end = 0, len(template)
-    while (dollar := template.find("$", i)) >= 0:
-        out.append(template[i:dollar])
-        i = dollar + 1
-        if i < end and template[i] == "$":
-            out.append("$")
-            i += 1
-            continue
-        braced = i < end and template[i] == "{"
-        name_start = i + 1 if braced else i
-        name_end = name_start
-        while name_end < end and _is_name_char(template[name_end]):
-            name_end += 1
-        closed = not braced or (name_end < end and template[name_end] == "}")
-        if name_end == name_start or not closed:
-            out.append("$")  # not a reference: Go keeps the dollar as text
-            continue
-        i = name_end + 1 if braced else name_end
-        if template[name_start:name_end] == "0":
-            out.append(whole_match)
-    out.append(template[i:])
-    return "".join(out)

@@ -1,4 +1,61 @@
-"""runtime: Linux isolation and filesystem snapshots. Knows nothing about OCI."""
+"""runtime: Linux isolation and filesystem snapshots. Knows nothing about OCI.
+
+* ``run(spec, rootfs_mounts, on_output) -> ExitStatus`` runs a ``ProcessSpec`` in a fresh container
+  (``container``, ``process``, ``rootfs``, ``network``, ``cgroups``); ``cleanup_stale`` releases what a
+  killed pybuild left behind (it also runs at the start of every ``run``).
+* ``OverlaySnapshotter`` / ``NativeSnapshotter`` implement the ``Snapshotter`` contract (``snapshots``).
+* ``write_diff(lower_mounts, upper_mounts, out) -> DiffStats`` writes a snapshot's changes as an
+  uncompressed layer tar with its diffID; ``apply_layer(stream, root)`` unpacks one safely.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+from runtime.apply import ApplyStats, apply_layer
+from runtime.container import run
+from runtime.diff import DiffStats, write_diff
+from runtime.errors import (
+    CgroupError,
+    ContainerError,
+    ContainerStartError,
+    LayerFormatError,
+    NamespaceError,
+    NetworkError,
+    SnapshotError,
+    UnsafeLayerError,
+    UserLookupError,
+)
+from runtime.mounts import Mount, mounted
+from runtime.native import NativeSnapshotter
+from runtime.overlay import OverlaySnapshotter, overlay_supported
+from runtime.snapshots import Kind, SnapshotInfo, Snapshotter
+from runtime.spec import BindMount, ExitStatus, Limits, ProcessSpec
+from runtime.state import cleanup_stale
+
+__all__ = [
+    "ApplyStats",
+    "BindMount",
+    "CgroupError",
+    "ContainerError",
+    "ContainerStartError",
+    "DiffStats",
+    "ExitStatus",
+    "Kind",
+    "LayerFormatError",
+    "Limits",
+    "Mount",
+    "NamespaceError",
+    "NativeSnapshotter",
+    "NetworkError",
+    "OverlaySnapshotter",
+    "ProcessSpec",
+    "SnapshotError",
+    "SnapshotInfo",
+    "Snapshotter",
+    "UnsafeLayerError",
+    "UserLookupError",
+    "apply_layer",
+    "cleanup_stale",
+    "mounted",
+    "overlay_supported",
+    "run",
+    "write_diff",
+]

@@ -10,8 +10,11 @@ Many-layer option strings are handled when mounting (``runtime.mounts``).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
-from runtime.mounts import Mount
+from runtime.errors import ContainerError
+from runtime.mounts import Mount, mounted
 from runtime.snapshots import Kind
 from runtime.store import DirectorySnapshotter
 
@@ -34,3 +37,18 @@ class OverlaySnapshotter(DirectorySnapshotter):
         work = os.path.join(self._store.directory(snapshot_id), "work")
         options = ("lowerdir=" + ":".join(lowers), f"upperdir={self._fs(snapshot_id)}", f"workdir={work}")
         return [Mount("overlay", "overlay", (*options, *OVERLAY_OPTIONS))]
+
+
+def overlay_supported(scratch: str) -> bool:
+    """Whether an overlay with our options can be mounted here (else use ``NativeSnapshotter``)."""
+    base = tempfile.mkdtemp(prefix="overlay-probe-", dir=scratch)
+    try:
+        for name in ("lower", "upper", "work"):
+            os.mkdir(os.path.join(base, name))
+        options = tuple(f"{name}dir={os.path.join(base, name)}" for name in ("lower", "upper", "work"))
+        with mounted([Mount("overlay", "overlay", (*options, *OVERLAY_OPTIONS))], parent=base):
+            return True
+    except (ContainerError, OSError):
+        return False
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

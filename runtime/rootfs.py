@@ -17,6 +17,7 @@ import stat
 from dataclasses import dataclass, field
 
 from runtime import namespaces as ns
+from runtime.errors import NamespaceError
 from runtime.mounts import Mount, mount_all
 from runtime.paths import scoped_join
 from runtime.spec import BindMount
@@ -135,7 +136,7 @@ def enter_rootfs(root: str) -> None:
 def remove_stubs(record: StubRecord) -> None:
     """Undo the stubs, newest first, from inside the container root after every process is gone."""
     for stub in reversed(record.stubs):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(NamespaceError):  # parents of mount points are not mounted
             ns.umount(stub.path, ns.MNT_DETACH)
         try:
             os.rmdir(stub.path) if stub.is_dir else _unlink_if_empty(stub.path)

@@ -41,7 +41,7 @@ def resolve_user(root: str, user: str) -> Credentials:
     """``name``, ``uid``, ``name:group`` or ``uid:gid`` -> credentials, with supplementary groups.
 
     A numeric uid missing from passwd is allowed (Docker runs it with gid 0 and HOME=/); a name that is
-    missing is an error. Supplementary groups are the groups listing the user by name.
+    missing is an error. Supplementary groups are the primary group plus the groups listing the user.
     """
     user_part, _, group_part = (user or "root").partition(":")
     passwd = _find(_read_table(root, "passwd"), user_part, 7)
@@ -56,7 +56,8 @@ def resolve_user(root: str, user: str) -> Credentials:
         if group is None and not group_part.isdigit():
             raise UserLookupError(f"unable to find group {group_part}: no matching entries in group file")
         gid = int(group[2]) if group else int(group_part)
-        return Credentials(uid, gid, (), home)  # runc: an explicit group means no supplementary groups
+        return Credentials(uid, gid, (gid,), home)  # an explicit group means no membership groups
     name = passwd[0] if passwd else None
     extra = [int(row[2]) for row in group_rows if len(row) >= 4 and name and name in row[3].split(",")]
-    return Credentials(uid, gid, tuple(dict.fromkeys(extra)), home)
+    # the primary group comes first, as containerd's WithAdditionalGIDs puts it
+    return Credentials(uid, gid, tuple(dict.fromkeys([gid, *extra])), home)

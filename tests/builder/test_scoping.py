@@ -42,9 +42,14 @@ def test_arg_without_value_is_unset_but_empty_default_is_set() -> None:
     assert env_pairs(steps(doc)[2]) == [("A", "unset"), ("B", "")]
 
 
-def test_build_arg_overrides_default_without_evaluating_it() -> None:
-    doc = check("FROM scratch\nARG X=${NOPE:?must be set}\nENV Y=$X\n", build_args={"X": "$HOME"})
+def test_build_arg_overrides_a_global_default_without_evaluating_it() -> None:
+    doc = check('ARG X="${NOPE:?must be set}"\nFROM scratch\nARG X\nENV Y=$X\n', build_args={"X": "$HOME"})
     assert env_pairs(steps(doc)[1]) == [("Y", "$HOME")]
+
+
+def test_build_arg_value_is_not_expanded_inside_a_stage() -> None:
+    doc = check("FROM scratch\nARG X=default\nENV Y=$X\n", build_args={"X": "${A:-b}"})
+    assert env_pairs(steps(doc)[1]) == [("Y", "${A:-b}")]
 
 
 def test_env_values_see_the_env_before_the_instruction() -> None:

@@ -183,7 +183,8 @@ def test_arg_declarations() -> None:
 
 def test_expose_volume_workdir_user_stopsignal_maintainer() -> None:
     assert convert(node("expose", "8080", "443/tcp")) == Expose(Span(1, 1, 1, 20), "EXPOSE 8080 443/tcp", ("443/tcp", "8080"))
-    assert convert(node("volume", " /a ", "/b", json=True)).paths == ("/a", "/b")
+    volume = convert(node("volume", " /a ", "/b", json=True))
+    assert isinstance(volume, Volume) and volume.paths == ("/a", "/b")
     assert error_of(node("volume", " ", json=True)).message == "VOLUME specified can not be an empty string"
     assert isinstance(convert(node("workdir", "/app")), Workdir)
     assert convert(node("user", "app:app")) == User(Span(1, 1, 1, 13), "USER app:app", "app:app")

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from grammar.errors import ExpansionError
-from grammar.words import Lexer, reverse_pattern, shell_pattern_to_regex
+from grammar.shellpattern import reverse_pattern, shell_pattern_to_regex
+from grammar.words import Lexer
 
 SHELL_DATA = Path(__file__).resolve().parent.parent / "data" / "buildkit" / "frontend" / "dockerfile" / "shell"
 DERIVED = Path(__file__).resolve().parent.parent / "data" / "buildkit" / "derived" / "frontend" / "dockerfile" / "shell"

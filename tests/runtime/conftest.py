@@ -82,11 +82,11 @@ class Runner:
     def __call__(self, script: str, timeout: float | None = 30, **spec_fields: object) -> Result:
         return self.argv(("sh", "-c", script), timeout=timeout, **spec_fields)
 
-    def argv(self, argv: tuple[str, ...], timeout: float | None = 30, mounts: list[Mount] | None = None,
+    def argv(self, argv: tuple[str, ...], timeout: float | None = 30, rootfs_mounts: list[Mount] | None = None,
              **spec_fields: object) -> Result:
         chunks: list[tuple[str, bytes]] = []
         spec = ProcessSpec(argv=argv, **spec_fields)  # type: ignore[arg-type]
-        status = run(spec, mounts or self.mounts(), lambda s, d: chunks.append((s, d)),
+        status = run(spec, rootfs_mounts or self.mounts(), lambda s, d: chunks.append((s, d)),
                      state_root=self.state_root, timeout=timeout)
         return Result(status, chunks)
 

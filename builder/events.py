@@ -1,0 +1,68 @@
+"""What the core tells the outside world while it works: frozen event values.
+
+The core never prints. It calls an ``EventSink`` with these objects; ``builder.console``
+turns them into a rich live view in a terminal or plain lines in CI, and tests collect them
+with ``events = []; emit = events.append``. Sinks may be called from worker threads (blob
+downloads run in parallel), so a sink that keeps state must lock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+
+@dataclass(frozen=True, slots=True)
+class PullStarted:
+    ref: str  # the normalised reference being pulled
+
+
+@dataclass(frozen=True, slots=True)
+class PullProgress:
+    """Bytes of one blob of ``ref``; ``finished`` once the blob is verified and stored."""
+
+    ref: str
+    digest: str
+    media_type: str
+    done: int
+    total: int
+    cached: bool = False  # it was already in the store: nothing was downloaded
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PullFinished:
+    ref: str
+    digest: str  # what the reference resolved to in the registry (index or manifest)
+    image_id: str  # the config digest, as docker shows it
+    downloaded: bool  # False when every blob was already there
+
+
+@dataclass(frozen=True, slots=True)
+class PushStarted:
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class PushProgress:
+    ref: str
+    digest: str
+    media_type: str
+    done: int
+    total: int
+    cached: bool = False  # the registry already had it (or mounted it)
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PushFinished:
+    ref: str
+    digest: str  # the manifest digest the registry stored
+    size: int
+
+
+Event = Union[PullStarted, PullProgress, PullFinished, PushStarted, PushProgress, PushFinished]
+EventSink = Callable[[Event], None]
+
+
+def ignore_event(event: Event) -> None:
+    """The default sink: nobody is watching."""

@@ -1,0 +1,196 @@
+"""End-to-end container behaviour on a busybox rootfs (privileged: root, namespaces)."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from runtime.errors import ContainerStartError, UserLookupError
+from runtime.spec import BindMount, DOCKER_DEFAULT_CAPABILITIES
+
+pytestmark = pytest.mark.privileged
+DOCKER_CAP_MASK = sum(1 << cap for cap in DOCKER_DEFAULT_CAPABILITIES)
+
+
+def _status_field(text: str, name: str) -> int:
+    line = next(line for line in text.splitlines() if line.startswith(name + ":"))
+    return int(line.split()[1], 16)
+
+
+def test_ps_lists_only_the_containers_processes(runner) -> None:
+    result = runner("ps -o pid,comm; true")
+    pids = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+    assert result.status.code == 0
+    assert pids == ["1", "2", "3"]  # init, sh, ps
+
+
+def test_host_files_outside_the_rootfs_are_invisible(runner, tmp_path) -> None:
+    secret = tmp_path / "host-secret"
+    secret.write_text("x")
+    result = runner(f"ls {tmp_path}; ls /work; cat {secret}")
+    assert result.status.code != 0
+    assert "host-secret" not in result.stdout
+
+
+def test_network_none_has_only_loopback(runner) -> None:
+    result = runner("ls /sys/class/net; ip -o link", network="none")
+    assert result.stdout.split()[0] == "lo"
+    assert [line.split(":")[1].strip() for line in result.stdout.splitlines()[1:]] == ["lo"]
+    assert "UP" in result.stdout
+
+
+def test_hostname_is_the_containers(runner) -> None:
+    result = runner("hostname; cat /etc/hostname; grep sandbox /etc/hosts", hostname="sandbox")
+    assert result.stdout.splitlines()[:2] == ["sandbox", "sandbox"]
+    assert os.uname().nodename != "sandbox"
+
+
+def test_root_gets_dockers_default_capabilities(runner) -> None:
+    text = runner("cat /proc/self/status").stdout
+    assert _status_field(text, "CapBnd") == DOCKER_CAP_MASK
+    assert _status_field(text, "CapEff") == DOCKER_CAP_MASK
+    assert _status_field(text, "CapInh") == 0
+    assert _status_field(text, "CapAmb") == 0
+
+
+def test_non_root_user_has_no_effective_capabilities(runner) -> None:
+    text = runner("cat /proc/self/status", user="app").stdout
+    assert _status_field(text, "CapEff") == 0
+    assert _status_field(text, "CapBnd") == DOCKER_CAP_MASK
+
+
+def test_proc_sysrq_trigger_and_proc_sys_are_not_writable(runner) -> None:
+    result = runner("echo h > /proc/sysrq-trigger && echo wrote-sysrq; "
+                    "echo 1 > /proc/sys/kernel/domainname && echo wrote-sys; "
+                    "cat /proc/keys 2>/dev/null | wc -c; mount | grep ' /proc/sys '")
+    assert "wrote-sysrq" not in result.stdout
+    assert "wrote-sys" not in result.stdout
+    assert "(ro," in result.stdout
+
+
+def test_dev_has_the_standard_nodes_and_mounts(runner) -> None:
+    result = runner("ls /dev; head -c 4 /dev/zero | wc -c; mount | grep -E ' /dev/(pts|shm|mqueue) | /sys '")
+    for name in ("null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm"):
+        assert name in result.stdout.split()
+    assert "sysfs on /sys type sysfs (ro" in result.stdout
+    assert "devpts on /dev/pts" in result.stdout
+
+
+@pytest.mark.parametrize(("user", "expected"), [
+    ("app", "uid=1000(app) gid=1000(app) groups=1000(app),2000(extra),2001(more)"),
+    ("1000", "uid=1000(app) gid=1000(app) groups=1000(app),2000(extra),2001(more)"),
+    ("app:extra", "uid=1000(app) gid=2000(extra) groups=2000(extra)"),
+    ("1000:2001", "uid=1000(app) gid=2001(more) groups=2001(more)"),
+    ("4242", "uid=4242 gid=0(root) groups=0(root)"),
+    ("daemon", "uid=1(daemon) gid=1(daemon) groups=1(daemon),2000(extra)"),
+])
+def test_user_switching(runner, user: str, expected: str) -> None:
+    assert runner("id", user=user).stdout.strip() == expected
+
+
+def test_unknown_user_name_is_an_error(runner) -> None:
+    with pytest.raises(ContainerStartError, match="unable to find user ghost"):
+        runner("id", user="ghost")
+    assert issubclass(UserLookupError, Exception)
+
+
+@pytest.mark.parametrize("code", [0, 1, 3, 42, 255])
+def test_exit_code_propagates(runner, code: int) -> None:
+    assert runner(f"exit {code}").status.code == code
+
+
+def test_death_by_signal_is_128_plus_signal(runner) -> None:
+    assert runner("kill -KILL $$").status.code == 128 + signal.SIGKILL
+
+
+def test_env_cwd_and_home(runner) -> None:
+    result = runner('echo "$FOO|$PATH|$HOME"; pwd', env=(("FOO", "bar baz"),), cwd="/made/on/demand", user="app")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "bar baz|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|/home/app"
+    assert lines[1] == "/made/on/demand"
+
+
+def test_stdout_and_stderr_are_streamed_separately(runner) -> None:
+    result = runner("echo out; echo err >&2")
+    assert result.stdout == "out\n"
+    assert result.stderr == "err\n"
+
+
+def test_missing_executable_is_a_start_error(runner) -> None:
+    with pytest.raises(ContainerStartError, match="executable file not found"):
+        runner.argv(("/no/such/binary",))
+
+
+def test_no_host_file_descriptors_leak_into_the_container(runner, tmp_path) -> None:
+    leaked = os.open(tmp_path / "leak", os.O_CREAT | os.O_RDWR)  # inheritable on purpose
+    os.set_inheritable(leaked, True)
+    try:
+        result = runner("ls /proc/self/fd")
+    finally:
+        os.close(leaked)
+    assert sorted(int(fd) for fd in result.stdout.split()) == [0, 1, 2, 3]  # 3: ls's own directory fd
+
+
+def test_init_reaps_orphaned_zombies(runner) -> None:
+    script = "sh -c 'sleep 0.1 & exit 0'; sleep 0.5; ps -o stat,comm | grep -c '^Z' || true"
+    assert runner(script).stdout.strip() == "0"
+
+
+def test_init_forwards_signals_to_the_main_process(runner) -> None:
+    script = "trap 'echo caught; exit 7' TERM; kill -TERM 1; sleep 5 & wait"
+    result = runner(script)
+    assert "caught" in result.stdout
+    assert result.status.code == 7
+
+
+def test_timeout_kills_the_whole_container(runner) -> None:
+    started = time.monotonic()
+    result = runner("sleep 60 & sleep 60", timeout=0.5)
+    assert result.status.timed_out
+    assert result.status.code == 128 + signal.SIGKILL
+    assert time.monotonic() - started < 5
+
+
+def test_background_processes_die_with_the_main_process(runner) -> None:
+    started = time.monotonic()
+    result = runner("sleep 60 & echo started")
+    assert result.stdout == "started\n"
+    assert time.monotonic() - started < 5
+
+
+def test_bind_mounts_read_only_and_read_write(runner, tmp_path) -> None:
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "rw").mkdir()
+    (tmp_path / "ro" / "file").write_text("data")
+    mounts = (BindMount(str(tmp_path / "ro"), "/mnt/ro", read_only=True), BindMount(str(tmp_path / "rw"), "/mnt/rw"))
+    result = runner("cat /mnt/ro/file; touch /mnt/ro/x || echo denied; echo hi > /mnt/rw/y", mounts=mounts)
+    assert result.stdout.startswith("data")
+    assert "denied" in result.stdout
+    assert (tmp_path / "rw" / "y").read_text() == "hi\n"
+    assert not (tmp_path / "ro" / "x").exists()
+
+
+def test_mount_stubs_and_generated_files_stay_out_of_the_rootfs(runner, busybox_rootfs, tmp_path) -> None:
+    etc = busybox_rootfs / "etc"
+    before = sorted(os.listdir(etc)), etc.stat().st_mtime_ns
+    (tmp_path / "data").mkdir()
+    result = runner("cat /etc/resolv.conf >/dev/null && ls /mnt/data", mounts=(BindMount(str(tmp_path / "data"), "/mnt/data"),))
+    assert result.status.code == 0
+    assert (sorted(os.listdir(etc)), etc.stat().st_mtime_ns) == before
+    assert not (busybox_rootfs / "mnt").exists()
+
+
+def test_keyboard_interrupt_kills_the_container_and_propagates(runner) -> None:
+    def interrupt(stream: str, data: bytes) -> None:
+        raise KeyboardInterrupt
+
+    from runtime.container import run
+    from runtime.spec import ProcessSpec
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run(ProcessSpec(("sh", "-c", "echo go; sleep 60")), runner.mounts(), interrupt, state_root=runner.state_root)
+    assert time.monotonic() - started < 5
+    assert os.listdir(os.path.join(runner.state_root, "containers")) == []

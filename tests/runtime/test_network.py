@@ -1,0 +1,66 @@
+"""Network modes: none, host, default (veth + bridge + NAT), and that everything is removed afterwards."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from runtime import etcfiles
+
+pytestmark = pytest.mark.privileged
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_host_network_sees_the_hosts_interfaces(runner) -> None:
+    result = runner("ls /sys/class/net", network="host")
+    assert set(result.stdout.split()) == set(os.listdir("/sys/class/net"))
+
+
+def test_default_network_has_eth0_with_an_address_and_a_route(runner) -> None:
+    links_before = set(os.listdir("/sys/class/net"))
+    result = runner("ip -o -4 addr show eth0; ip route", network="default")
+    assert result.status.code == 0
+    assert "inet 10.213." in result.stdout
+    assert "default via 10.213.0.1" in result.stdout
+    assert set(os.listdir("/sys/class/net")) == links_before
+
+
+PARALLEL_DRIVER = textwrap.dedent("""
+    import sys
+    from runtime.container import run
+    from runtime.mounts import Mount
+    from runtime.spec import ProcessSpec
+
+    spec = ProcessSpec(("sh", "-c", "sleep 0.5; ip -o -4 addr show eth0"), network="default")
+    out = []
+    run(spec, [Mount("bind", sys.argv[1], ("rbind", "rw"))], lambda s, d: out.append(d), state_root=sys.argv[2])
+    print(b"".join(out).split()[3].decode())
+""")
+
+
+def test_parallel_containers_get_their_own_addresses(busybox_rootfs, state_root) -> None:
+    drivers = [subprocess.Popen([sys.executable, "-c", PARALLEL_DRIVER, str(busybox_rootfs), state_root],
+                                cwd=ROOT, stdout=subprocess.PIPE) for _ in range(3)]
+    addresses = [driver.communicate(timeout=60)[0].decode().strip() for driver in drivers]
+    assert all(address.startswith("10.213.") for address in addresses), addresses
+    assert len(set(addresses)) == 3
+
+
+def test_http_get_of_the_debian_mirror_through_nat(runner) -> None:
+    """What `apt-get update` needs: DNS plus plain HTTP to deb.debian.org from inside the netns."""
+    result = runner("wget -q -O - http://deb.debian.org/debian/dists/bookworm/Release | head -n 3",
+                    network="default", timeout=60)
+    assert result.status.code == 0, result.stderr
+    assert "Origin: Debian" in result.stdout
+
+
+def test_resolv_conf_drops_loopback_resolvers_in_private_networks() -> None:
+    host = "search example.org\nnameserver 127.0.0.53\nnameserver ::1\n"
+    assert etcfiles.resolv_conf(host, "default") == "search example.org\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+    assert etcfiles.resolv_conf(host, "host") == host
+    kept = "nameserver 10.0.0.2\n"
+    assert etcfiles.resolv_conf(kept, "none") == kept
