@@ -51,3 +51,72 @@ class Console:
     def result_line(self, text: str) -> None:
         self._out.write(text + "\n")
         self._out.flush()
+
+
+class TransferView:
+    """Shows pull and push progress events: a rich bar per layer with bytes and speed on a
+    terminal, one plain line per finished layer otherwise (CI logs, pipes).
+
+    It is an ``EventSink`` and may be called from download threads. Use it as a context
+    manager so that the live display starts before and stops after the transfer.
+    """
+
+    def __init__(self, console: Console) -> None:
+        import threading
+
+        self._console = console
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Any] = {}
+        self._progress: Any = None
+        if console._rich is not None:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                      TransferSpeedColumn(), console=console._rich)
+
+    def __enter__(self) -> TransferView:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, event: Any) -> None:
+        from builder.events import PullProgress, PullStarted, PushProgress, PushStarted
+
+        if isinstance(event, PullStarted):
+            self._say(f"Pulling {event.ref}")
+        elif isinstance(event, PushStarted):
+            self._say(f"The push refers to repository [{event.ref}]")
+        elif isinstance(event, (PullProgress, PushProgress)) and event.is_layer:
+            self._layer(event, pulling=isinstance(event, PullProgress))
+
+    def _say(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(text, highlight=False, markup=False)
+        else:
+            with self._lock:
+                self._console.info(text)
+
+    def _layer(self, event: Any, *, pulling: bool) -> None:
+        short = event.digest.split(":", 1)[-1][:12]
+        status = _layer_status(event, pulling)
+        if self._progress is None:
+            if status:
+                self._say(f"{short}: {status}")
+            return
+        with self._lock:
+            task = self._tasks.get(event.digest)
+            if task is None:
+                task = self._tasks[event.digest] = self._progress.add_task(short, total=event.total or None)
+        self._progress.update(task, completed=event.done, description=f"{short} {status}".rstrip())
+
+
+def _layer_status(event: Any, pulling: bool) -> str:
+    if not event.finished:
+        return ""
+    if event.cached:
+        return "Already exists" if pulling else "Layer already exists"
+    return "Pull complete" if pulling else "Pushed"

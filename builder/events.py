@@ -10,6 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Union
 
+# Blobs that are not layers; progress views show layers only, as docker does.
+_CONFIG_MEDIA_TYPES = frozenset({
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+})
+
 
 @dataclass(frozen=True, slots=True)
 class PullStarted:
@@ -27,6 +33,10 @@ class PullProgress:
     total: int
     cached: bool = False  # it was already in the store: nothing was downloaded
     finished: bool = False
+
+    @property
+    def is_layer(self) -> bool:
+        return self.media_type not in _CONFIG_MEDIA_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,10 @@ class PushProgress:
     total: int
     cached: bool = False  # the registry already had it (or mounted it)
     finished: bool = False
+
+    @property
+    def is_layer(self) -> bool:
+        return self.media_type not in _CONFIG_MEDIA_TYPES
 
 
 @dataclass(frozen=True, slots=True)

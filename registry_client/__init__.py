@@ -28,6 +28,7 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .layers import open_uncompressed
+from .login import registry_host, verify_login
 from .mediatypes import MediaType
 from .oci import Descriptor, Digest, Index, Manifest, canonical_json, parse_manifest, select_platform
 from .options import RegistryOptions, RetryPolicy
@@ -80,7 +81,9 @@ __all__ = [
     "push",
     "push_blob",
     "push_manifest",
+    "registry_host",
     "resolve",
     "select_platform",
     "tag",
+    "verify_login",
 ]

@@ -19,7 +19,7 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _KNOWN_TOP = {"architecture", "os", "variant", "os.version", "config", "rootfs", "history", "created", "author"}
 _KNOWN_CONFIG = {
     "Env", "Entrypoint", "Cmd", "WorkingDir", "User", "Labels", "ExposedPorts",
-    "Volumes", "Shell", "StopSignal",
+    "Volumes", "Shell", "StopSignal", "Healthcheck", "OnBuild", "ArgsEscaped",
 }
 
 
@@ -60,6 +60,9 @@ class ImageConfig:
     volumes: tuple[str, ...] = ()
     shell: tuple[str, ...] | None = None
     stop_signal: str | None = None
+    healthcheck: Mapping[str, Any] | None = None  # {"Test": [...], "Interval": ns, ...}
+    onbuild: tuple[str, ...] | None = None
+    args_escaped: bool = False
     diff_ids: tuple[Digest, ...] = ()
     history: tuple[History, ...] = ()
     created: str | None = None
@@ -94,6 +97,9 @@ class ImageConfig:
             volumes=tuple(sorted(run.get("Volumes") or {})),
             shell=_optional_tuple(run.get("Shell")),
             stop_signal=run.get("StopSignal"),
+            healthcheck=MappingProxyType(dict(run["Healthcheck"])) if run.get("Healthcheck") else None,
+            onbuild=_optional_tuple(run.get("OnBuild")),
+            args_escaped=bool(run.get("ArgsEscaped", False)),
             diff_ids=tuple(Digest.parse(d) for d in rootfs.get("diff_ids") or ()),
             history=tuple(History.from_json(h) for h in body.get("history") or ()),
             created=body.get("created"),
@@ -131,6 +137,9 @@ def _run_config(config: ImageConfig) -> dict[str, Any]:
         "Volumes": {v: {} for v in config.volumes} or None,
         "Shell": _optional_list(config.shell),
         "StopSignal": config.stop_signal,
+        "Healthcheck": dict(config.healthcheck) if config.healthcheck is not None else None,
+        "OnBuild": _optional_list(config.onbuild),
+        "ArgsEscaped": True if config.args_escaped else None,
     }
     return {k: v for k, v in pairs.items() if v is not None}
 

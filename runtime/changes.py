@@ -11,8 +11,11 @@ Two sources, one scanner:
 
 Entries also present in the lower with the same type, mode, owner, size, mtime, link target, device
 number and ``security.capability`` are *false changes* (copy-ups by ``mv a b; mv b a``, ``touch`` with the
-same time, ...) and are dropped; when mtimes are whole seconds the content is compared too (BuildKit's
-``sameDirent``). Whiteouts are classified before hardlinks are looked at, because on this kernel all
+same time, ...) and are dropped. A file in an upperdir was copied up for a reason, so there its content
+is compared too: ``mv y x`` over a file with the same size and mtime is a real change. In a full walk
+that would read every byte of the image, so there content is compared only when mtimes are whole
+seconds (BuildKit's ``sameDirent`` rule); a rename over a file with identical size, owner, mode and
+nanosecond mtime is missed there, as by containerd's walking differ. Whiteouts are classified before hardlinks are looked at, because on this kernel all
 whiteouts of a mount share one inode. If any name of a hardlinked inode changed, every name is kept so
 the link survives. Directories are kept when they changed or anything below them is kept.
 
@@ -139,7 +142,7 @@ class PlainLower(LayeredLower):
         super().__init__((root,))
 
 
-def _same(new: os.stat_result, new_path: str, old: os.stat_result, old_path: str) -> bool:
+def _same(new: os.stat_result, new_path: str, old: os.stat_result, old_path: str, compare_content: bool) -> bool:
     if (new.st_mode, new.st_uid, new.st_gid, new.st_mtime_ns) != (old.st_mode, old.st_uid, old.st_gid, old.st_mtime_ns):
         return False
     if stat.S_ISLNK(new.st_mode):
@@ -151,7 +154,7 @@ def _same(new: os.stat_result, new_path: str, old: os.stat_result, old_path: str
     if stat.S_ISREG(new.st_mode):
         if new.st_size != old.st_size:
             return False
-        if new.st_mtime_ns % 1_000_000_000 == 0:  # whole seconds: a rewrite could hide in the same second
+        if compare_content or new.st_mtime_ns % 1_000_000_000 == 0:
             return filecmp.cmp(new_path, old_path, shallow=False)
     return True
 
@@ -183,7 +186,7 @@ def _scan_directory(upper: str, rel_dir: str, lower: LowerTree, full: bool, hidd
     for entry, st in present:
         rel = os.path.join(rel_dir, entry.name)
         old = None if hidden else lower.lookup(rel)
-        changed = old is None or not _same(st, entry.path, *old)
+        changed = old is None or not _same(st, entry.path, *old, compare_content=not full)
         found.append(Change(rel, ChangeKind.ADD, entry.path, st, changed))
         if stat.S_ISDIR(st.st_mode):
             opaque = not full and is_opaque(entry.path)

@@ -34,7 +34,6 @@ def with_name(descriptor: Descriptor, name: Reference | None, repo_digest: str |
     annotations = {k: v for k, v in descriptor.annotations.items() if k not in (REF_NAME, REPO_DIGEST)}
     if name is not None:
         annotations[REF_NAME] = str(name)
-    repo_digest = repo_digest or descriptor.annotations.get(REPO_DIGEST)
     if repo_digest:
         annotations[REPO_DIGEST] = repo_digest
     return replace(descriptor, annotations=MappingProxyType(annotations))

@@ -79,6 +79,12 @@ class ManifestReader:
             raise StoreCorrupt("no image of this index is in the store")
         return present[0]
 
+    def image_id(self, descriptor: Descriptor) -> Digest:
+        """The config digest of the image an entry denotes, without reading the config."""
+        _, manifest = self.document(self.image_manifest(descriptor))
+        assert isinstance(manifest, Manifest)
+        return manifest.config.digest
+
     def image(self, descriptor: Descriptor, platform: Platform | None = None) -> StoredImage:
         chosen = self.image_manifest(descriptor, platform)
         data, manifest = self.document(chosen)

@@ -20,7 +20,7 @@ PIECES = [
     "\\", "`", "\\\n", "`\n", "\n", "\r\n", "\r", "\t", " ", "\u00a0", "\u2003", "#", "# escape=`\n", "# syntax=x\n",
     "<<", "<<-", "3<<", "EOF", "'", '"', "[", "]", '["a"]', ",", "=", "$", "${", "}", "a", "é", "\x00", "\ufeff",
 ]
-FUZZ_SETTINGS = settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def check(text: str) -> None:

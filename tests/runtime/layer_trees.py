@@ -24,8 +24,9 @@ def make_lower(root: Path) -> Path:
     (root / "d" / "y").write_text("y\n")
     (root / "d" / "sub" / "x").write_text("x\n")
     (root / "link").symlink_to("f")
-    for path in sorted(root.rglob("*"), reverse=True) + [root]:
-        os.utime(path, (LOWER_TIME, LOWER_TIME), follow_symlinks=False)
+    # distinct sub-second mtimes, as real files have (the native differ relies on them, see changes.py)
+    for offset, path in enumerate(sorted(root.rglob("*"), reverse=True) + [root]):
+        os.utime(path, ns=(int(LOWER_TIME * 1e9) + offset, int(LOWER_TIME * 1e9) + offset), follow_symlinks=False)
     return root
 
 

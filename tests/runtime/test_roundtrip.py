@@ -25,8 +25,8 @@ def _do(root: Path, op: tuple) -> None:
     try:
         if kind == "write":
             path.write_text(extra)
-        elif kind == "chmod":
-            os.chmod(path, extra, follow_symlinks=False)
+        elif kind == "chmod" and not path.is_symlink():  # Linux cannot chmod a symlink itself
+            os.chmod(path, extra)
         elif kind == "chown":
             os.chown(path, extra, extra, follow_symlinks=False)
         elif kind == "remove":
