@@ -16,6 +16,15 @@ from pathlib import Path
 # name -> (module under builder.commands, one-line help). Order is the help order.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "build": ("build", "Build an image from a Dockerfile (the default command)"),
+    "pull": ("pull", "Download an image from a registry"),
+    "push": ("push", "Upload an image to a registry"),
+    "images": ("images", "List local images"),
+    "inspect": ("inspect", "Show an image's manifest and config (local, else remote)"),
+    "tag": ("tag", "Give a local image another name"),
+    "rmi": ("rmi", "Remove local images"),
+    "login": ("login", "Log in to a registry"),
+    "logout": ("logout", "Log out from a registry"),
+    "import": ("importing", "Create an image from a root filesystem tarball"),
 }
 GLOBAL_VALUE_FLAGS = ("--root",)
 EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, EXIT_REGISTRY = 0, 1, 2, 3

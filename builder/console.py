@@ -89,7 +89,7 @@ class TransferView:
         if isinstance(event, PullStarted):
             self._say(f"Pulling {event.ref}")
         elif isinstance(event, PushStarted):
-            self._say(f"The push refers to repository [{event.ref}]")
+            self._say(f"The push refers to repository [{event.repository}]")
         elif isinstance(event, (PullProgress, PushProgress)) and event.is_layer:
             self._layer(event, pulling=isinstance(event, PullProgress))
 
@@ -120,3 +120,76 @@ def _layer_status(event: Any, pulling: bool) -> str:
     if event.cached:
         return "Already exists" if pulling else "Layer already exists"
     return "Pull complete" if pulling else "Pushed"
+
+
+class BuildView:
+    """Build progress as BuildKit's plain log: ``#N [stage i/n] RUN ...``, output lines, ``#N DONE 0.3s``.
+
+    It is an event sink; RUN output arrives from the runtime's pump, so writes are locked.
+    ``quiet`` shows nothing but failures (``-q``): their step title and the tail of their output.
+    """
+
+    TAIL_LINES = 20
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        import threading
+        import time
+
+        self._console = console
+        self._quiet = quiet
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._titles: dict[int, str] = {}
+        self._tails: dict[int, list[str]] = {}
+        self._partial: dict[int, str] = {}
+
+    def __call__(self, event: Any) -> None:
+        kind = type(event).__name__
+        with self._lock:
+            handler = getattr(self, f"_on_{kind}", None)
+            if handler is not None:
+                handler(event)
+
+    def _say(self, text: str) -> None:
+        if not self._quiet:
+            self._console.info(text)
+
+    def _on_StepStarted(self, event: Any) -> None:
+        self._titles[event.step_id] = event.title
+        self._say(f"#{event.step_id} {event.title}")
+
+    def _on_StepCached(self, event: Any) -> None:
+        self._say(f"#{event.step_id} CACHED")
+
+    def _on_StepLog(self, event: Any) -> None:
+        import time
+
+        text = self._partial.pop(event.step_id, "") + event.data.decode(errors="replace")
+        *lines, rest = text.split("\n")
+        if rest:
+            self._partial[event.step_id] = rest
+        tail = self._tails.setdefault(event.step_id, [])
+        for line in lines:
+            tail.append(line)
+            del tail[:-self.TAIL_LINES]
+            self._say(f"#{event.step_id} {time.monotonic() - self._started:.3f} {line}")
+
+    def _on_StepFinished(self, event: Any) -> None:
+        if event.error:
+            if self._quiet:
+                self._console.info(f"#{event.step_id} {self._titles.get(event.step_id, '')}")
+                for line in self._tails.get(event.step_id, []):
+                    self._console.info(f"#{event.step_id} {line}")
+            self._console.info(f"#{event.step_id} ERROR: {event.error}")
+        else:
+            self._say(f"#{event.step_id} DONE {event.duration:.1f}s")
+
+    def _on_PullStarted(self, event: Any) -> None:
+        self._say(f"#0 pulling {event.ref}")
+
+    def _on_PullFinished(self, event: Any) -> None:
+        self._say(f"#0 pulled {event.ref} ({event.digest})")
+
+    def _on_BuildWarning(self, event: Any) -> None:
+        location = f"line {event.line}: " if event.line else ""
+        self._console.warning(f"{location}{event.message}")

@@ -80,7 +80,7 @@ def push_image(store: ImageStore, ref: str, *, client: RegistryClient, emit: Eve
         raise ImageNotFound(ref)
     target = _pushable(store, entry)
     text = str(name)
-    emit(PushStarted(text))
+    emit(PushStarted(text, name.name))
     relay = _ProgressRelay(lambda p: PushProgress(text, str(p.digest), p.media_type, p.done, p.total,
                                                   p.cached, p.finished), emit)
     digest = registry_client.push(name, store.content, target, client=client,

@@ -27,3 +27,20 @@ class PlanError(BuildError):
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}" if self.line else self.message
+
+
+class StepError(BuildError):
+    """A build step failed; carries the instruction's location for the snippet."""
+
+    def __init__(self, message: str, *, path: str, line: int, end_line: int, source_lines: tuple[str, ...],
+                 exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+        self.end_line = end_line
+        self.source_lines = source_lines
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"

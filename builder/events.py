@@ -50,6 +50,7 @@ class PullFinished:
 @dataclass(frozen=True, slots=True)
 class PushStarted:
     ref: str
+    repository: str  # registry/repository, without tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,52 @@ class PushFinished:
     size: int
 
 
-Event = Union[PullStarted, PullProgress, PullFinished, PushStarted, PushProgress, PushFinished]
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """A build step begins. ``step_id`` is unique in the build; ``title`` is ``[stage i/n] RUN ...``."""
+
+    step_id: int
+    title: str
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StepCached:
+    step_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepLog:
+    step_id: int
+    stream: str  # "stdout" | "stderr"
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished:
+    step_id: int
+    duration: float
+    layer_size: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildWarning:
+    message: str
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BuildFinished:
+    image_id: str
+    tags: tuple[str, ...]
+    duration: float
+
+
+Event = Union[
+    PullStarted, PullProgress, PullFinished, PushStarted, PushProgress, PushFinished,
+    StepStarted, StepCached, StepLog, StepFinished, BuildWarning, BuildFinished,
+]
 EventSink = Callable[[Event], None]
 
 

@@ -1,9 +1,10 @@
 """Turning outcomes into what the user sees: error messages, exit codes and the check report."""
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
-from builder.errors import BuildError, PlanError, UsageError
+from builder.errors import BuildError, PlanError, StepError, UsageError
 from grammar import DockerfileSyntaxError, GrammarError, render_snippet
 
 if TYPE_CHECKING:
@@ -18,16 +19,32 @@ def report_error(exc: BaseException, console: Console) -> int | None:
     if isinstance(exc, DockerfileSyntaxError):
         console.error(str(exc), exc.snippet())
         return EXIT_USAGE
-    if isinstance(exc, PlanError):
+    if isinstance(exc, (PlanError, StepError)):
         snippet = render_snippet(exc.path, exc.source_lines, exc.line, exc.end_line) if exc.line else ""
         console.error(str(exc), snippet)
-        return EXIT_USAGE
+        return EXIT_STEP_FAILED if isinstance(exc, StepError) else EXIT_USAGE
     if isinstance(exc, (GrammarError, UsageError)):
         console.error(str(exc))
         return EXIT_USAGE
     if isinstance(exc, BuildError):
         console.error(str(exc))
         return EXIT_STEP_FAILED
+    return _report_registry_error(exc, console)
+
+
+def _report_registry_error(exc: BaseException, console: Console) -> int | None:
+    # Imported here: registry_client pulls in requests, which commands that never touch a
+    # registry should not pay for at start-up.
+    if "registry_client" not in sys.modules:
+        return None  # nothing registry-related ran, so this cannot be a RegistryError
+    from registry_client import InvalidReference, RegistryError
+
+    if isinstance(exc, InvalidReference):
+        console.error(str(exc))
+        return EXIT_USAGE
+    if isinstance(exc, RegistryError):
+        console.error(str(exc))
+        return EXIT_REGISTRY
     return None
 
 

@@ -1,36 +1,60 @@
-"""Building the LALR parsers from dockerfile.lark, with an on-disk table cache.
+"""Loading the LALR parsers of dockerfile.lark without importing lark.
 
-Lark is imported lazily by the callers of this module, so importing
-``grammar`` stays cheap. The cache is a pickle, so it lives in our own user
-cache directory rather than the shared temp dir.
+The parsers run on lark's stand-alone runtime (``grammar._lark_runtime``) with
+tables built ahead of time (``grammar._lalr_tables``); ``grammar.larkbuild``
+generates both. Loading a parser is then a base64/zlib/pickle decode and lark's
+own deserialization, exactly what lark does with its table cache.
+
+If a ``.lark`` file no longer matches the fingerprint the tables were built from
+(someone edited the grammar and has not run ``python -m grammar.larkbuild`` yet),
+the tables are built with lark instead, cached under the user's cache directory.
+That is slow but correct; tests/grammar/test_standalone.py fails until the files
+are regenerated.
 """
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, __version__ as lark_version
-
 GRAMMAR_FILES = {"\\": "dockerfile.lark", "`": "dockerfile_backtick.lark"}
+STARTS = ("dockerfile", "instructions")
+_HERE = Path(__file__).resolve().parent
 
 
-def open_grammar(escape: str, start: str, **options: Any) -> Lark:
-    """One LALR parser for ``start`` in the grammar that matches ``escape``."""
-    grammar_file = GRAMMAR_FILES[escape]
-    return Lark.open_from_package(
-        "grammar",
-        grammar_file,
-        ("",),
-        parser="lalr",
-        lexer="contextual",
-        start=start,
-        cache=_cache_file(grammar_file, start),
-        **options,
-    )
+def open_grammar(escape: str, start: str, **options: Any) -> Any:
+    """One LALR parser (a stand-alone ``Lark``) for ``start`` in the grammar that matches ``escape``."""
+    from grammar._lark_runtime import Lark
+
+    return Lark._load(tables(escape, start), **options)
+
+
+def grammar_fingerprint() -> str:
+    """A cheap checksum of the grammar files (CRC-32: this detects edits, it is no security measure)."""
+    checksum = 0
+    for name in sorted(GRAMMAR_FILES.values()):
+        checksum = zlib.crc32(name.encode() + b"\0" + (_HERE / name).read_bytes(), checksum)
+    return f"crc32:{checksum:08x}"
+
+
+def tables(escape: str, start: str) -> dict[str, Any]:
+    """The serialized parser (``{"data": ..., "memo": ...}``) for ``escape`` and ``start``."""
+    from grammar import _lalr_tables
+
+    if _lalr_tables.FINGERPRINT == grammar_fingerprint():
+        import base64
+        import pickle
+
+        return pickle.loads(zlib.decompress(base64.b64decode(_lalr_tables.TABLES[(escape, start)])))
+    from grammar.larkbuild import build_tables  # the grammar changed: build with lark (slow)
+
+    return build_tables(escape, start, cache=_cache_file(GRAMMAR_FILES[escape], start))
 
 
 def _cache_file(grammar_file: str, start: str) -> str | bool:
+    from lark import __version__ as lark_version
+
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     directory = Path(base) / "pybuild" / "lark"
     try:

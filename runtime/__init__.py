@@ -28,7 +28,9 @@ from runtime.native import NativeSnapshotter
 from runtime.overlay import OverlaySnapshotter, overlay_supported
 from runtime.snapshots import Kind, SnapshotInfo, Snapshotter
 from runtime.spec import BindMount, ExitStatus, Limits, ProcessSpec
+from runtime.paths import scoped_join
 from runtime.state import cleanup_stale
+from runtime.users import Credentials, resolve_user
 
 __all__ = [
     "ApplyStats",
@@ -54,6 +56,9 @@ __all__ = [
     "UserLookupError",
     "apply_layer",
     "cleanup_stale",
+    "Credentials",
+    "resolve_user",
+    "scoped_join",
     "mounted",
     "overlay_supported",
     "run",

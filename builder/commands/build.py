@@ -18,6 +18,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true", help="parse, expand and validate the Dockerfile, then stop")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="with --check: 'json' prints the expanded plan")
+    parser.add_argument("--no-cache", action="store_true", help="do not use the build cache")
+    parser.add_argument("--no-cache-filter", action="append", default=[], metavar="STAGE",
+                        help="do not use the cache for this stage (repeatable)")
+    parser.add_argument("--pull", action="store_true", help="always check the registry for newer base images")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
+    parser.add_argument("--progress", choices=("auto", "tty", "plain", "quiet"), default="auto",
+                        help="how to show progress")
+    parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
+                        help="expose a secret to RUN --mount=type=secret (repeatable)")
+    parser.add_argument("--ssh", action="append", default=[], metavar="default|ID[=SOCKET]",
+                        help="forward an SSH agent socket to RUN --mount=type=ssh")
+    parser.add_argument("--network", default="default", choices=("default", "none", "host"),
+                        help="network mode for RUN instructions")
+    parser.add_argument("--label", action="append", default=[], metavar="K=V", help="add a label to the image")
+    parser.add_argument("--iidfile", help="write the image ID to this file")
 
 
 def run(options: argparse.Namespace) -> int:
@@ -54,5 +69,6 @@ def _run(options: argparse.Namespace, console: object) -> int:
     if options.check:
         return render_check(report, console, json_format=options.format == "json")
     render_check(report, console, json_format=False, quiet_when_clean=True)
-    console.error("building images is not available yet in this version; use --check")  # type: ignore[attr-defined]
-    return EXIT_USAGE
+    from builder.commands.building import run_build
+
+    return run_build(options, console, source, request)

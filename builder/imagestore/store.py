@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from registry_client import ContentStore, Descriptor, Digest, Platform, Reference, parse_reference
+from registry_client import (
+    ContentStore, Descriptor, Digest, Platform, Reference, RegistryError, parse_reference,
+)
 
 from . import layout
 from .collect import Collected, delete_blobs, sweep_ingest
@@ -201,19 +203,30 @@ class ImageStore:
     def _collect(self, removed: list[Descriptor], *, wait: bool, full: bool = False) -> Collected | None:
         candidates: set[Digest] = set()
         for entry in removed:
-            candidates |= self._reader.blobs_of(entry)
+            candidates |= self._blobs_of(entry)
         lock_path = self.root / "gc.lock"
         with (locked(lock_path) if wait else try_locked(lock_path)) as acquired:
             if acquired is False:
                 return None
             keep = set(self._protect())
             for entry in self.entries():  # read again under the lock: another process may have tagged
-                keep |= self._reader.blobs_of(entry)
+                keep |= self._blobs_of(entry)
             collected = delete_blobs(self.root, keep, candidates)
             if full:
                 orphans = delete_blobs(self.root, keep, None)
                 collected = Collected(collected.blobs + orphans.blobs, collected.bytes + orphans.bytes)
             return collected
+
+    def _blobs_of(self, entry: Descriptor) -> set[Digest]:
+        """What an entry keeps alive: its tree, plus the registry's index it was pulled from."""
+        blobs = self._reader.blobs_of(entry)
+        _, _, served_as = entry.annotations.get(REPO_DIGEST, "").rpartition("@")
+        if served_as:
+            try:
+                blobs.add(Digest.parse(served_as))
+            except RegistryError:
+                pass  # written by another tool: it only names the index, nothing to keep
+        return blobs
 
     @contextmanager
     def _editing(self) -> Iterator[list[Descriptor]]:

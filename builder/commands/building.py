@@ -1,0 +1,107 @@
+"""The build half of ``pybuild build``: flags -> BuildRequest -> build -> image ID."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from builder.errors import UsageError
+from builder.plan import PlanRequest
+from builder.source import DockerfileSource
+
+
+def parse_secrets(values: list[str]) -> dict[str, bytes]:
+    """``id=ID,src=FILE`` or ``id=ID,env=VAR`` (``type=file|env`` accepted, as in buildx)."""
+    secrets: dict[str, bytes] = {}
+    for value in values:
+        fields = dict(part.split("=", 1) for part in value.split(",") if "=" in part)
+        secret_id = fields.get("id")
+        source = fields.get("src") or fields.get("source")
+        env = fields.get("env")
+        if not secret_id:
+            raise UsageError(f"invalid --secret {value!r}: id is required")
+        if source is None and env is None:
+            env = secret_id if fields.get("type") == "env" else None
+            source = None if env else secret_id
+        if env is not None:
+            if env not in os.environ:
+                raise UsageError(f"--secret {secret_id}: environment variable {env} is not set")
+            secrets[secret_id] = os.environ[env].encode()
+        else:
+            try:
+                secrets[secret_id] = Path(source).expanduser().read_bytes()  # type: ignore[arg-type]
+            except OSError as exc:
+                raise UsageError(f"--secret {secret_id}: cannot read {source}: {exc.strerror}") from None
+    return secrets
+
+
+def parse_ssh(values: list[str]) -> dict[str, str]:
+    sockets: dict[str, str] = {}
+    for value in values:
+        name, _, path = value.partition("=")
+        path = path or os.environ.get("SSH_AUTH_SOCK", "")
+        if not path:
+            raise UsageError(f"--ssh {value}: no socket given and SSH_AUTH_SOCK is not set")
+        sockets[name] = path
+    return sockets
+
+
+def parse_labels(values: list[str]) -> dict[str, str]:
+    labels = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not key:
+            raise UsageError(f"invalid --label {value!r}")
+        labels[key] = text
+    return labels
+
+
+def source_date_epoch(build_args: dict[str, str]) -> int | None:
+    text = build_args.get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"invalid SOURCE_DATE_EPOCH {text!r}: expected seconds since the epoch") from None
+
+
+def run_build(options: argparse.Namespace, console: Any, source: DockerfileSource, plan: PlanRequest) -> int:
+    from builder.console import BuildView
+    from builder.services import open_services
+    from builder.solve import BuildRequest, build
+
+    context = Path(options.context)
+    if not context.is_dir():
+        raise UsageError(f"unable to prepare context: path {str(context)!r} not found")
+    quiet = options.quiet or options.progress == "quiet"
+    view = BuildView(console, quiet=quiet)
+    services = open_services(options.root, emit=view)
+    request = BuildRequest(
+        source=source, context=context.resolve(), plan=plan, tags=tuple(options.tags),
+        no_cache=options.no_cache, no_cache_filter=tuple(name.lower() for name in options.no_cache_filter),
+        pull=options.pull, secrets=parse_secrets(options.secret), ssh=parse_ssh(options.ssh),
+        network=options.network, source_date_epoch=source_date_epoch(dict(plan.build_args)),
+        labels=parse_labels(options.label), registry=_registry_factory(options),
+    )
+    result = build(request, services)
+    image_id = result.image.image_id
+    if options.iidfile:
+        Path(options.iidfile).write_text(image_id)
+    if quiet:
+        console.result_line(image_id)
+    else:
+        console.info(f"writing image {image_id} done")
+        for tag in result.image.tags:
+            console.info(f"naming to {tag} done")
+    return 0
+
+
+def _registry_factory(options: argparse.Namespace) -> Any:
+    def factory() -> Any:
+        from builder.registry_settings import load_settings
+
+        return load_settings(options.root).client()
+
+    return factory

@@ -1,0 +1,43 @@
+"""``pybuild pull [--platform P] NAME[:TAG|@DIGEST]``: fetch an image into the local store."""
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from builder.commands.common import (
+    add_registry_arguments, open_store, parse_platform_flag, registry_client_for, run_reporting,
+)
+
+if TYPE_CHECKING:
+    from builder.console import Console
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ref", metavar="NAME[:TAG|@DIGEST]", help="image to pull (docker.io by default)")
+    parser.add_argument("--platform", help="os/arch[/variant] to pull (default: this machine's)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the image name")
+    add_registry_arguments(parser)
+
+
+def run(options: argparse.Namespace) -> int:
+    return run_reporting(lambda console: _pull(options, console))
+
+
+def _pull(options: argparse.Namespace, console: Console) -> int:
+    from builder.console import TransferView
+    from builder.distribution import pull_image
+    from builder.events import ignore_event
+
+    platform = parse_platform_flag(options.platform)
+    store = open_store(options)
+    client = registry_client_for(options)
+    if options.quiet:
+        result = pull_image(store, options.ref, client=client, platform=platform, emit=ignore_event)
+    else:
+        with TransferView(console) as view:
+            result = pull_image(store, options.ref, client=client, platform=platform, emit=view)
+        console.info(f"Digest: {result.digest}")
+        status = "Downloaded newer image" if result.downloaded else "Image is up to date"
+        console.info(f"Status: {status} for {result.name.familiar}")
+    console.result_line(str(result.name))
+    return 0

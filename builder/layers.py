@@ -1,0 +1,118 @@
+"""Layers between the content store and the snapshotter.
+
+* ``unpack`` turns an image's layer blobs into a chain of committed snapshots, one per
+  layer, named by the OCI chain ID so any image sharing a prefix of layers reuses them.
+* ``commit_layer`` turns an active snapshot into a layer: its diff against the parent
+  is written as an uncompressed tar into the content store (digest == diff_id;
+  compression happens only at export), and the snapshot is committed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from registry_client import ContentStore, Descriptor, Digest, open_uncompressed
+from runtime import SnapshotError, Snapshotter, apply_layer, mounted, write_diff
+
+UNCOMPRESSED_LAYER = "application/vnd.oci.image.layer.v1.tar"
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRef:
+    descriptor: Descriptor  # the blob as stored (compressed for pulled layers)
+    diff_id: Digest  # digest of the uncompressed tar
+
+
+def chain_id(parent: str | None, diff_id: Digest) -> str:
+    """OCI ChainID: ``sha256(parent + " " + diff_id)``, or the diff_id itself for the first layer."""
+    if parent is None:
+        return str(diff_id)
+    return "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
+
+
+def snapshot_exists(snapshotter: Snapshotter, name: str) -> bool:
+    try:
+        snapshotter.stat(name)
+    except SnapshotError:
+        return False
+    return True
+
+
+def temporary_key(purpose: str) -> str:
+    # The pid lets a later run tell a dead build's leftovers from a live one's.
+    return f"{purpose}-{os.getpid()}-{secrets.token_hex(6)}"
+
+
+def unpack(layers: Sequence[LayerRef], store: ContentStore, snapshotter: Snapshotter) -> str | None:
+    """Make sure every layer of an image is a committed snapshot; return the top one's name."""
+    parent: str | None = None
+    for layer in layers:
+        name = chain_id(parent, layer.diff_id)
+        if not snapshot_exists(snapshotter, name):
+            _unpack_one(layer, store, snapshotter, name, parent)
+        parent = name
+    return parent
+
+
+def _unpack_one(layer: LayerRef, store: ContentStore, snapshotter: Snapshotter, name: str, parent: str | None) -> None:
+    key = temporary_key("unpack")
+    mounts = snapshotter.prepare(key, parent)
+    try:
+        with mounted(mounts) as root, store.open(layer.descriptor.digest) as blob:
+            apply_layer(open_uncompressed(blob, layer.descriptor.media_type), root)
+        snapshotter.commit(name, key)
+    except SnapshotError:
+        snapshotter.remove(key)
+        if not snapshot_exists(snapshotter, name):  # not a lost race with another build
+            raise
+    except BaseException:
+        snapshotter.remove(key)
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedLayer:
+    snapshot: str
+    layer: LayerRef | None  # None when the step changed nothing (BuildKit drops empty layers)
+    size: int
+
+
+def commit_layer(snapshotter: Snapshotter, store: ContentStore, key: str, parent: str | None, name: str,
+                 source_date_epoch: int | None = None) -> CommittedLayer:
+    """Diff active snapshot ``key`` against ``parent``, store the layer, commit the snapshot as ``name``."""
+    view_key = temporary_key("view")
+    lower = snapshotter.view(view_key, parent) if parent else []
+    try:
+        with store.writer() as writer:
+            stats = write_diff(lower, snapshotter.mounts(key), _BlobSink(writer), source_date_epoch)
+            descriptor = writer.commit(UNCOMPRESSED_LAYER) if stats.entries else None
+    finally:
+        if parent:
+            snapshotter.remove(view_key)
+    if descriptor is None:
+        snapshotter.remove(key)
+        return CommittedLayer(parent or "", None, 0)
+    try:
+        snapshotter.commit(name, key)
+    except SnapshotError:
+        snapshotter.remove(key)
+        if not snapshot_exists(snapshotter, name):
+            raise
+    return CommittedLayer(name, LayerRef(descriptor, Digest.parse(stats.diff_id)), stats.size)
+
+
+class _BlobSink:
+    """A file-like adapter: write_diff writes, the content store's writer hashes and stores."""
+
+    def __init__(self, writer: object) -> None:
+        self._writer = writer
+
+    def write(self, data: bytes) -> int:
+        self._writer.write(data)  # type: ignore[attr-defined]
+        return len(data)
+
+    def flush(self) -> None:
+        pass

@@ -1,0 +1,163 @@
+"""``build(request, services)``: walk the planned stages in order and produce the target image."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from builder.baseimage import BaseImage, image_base, scratch
+from builder.buildargs import normalize_platform, platform_args
+from builder.check import check_references
+from builder.copystep import SourceViews, context_digest
+from builder.errors import BuildError, StepError
+from builder.events import StepFinished, StepStarted
+from builder.export import ExportedImage, export_image
+from builder.imageconfig import start_stage
+from builder.plan import BuildPlan, PlanRequest, StagePlan, make_plan
+from builder.runmounts import MountSources
+from builder.scope import StageScope
+from builder.services import Services
+from builder.source import DockerfileSource
+from builder.stagestate import StageState, StepOptions
+from builder.steps import StepContext, apply_instruction
+from builder.words import ScopedExpander, located_plan_error
+from grammar import ExpansionError, expand_instruction, parse_dockerfile, parse_nodes
+from registry_client import Platform, RegistryClient
+from runtime import ContainerError
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRequest:
+    source: DockerfileSource
+    context: Path
+    plan: PlanRequest = field(default_factory=PlanRequest)
+    tags: tuple[str, ...] = ()
+    no_cache: bool = False
+    no_cache_filter: tuple[str, ...] = ()
+    pull: bool = False
+    secrets: Mapping[str, bytes] = field(default_factory=dict)
+    ssh: Mapping[str, str] = field(default_factory=dict)
+    network: str = "default"
+    source_date_epoch: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    registry: Callable[[], RegistryClient] = RegistryClient
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    image: ExportedImage
+    steps: int
+    cached: int
+
+
+@dataclass(slots=True)
+class _Progress:
+    """Step numbering shared by all stages (mutable on purpose: it only counts)."""
+
+    next_id: int = 1
+    steps: int = 0
+    cached: int = 0
+
+
+def build(request: BuildRequest, services: Services) -> BuildResult:
+    parsed = parse_nodes(request.source.text, request.source.display_path)
+    dockerfile = parse_dockerfile(parsed)
+    plan = make_plan(dockerfile, request.plan, strict=True)
+    platform = Platform.parse(normalize_platform(request.plan.platform) if request.plan.platform
+                              else platform_args(None, "")["TARGETPLATFORM"])
+    finals: dict[int, StageState] = {}
+    progress = _Progress()
+    views = SourceViews(services, dockerfile, finals, _image_snapshots(request, services, platform))
+    try:
+        sources = _mount_sources(request, services, views)
+        for stage_plan in plan.stages:
+            finals[stage_plan.stage.index] = _build_stage(request, services, plan, stage_plan, finals, platform,
+                                                          progress, sources)
+    finally:
+        views.close()
+    target = finals[plan.target]
+    image = export_image(services, target, request.tags, request.labels, request.source_date_epoch)
+    return BuildResult(image, progress.steps, progress.cached)
+
+
+def _base_state(request: BuildRequest, services: Services, stage_plan: StagePlan,
+                finals: Mapping[int, StageState], platform: Platform) -> StageState:
+    base = stage_plan.base
+    if base.kind == "stage":
+        parent = finals[base.stage_index]  # type: ignore[index]
+        return replace(parent, stage=start_stage(parent.config))
+    stage_platform = Platform.parse(normalize_platform(base.platform)) if base.platform else platform
+    image: BaseImage = scratch(stage_platform) if base.kind == "scratch" else image_base(
+        services, base.image, stage_platform, pull=request.pull, client_factory=request.registry)
+    stage = start_stage(image.config)
+    return StageState(stage, StageScope.from_image_env(stage.config.env), image.layers, image.snapshot, image.key,
+                      _parse_time(image.config.created))
+
+
+def _build_stage(request: BuildRequest, services: Services, plan: BuildPlan, stage_plan: StagePlan,
+                 finals: Mapping[int, StageState], platform: Platform, progress: _Progress,
+                 sources: MountSources) -> StageState:
+    dockerfile = plan.dockerfile
+    stage = stage_plan.stage
+    state = _base_state(request, services, stage_plan, finals, platform)
+    expander = ScopedExpander.for_dockerfile(dockerfile)
+    use_cache = not request.no_cache and (stage.name or "") not in request.no_cache_filter
+    total = len(stage.body) + 1
+    for number, instruction in enumerate(stage.body, start=2):
+        step_id = progress.next_id
+        progress.next_id += 1
+        title = f"[{stage.display_name} {number}/{total}] {instruction.source.splitlines()[0]}"
+        services.emit(StepStarted(step_id, title, instruction.span.line))
+        started = time.monotonic()
+        try:
+            expanded = expand_instruction(instruction, expander.bound(state.scope.lookup()),
+                                          path=dockerfile.path, source_lines=dockerfile.source_lines)
+            check_references(dockerfile, stage_plan, expanded)
+        except ExpansionError as exc:
+            raise located_plan_error(dockerfile, str(exc), instruction.span) from None
+        context = StepContext(services, StepOptions(step_id, use_cache, request.source_date_epoch),
+                              plan.build_args, plan.global_args, sources, request.network)
+        cached_before = progress.cached
+        try:
+            state = apply_instruction(context, state, expanded)
+        except (BuildError, ContainerError) as exc:
+            services.emit(StepFinished(step_id, time.monotonic() - started, error=str(exc)))
+            raise StepError(str(exc), path=dockerfile.path, line=instruction.span.line,
+                            end_line=instruction.span.end_line, source_lines=dockerfile.source_lines) from exc
+        progress.steps += 1
+        progress.cached = cached_before
+        services.emit(StepFinished(step_id, time.monotonic() - started))
+    return state
+
+
+def _parse_time(text: str | None) -> float:
+    """Seconds of an RFC 3339 time (fractional seconds and zone ignored: only ordering matters here)."""
+    import calendar
+
+    if not text:
+        return 0.0
+    try:
+        return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return 0.0
+
+
+def _mount_sources(request: BuildRequest, services: Services, views: SourceViews) -> MountSources:
+    return MountSources(
+        context_dir=request.context,
+        cache_dir=services.cache_mounts,
+        secrets=request.secrets,
+        ssh_sockets=request.ssh,
+        source_view=views,
+        context_digest=context_digest(request.context),
+    )
+
+
+def _image_snapshots(request: BuildRequest, services: Services,
+                     platform: Platform) -> Callable[[str], tuple[str | None, str]]:
+    def snapshot(reference: str) -> tuple[str | None, str]:
+        image = image_base(services, reference, platform, pull=request.pull, client_factory=request.registry)
+        return image.snapshot, f"image:{image.manifest_digest}"
+
+    return snapshot

@@ -1,0 +1,126 @@
+"""One function per kind of instruction: apply an (expanded) instruction to a stage's state."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from builder.buildargs import PROXY_ARGS
+from builder.copystep import copy_material, execute_copy
+from builder.events import StepLog
+from builder.history import BUILDKIT_COMMENT, created_by
+from builder.imageconfig import apply, shell_of
+from builder.runmounts import MountSources, mount_material
+from builder.runstep import RunRequest, execute_run, run_command
+from builder.scope import StageScope, resolve_stage_arg
+from builder.services import Services
+from builder.stagestate import StageState, StepOptions, layer_step
+from grammar import Add, Arg, Copy, Env, Instruction, Run, Workdir
+from registry_client import History
+from runtime import mounted, resolve_user, scoped_join
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    services: Services
+    options: StepOptions
+    build_args: Mapping[str, str]
+    global_args: Mapping[str, str]
+    mount_sources: MountSources
+    default_network: str
+
+
+def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruction) -> StageState:
+    """``instruction`` is already expanded against ``state.scope``."""
+    argv: tuple[str, ...] = ()
+    layer = False
+    match instruction:
+        case Run():
+            state, layer, argv = _run(ctx, state, instruction)
+        case Copy() | Add():
+            material = copy_material(instruction, state, ctx.mount_sources)
+            state, layer = layer_step(ctx.services, state, material,
+                                      lambda mounts: execute_copy(instruction, state, mounts, ctx.mount_sources),
+                                      ctx.options)
+        case Workdir():
+            state = replace(state, stage=apply(state.stage, instruction))
+            state, layer = _make_workdir(ctx, state)
+        case Env(pairs=pairs):
+            scope = state.scope.with_env([(pair.key, pair.value) for pair in pairs])
+            state = replace(state, stage=apply(state.stage, instruction), scope=scope)
+        case Arg(args=args):
+            scope = state.scope
+            for decl in args:
+                scope = scope.with_arg(decl.name, resolve_stage_arg(decl.name, decl.default, ctx.build_args,
+                                                                    ctx.global_args))
+            state = replace(state, scope=scope)
+        case _:
+            state = replace(state, stage=apply(state.stage, instruction))
+    entry = History(created=history_time(state.created, ctx.options.source_date_epoch),
+                    created_by=created_by(instruction, argv), comment=BUILDKIT_COMMENT, empty_layer=not layer)
+    return state.with_history(entry)
+
+
+def run_environment(scope: StageScope, build_args: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """What the RUN process gets: ENV and declared ARGs, then undeclared proxy build-args."""
+    declared = {name for name, _ in scope.state_env}
+    proxies = tuple((k, v) for k, v in build_args.items() if k in PROXY_ARGS and k not in declared)
+    return (*scope.state_env, *proxies)
+
+
+def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, bool, tuple[str, ...]]:
+    command = run_command(run, shell_of(state.config))
+    env = run_environment(state.scope, ctx.build_args)
+    request = RunRequest(command, env, state.config.workdir or "/", state.config.user or "root",
+                         run.network or ctx.default_network, run.mounts)
+    material: dict[str, Any] = {
+        "op": "run", "argv": list(command.argv), "script": list(command.script or ()),
+        "env": [f"{k}={v}" for k, v in env if k not in PROXY_ARGS],
+        "cwd": request.cwd, "user": request.user, "network": request.network, "security": run.security or "sandbox",
+        "mounts": list(mount_material(run.mounts, ctx.mount_sources)),
+    }
+    step_id = ctx.options.step_id
+
+    def on_output(stream: str, data: bytes) -> None:
+        ctx.services.emit(StepLog(step_id, stream, data))
+
+    def execute(mounts: list[Any]) -> None:
+        execute_run(request, mounts, ctx.mount_sources, ctx.services.runtime_state, on_output)
+
+    state, layer = layer_step(ctx.services, state, material, execute, ctx.options)
+    return state, layer, command.argv
+
+
+def _make_workdir(ctx: StepContext, state: StageState) -> tuple[StageState, bool]:
+    """WORKDIR creates its directory, owned by the current USER (BuildKit's mkdir FileOp)."""
+    path = state.config.workdir
+    if path in ("", "/"):
+        return state, False
+    user = state.config.user or "root"
+
+    def execute(mounts: list[Any]) -> None:
+        with mounted(mounts) as root:
+            if os.path.isdir(scoped_join(root, path)):
+                return
+            owner = resolve_user(root, user)
+            _mkdir_all(root, path, owner.uid, owner.gid)
+
+    return layer_step(ctx.services, state, {"op": "workdir", "path": path, "user": user}, execute, ctx.options)
+
+
+def _mkdir_all(root: str, path: str, uid: int, gid: int) -> None:
+    current = ""
+    for part in [p for p in path.split("/") if p]:
+        current = f"{current}/{part}"
+        host = scoped_join(root, current)
+        if not os.path.lexists(host):
+            os.mkdir(host, 0o755)
+            os.chown(host, uid, gid)
+
+
+def history_time(created: float, source_date_epoch: int | None) -> str:
+    """Times come from the layers (cached or new), so a fully cached rebuild gives the same image ID."""
+    seconds = source_date_epoch if source_date_epoch is not None else created
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
