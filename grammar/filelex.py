@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from lark import Token, Transformer
+from grammar._lark_runtime import Token, Transformer
 
 from grammar.heredocs import HeredocMarker, is_terminator
 from grammar.linesplit import first_line_text, go_trim_space, next_line_text

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import pickle
-import subprocess
 import sys
 import zlib
 from functools import partial
@@ -72,7 +70,47 @@ def build_tables(escape: str, start: str, cache: str | bool = False) -> dict[str
     tables = pickle.loads(buffer.getvalue())
     for name in _SOURCE_OPTIONS:
         tables["data"]["options"].pop(name, None)
+    parser_data = tables["data"]["parser"]
+    parser_data["parser"] = canonical_parse_table(parser_data["parser"])
     return _plain(tables, Token)
+
+
+def canonical_parse_table(table: dict[str, Any]) -> dict[str, Any]:
+    """The serialized LALR table with its states and tokens renumbered in a fixed order.
+
+    lark numbers states in the iteration order of a set of objects hashed by identity,
+    so two builds of the same grammar differ by a relabelling. Here tokens are
+    numbered by name, and states breadth-first from the start states, following
+    shifts in token order: the same grammar always gives the same bytes.
+    """
+    names = table["tokens"]  # index -> symbol name
+    token_index = {name: index for index, name in enumerate(sorted(names.values()))}
+    states = table["states"]
+    order: dict[int, int] = {}
+    queue = [table["start_states"][start] for start in sorted(table["start_states"])]
+    while queue:
+        state = queue.pop(0)
+        if state in order:
+            continue
+        order[state] = len(order)
+        actions = sorted(states[state].items(), key=lambda item: token_index[names[item[0]]])
+        queue += [arg for _, (action, arg) in actions if action == 0 and arg not in order]
+    if len(order) != len(states):
+        raise AssertionError("LALR states unreachable from the start states")
+    renumbered = {
+        order[state]: {
+            token_index[names[token]]: (action, order[arg] if action == 0 else arg)
+            for token, (action, arg) in sorted(states[state].items(), key=lambda item: token_index[names[item[0]]])
+        }
+        for state in sorted(states, key=order.__getitem__)
+    }
+    return {
+        **table,
+        "tokens": {index: name for name, index in token_index.items()},
+        "states": renumbered,
+        "start_states": {start: order[state] for start, state in table["start_states"].items()},
+        "end_states": {start: order[state] for start, state in table["end_states"].items()},
+    }
 
 
 def _plain(value: Any, token_class: type) -> Any:
@@ -89,8 +127,11 @@ def _plain(value: Any, token_class: type) -> Any:
 
 
 def encode_tables(tables: dict[str, Any]) -> str:
-    data = pickle.dumps(tables, protocol=4)
-    return base64.b64encode(zlib.compress(data, 9)).decode("ascii")
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=4)
+    pickler.fast = True  # no memo: equal data gives equal bytes, whatever objects happen to be shared
+    pickler.dump(tables)
+    return base64.b64encode(zlib.compress(buffer.getvalue(), 9)).decode("ascii")
 
 
 def runtime_source() -> str:
@@ -138,17 +179,7 @@ def tables_source() -> str:
 
 
 def generate() -> dict[Path, str]:
-    """The generated files' contents. LALR state numbering follows set iteration order,
-    so this runs in a child interpreter with a fixed hash seed when needed."""
-    if os.environ.get("PYTHONHASHSEED") != "0":
-        code = ("import json; from grammar.larkbuild import generate; "
-                "print(json.dumps({str(k): v for k, v in generate().items()}))")
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        output = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
-                                text=True, cwd=HERE.parent).stdout
-        import json
-
-        return {Path(k): v for k, v in json.loads(output).items()}
+    """The generated files' contents (the same bytes on every run, see ``canonical_parse_table``)."""
     return {RUNTIME_FILE: runtime_source(), TABLES_FILE: tables_source()}
 
 

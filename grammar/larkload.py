@@ -27,7 +27,8 @@ def open_grammar(escape: str, start: str, **options: Any) -> Any:
     """One LALR parser (a stand-alone ``Lark``) for ``start`` in the grammar that matches ``escape``."""
     from grammar._lark_runtime import Lark
 
-    return Lark._load(tables(escape, start), **options)
+    serialized = tables(escape, start)
+    return Lark._load_from_dict(serialized["data"], serialized["memo"], **options)  # as Lark_StandAlone() does
 
 
 def grammar_fingerprint() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lark import Token, Transformer
+from grammar._lark_runtime import Token, Transformer
 
 from grammar.jsonargs import classify_bracket_text, decode_string_array
 

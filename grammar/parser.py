@@ -25,7 +25,7 @@ from grammar.linesplit import (BOM, LINE_TOO_LONG, cut_before_line, first_overlo
 from grammar.nodes import Directives, Node, ParsedFile, ParseWarning
 
 if TYPE_CHECKING:
-    from lark import Lark
+    from grammar._lark_runtime import Lark
 
     from grammar.filelex import LogicalLine
     from grammar.heredocs import HeredocMarker
@@ -71,7 +71,7 @@ def parse_nodes(text: str, path: str = "Dockerfile") -> ParsedFile:
 
 
 def _logical_lines(text: str, escape: str, source: _Source) -> list[LogicalLine]:
-    from lark.exceptions import UnexpectedInput
+    from grammar._lark_runtime import UnexpectedInput
 
     try:
         return file_parser(escape).parse(text)
@@ -81,7 +81,7 @@ def _logical_lines(text: str, escape: str, source: _Source) -> list[LogicalLine]
 
 def _shapes(lines: list[LogicalLine], escape: str, source: _Source) -> list[tuple[LineShape | None, str]]:
     """Each logical line's shape, with the trimmed text it was parsed from."""
-    from lark.exceptions import UnexpectedInput
+    from grammar._lark_runtime import UnexpectedInput
 
     from grammar.lineshapes import LineShapeError
 
@@ -160,7 +160,7 @@ def file_parser(escape: str) -> Lark:
 
 def _detect_heredocs(escape: str, line: str) -> tuple[list[HeredocMarker], str | None]:
     """Heredoc markers of an instruction that may carry them (RUN/COPY/ADD, also under ONBUILD)."""
-    from lark.exceptions import UnexpectedInput
+    from grammar._lark_runtime import UnexpectedInput
 
     from grammar.heredocs import HEREDOC_KEYWORDS, HeredocWordError, heredocs_from_line
     from grammar.lineshapes import LineShapeError

@@ -22,7 +22,7 @@ from .auth import Authenticator, Credentials
 from .errors import AuthError, RateLimited, TransportError
 from .options import RegistryOptions
 from .responses import error_codes, rate_limit_message, retry_after_seconds
-from .tls import mount_tls
+from .tls import mount_tls, speaks_plain_http
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -156,7 +156,9 @@ class Endpoint:
     def _choose_scheme(self) -> str:
         # (scheme, verify): insecure hosts may use an unverified TLS or plain HTTP, like dockerd.
         attempts = [("https", True)]
-        if self.insecure:
+        if self.insecure and speaks_plain_http(self.host, self.options.timeout[0]):
+            attempts = [("http", True)]  # TLS attempts could only fail, slowly
+        elif self.insecure:
             attempts += [("https", False), ("http", True)]
         failure: Exception | None = None
         for scheme, verify in attempts:

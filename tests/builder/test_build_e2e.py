@@ -1,0 +1,132 @@
+"""End-to-end builds on the offline busybox base: real namespaces, overlay snapshots and the cache."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from builder.errors import StepError
+from builder.events import StepCached, StepLog
+from builder.plan import PlanRequest
+from builder.services import open_services
+from builder.solve import BuildRequest, BuildResult, build
+from builder.source import DockerfileSource
+from tests.support.images import flatten
+
+pytestmark = pytest.mark.privileged
+
+
+def run_build(root: Path, context: Path, dockerfile: str, events: list | None = None, **options: object) -> BuildResult:
+    plan = options.pop("plan", PlanRequest())
+    services = open_services(root, emit=(events.append if events is not None else lambda event: None))
+    source = DockerfileSource("Dockerfile", None, dockerfile)
+    return build(BuildRequest(source=source, context=context, plan=plan, **options), services)  # type: ignore[arg-type]
+
+
+def test_run_steps_produce_layers_and_config(built_root: Path, tmp_path: Path) -> None:
+    dockerfile = (
+        "FROM busybox:local\n"
+        "ARG WHO=world\n"
+        "ENV GREETING=hello\n"
+        "WORKDIR /app\n"
+        'RUN echo "$GREETING $WHO" > greeting.txt && mkdir -p /data && chmod 0700 /data\n'
+        "USER nobody\n"
+        'CMD ["cat", "/app/greeting.txt"]\n'
+    )
+    result = run_build(built_root, tmp_path, dockerfile, tags=("e2e:config",))
+    config = result.image.config
+    assert config.cmd == ("cat", "/app/greeting.txt")
+    assert config.workdir == "/app" and config.user == "nobody"
+    assert "GREETING=hello" in config.env and not any(item.startswith("WHO=") for item in config.env)
+    tree = flatten(built_root, "e2e:config", tmp_path / "tree")
+    assert (tree / "app/greeting.txt").read_text() == "hello world\n"
+    assert (tree / "data").stat().st_mode & 0o777 == 0o700
+    assert [h.empty_layer for h in config.history][-6:] == [True, True, False, False, True, True]
+
+
+def test_fully_cached_rebuild_gives_the_same_image(built_root: Path, tmp_path: Path) -> None:
+    dockerfile = "FROM busybox:local\nRUN echo one > /one\nRUN echo two > /two\n"
+    first = run_build(built_root, tmp_path, dockerfile)
+    events: list = []
+    second = run_build(built_root, tmp_path, dockerfile, events)
+    assert second.image.image_id == first.image.image_id
+    assert sum(isinstance(event, StepCached) for event in events) == 2
+    events.clear()
+    run_build(built_root, tmp_path, dockerfile, events, no_cache=True)
+    assert not any(isinstance(event, StepCached) for event in events)
+
+
+def test_changing_an_env_above_a_run_invalidates_it(built_root: Path, tmp_path: Path) -> None:
+    events: list = []
+    run_build(built_root, tmp_path, "FROM busybox:local\nENV V=1\nRUN echo $V > /v\n")
+    run_build(built_root, tmp_path, "FROM busybox:local\nENV V=2\nRUN echo $V > /v\n", events,
+              tags=("e2e:env2",))
+    assert not any(isinstance(event, StepCached) for event in events)
+    assert (flatten(built_root, "e2e:env2", tmp_path / "t") / "v").read_text() == "2\n"
+
+
+def test_failing_run_reports_exit_code_and_location(built_root: Path, tmp_path: Path) -> None:
+    events: list = []
+    with pytest.raises(StepError) as caught:
+        run_build(built_root, tmp_path, "FROM busybox:local\nRUN echo about to fail >&2; exit 7\n", events)
+    assert caught.value.line == 2
+    assert "exit code: 7" in str(caught.value)
+    assert any(isinstance(e, StepLog) and b"about to fail" in e.data for e in events)
+
+
+def test_deleting_a_file_writes_a_whiteout(built_root: Path, tmp_path: Path) -> None:
+    run_build(built_root, tmp_path, "FROM busybox:local\nRUN rm /etc/group && rm -r /home\n", tags=("e2e:rm",))
+    tree = flatten(built_root, "e2e:rm", tmp_path / "t")
+    assert not (tree / "etc/group").exists() and not (tree / "home").exists()
+    assert (tree / "etc/passwd").exists()
+
+
+def test_heredoc_run_with_shebang(built_root: Path, tmp_path: Path) -> None:
+    dockerfile = "FROM busybox:local\nRUN <<EOF\n#!/bin/sh\necho from-script > /script-out\nEOF\n"
+    run_build(built_root, tmp_path, dockerfile, tags=("e2e:heredoc",))
+    tree = flatten(built_root, "e2e:heredoc", tmp_path / "t")
+    assert (tree / "script-out").read_text() == "from-script\n"
+    assert not (tree / "dev/pipes").exists()
+
+
+def test_secret_mount_is_readable_but_never_stored(built_root: Path, tmp_path: Path) -> None:
+    dockerfile = ("FROM busybox:local\n"
+                  "RUN --mount=type=secret,id=token cat /run/secrets/token | wc -c > /token-length\n")
+    result = run_build(built_root, tmp_path, dockerfile, secrets={"token": b"s3cr3t-value"}, tags=("e2e:secret",))
+    tree = flatten(built_root, "e2e:secret", tmp_path / "t")
+    assert (tree / "token-length").read_text().strip() == "12"
+    assert not (tree / "run/secrets").exists()
+    for blob in (built_root / "blobs" / "sha256").iterdir():
+        assert b"s3cr3t-value" not in blob.read_bytes()
+    assert "s3cr3t" not in result.image.config.to_bytes().decode()
+
+
+def test_cache_mount_survives_between_builds(built_root: Path, tmp_path: Path) -> None:
+    run_build(built_root, tmp_path, "FROM busybox:local\nRUN --mount=type=cache,target=/cache echo x >> /cache/log\n")
+    run_build(built_root, tmp_path, "FROM busybox:local\nRUN --mount=type=cache,target=/cache cp /cache/log /seen\n",
+              tags=("e2e:cache",))
+    tree = flatten(built_root, "e2e:cache", tmp_path / "t")
+    assert (tree / "seen").read_text() == "x\n"
+    assert not (tree / "cache").exists()
+
+
+def test_multi_stage_build_from_an_earlier_stage(built_root: Path, tmp_path: Path) -> None:
+    dockerfile = ("FROM busybox:local AS base\nENV FROM_BASE=yes\nRUN echo base > /base\n"
+                  "FROM base\nRUN cat /base > /child\n")
+    result = run_build(built_root, tmp_path, dockerfile, tags=("e2e:stages",))
+    assert "FROM_BASE=yes" in result.image.config.env
+    assert (flatten(built_root, "e2e:stages", tmp_path / "t") / "child").read_text() == "base\n"
+
+
+def test_run_cannot_see_host_files_or_processes(built_root: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "host-only-marker"
+    marker.write_text("x")
+    dockerfile = (f"FROM busybox:local\nRUN test ! -e {marker} && ps -o pid | wc -l > /procs && "
+                  "hostname > /host\n")
+    run_build(built_root, tmp_path, dockerfile, tags=("e2e:isolated",))
+    tree = flatten(built_root, "e2e:isolated", tmp_path / "t")
+    host_processes = sum(name.isdigit() for name in os.listdir("/proc"))
+    # header, the container's init, sh, ps and wc: nothing of the host's
+    assert int((tree / "procs").read_text()) <= 5 < host_processes
+    assert (tree / "host").read_text().strip() == "buildkitsandbox"
