@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import platform as host_platform
 from collections.abc import Iterable, Mapping
 
 from builder.errors import UsageError
@@ -42,7 +41,8 @@ def parse_build_args(values: Iterable[str], environ: Mapping[str, str] | None = 
 
 
 def host_platform_string() -> str:
-    arch, variant = _MACHINE_TO_ARCH.get(host_platform.machine().lower(), (host_platform.machine().lower(), ""))
+    machine = os.uname().machine.lower()  # what platform.machine() returns, without importing platform
+    arch, variant = _MACHINE_TO_ARCH.get(machine, (machine, ""))
     return f"linux/{arch}/{variant}" if variant else f"linux/{arch}"
 
 

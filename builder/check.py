@@ -15,7 +15,7 @@ from typing import Any
 from builder.errors import PlanError
 from builder.plan import BuildPlan, PlanRequest, PlanWarning, StagePlan, make_plan
 from builder.scope import StageScope, resolve_stage_arg
-from builder.source import DockerfileSource
+from builder.source import DockerfileSource, load_dockerfile
 from builder.words import ScopedExpander, located_plan_error
 from grammar import (
     Arg,
@@ -30,8 +30,6 @@ from grammar import (
     copy_source,
     expand_instruction,
     mount_source,
-    parse_dockerfile,
-    parse_nodes,
 )
 
 KNOWN_FRONTENDS = ("docker/dockerfile", "docker.io/docker/dockerfile")
@@ -56,8 +54,7 @@ class CheckReport:
 
 
 def check_dockerfile(source: DockerfileSource, request: PlanRequest) -> CheckReport:
-    parsed = parse_nodes(source.text, source.display_path)
-    dockerfile = parse_dockerfile(parsed)
+    dockerfile = load_dockerfile(source)  # parse_dockerfile(parse_nodes(...)), or the cached parse
     try:
         check_cycles(dockerfile)
     except GrammarError as exc:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from builder.context_walk import Signature
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _SMALL_FILE = 1 << 20  # read in one call below this size
 _BATCH = 64  # files per pool task: keeps executor overhead off small files
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -60,11 +60,8 @@ class StatCache:
     def save(self) -> None:
         if self.path is None or not self._dirty:
             return
-        payload = {
-            relpath: (*signature, digest)
-            for relpath, (signature, digest) in self._entries.items()
-            if self._persist.get(relpath, False)
-        }
+        persist = self._persist
+        payload = {relpath: entry for relpath, entry in self._entries.items() if persist.get(relpath, False)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         temporary.write_bytes(marshal.dumps((_FORMAT_VERSION, payload)))
@@ -79,7 +76,7 @@ def _load(path: Path) -> dict[str, tuple[Signature, str]]:
         return {}  # missing, torn or from another Python: start over
     if version != _FORMAT_VERSION or not isinstance(payload, dict):
         return {}
-    return {relpath: (tuple(record[:6]), record[6]) for relpath, record in payload.items()}  # type: ignore[misc]
+    return payload  # marshal gives back the (signature tuple, digest) pairs as stored
 
 
 def _racy(signature: Signature, hashed_at_ns: int) -> bool:

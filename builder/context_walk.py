@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from builder.copy_errors import ContextError
 from grammar import PatternMatcher
@@ -19,14 +19,16 @@ from grammar import PatternMatcher
 Signature = tuple[int, int, int, int, int, int]
 
 FILE, DIRECTORY, SYMLINK, SPECIAL = "f", "d", "l", "s"
+_KINDS = {stat.S_IFREG: FILE, stat.S_IFDIR: DIRECTORY, stat.S_IFLNK: SYMLINK}
 
 
-@dataclass(frozen=True, slots=True)
-class ContextEntry:
+class ContextEntry(NamedTuple):
     """One path of the context. ``kind``: f(ile), d(irectory), l(ink) or s(pecial).
 
     BuildKit's client sends sockets, fifos and devices as empty regular files,
-    so a special entry is hashed and copied as one.
+    so a special entry is hashed and copied as one. A NamedTuple rather than a
+    frozen dataclass: it is built 20,000 times per scan and tuple construction
+    is several times cheaper, which matters for the warm-rebuild budget.
     """
 
     kind: str
@@ -73,11 +75,12 @@ def walk_context(root: str, matcher: PatternMatcher | None) -> dict[str, Context
 def _entry(path: str, st: os.stat_result) -> ContextEntry:
     mode = st.st_mode
     signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, mode)
-    if stat.S_ISREG(mode):
+    kind = _KINDS.get(stat.S_IFMT(mode))
+    if kind is FILE:
         return ContextEntry(FILE, mode, st.st_size, "", signature)
-    if stat.S_ISDIR(mode):
+    if kind is DIRECTORY:
         return ContextEntry(DIRECTORY, mode, 0, "", signature)
-    if stat.S_ISLNK(mode):
+    if kind is SYMLINK:
         return ContextEntry(SYMLINK, mode, 0, os.readlink(path), signature)
     return ContextEntry(SPECIAL, stat.S_IFREG | stat.S_IMODE(mode), 0, "", signature)
 

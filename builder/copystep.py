@@ -1,21 +1,24 @@
 """COPY and ADD steps: what they add to the cache key, and running them on the active snapshot.
 
 Also the sources other instructions read: stages and images seen through read-only
-snapshot views (``--from``, ``RUN --mount from=``), and content digests of the context.
+snapshot views (``--from``, ``RUN --mount from=``).
 """
 from __future__ import annotations
 
-import hashlib
-import os
+import contextlib
+import tempfile
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
+from builder.copy_sources import SourceRoot, select_sources
+from builder.copying import CopyRequest, InlineSource
+from builder.copying import execute_copy as copy_into
 from builder.layers import temporary_key
+from builder.runmounts import MountSources
 from builder.services import Services
 from builder.stagestate import StageState
-from grammar import Add, Copy, Dockerfile
-from builder.runmounts import MountSources
+from grammar import Add, Copy, Dockerfile, parse_chmod, parse_git_ref
+from runtime import mounted
 
 
 class SourceViews:
@@ -48,36 +51,52 @@ class SourceViews:
         self._keys.clear()
 
 
-def context_digest(context: Path) -> Callable[[str], str]:
-    """A content digest of a context subpath, for bind-mount cache keys (mtime never counts)."""
-    def digest(relative: str) -> str:
-        base = (context / relative.lstrip("/")).resolve()
-        hasher = hashlib.sha256()
-        for path in sorted(_walk(base)):
-            info = os.lstat(path)
-            hasher.update(f"{os.path.relpath(path, base)}\0{info.st_mode:o}\0".encode())
-            if os.path.islink(path):
-                hasher.update(os.readlink(path).encode())
-            elif os.path.isfile(path):
-                with open(path, "rb") as handle:
-                    hasher.update(hashlib.file_digest(handle, "sha256").digest())
-        return "sha256:" + hasher.hexdigest()
-
-    return digest
-
-
-def _walk(base: Path) -> list[str]:
-    if not base.is_dir():
-        return [str(base)] if os.path.lexists(base) else []
-    found = []
-    for directory, dirnames, filenames in os.walk(base):
-        found += [os.path.join(directory, name) for name in dirnames + filenames]
-    return found
+def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, Any]:
+    """What decides a COPY/ADD's result: the selected files' content (never mtimes), the flags, the dest."""
+    material: dict[str, Any] = {
+        "op": "add" if isinstance(instruction, Add) else "copy",
+        "sources": list(instruction.sources), "dest": instruction.dest,
+        "chown": instruction.chown, "chmod": instruction.chmod, "link": instruction.link,
+        "exclude": list(instruction.exclude), "parents": getattr(instruction, "parents", False),
+        "inline": [[doc.name, doc.content] for doc in instruction.heredoc_sources],
+    }
+    if isinstance(instruction, Add):
+        material.update(unpack=instruction.unpack, checksum=instruction.checksum,
+                        keep_git_dir=instruction.keep_git_dir)
+    from_ = getattr(instruction, "from_", None)
+    if from_:
+        material["from"] = sources.source_view(from_)[1]
+    else:
+        local = [word for word in instruction.sources if not _is_remote(word)]
+        root = sources.context.source()
+        selected = [found.relpath for word in local for found in select_sources(root, word)]
+        material["context"] = sources.context.digest_of(selected) if selected else ""
+    return material
 
 
-def copy_material(instruction: Copy | Add, state: StageState, sources: MountSources) -> dict[str, Any]:
-    raise NotImplementedError("COPY/ADD are being wired to builder.copying")
+def _is_remote(word: str) -> bool:
+    return word.startswith(("http://", "https://")) or parse_git_ref(word) is not None
 
 
-def execute_copy(instruction: Copy | Add, state: StageState, mounts: list[Any], sources: MountSources) -> None:
-    raise NotImplementedError("COPY/ADD are being wired to builder.copying")
+def execute_copy(instruction: Copy | Add, workdir: str, mounts: list[Any], sources: MountSources) -> None:
+    """Run the COPY/ADD onto the active snapshot ``mounts``."""
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(mounted(mounts))
+        from_ = getattr(instruction, "from_", None)
+        if from_:
+            view = stack.enter_context(mounted(sources.source_view(from_)[0]))
+            source = SourceRoot(view, name=from_)
+        else:
+            source = sources.context.source()
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-add-"))
+        request = CopyRequest(
+            dest=instruction.dest, sources=instruction.sources, source=source,
+            inline=tuple(InlineSource(doc.name, doc.content.encode()) for doc in instruction.heredoc_sources),
+            workdir=workdir or "/", chown=instruction.chown,
+            chmod=parse_chmod(instruction.chmod) if instruction.chmod else None,
+            exclude=instruction.exclude, parents=getattr(instruction, "parents", False),
+            add=isinstance(instruction, Add), unpack=getattr(instruction, "unpack", None),
+            checksum=getattr(instruction, "checksum", None), keep_git_dir=getattr(instruction, "keep_git_dir", None),
+            scratch_dir=scratch,
+        )
+        copy_into(root, request)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from builder.context import BuildContext
 from builder.errors import BuildError
 from grammar import RunMount
 from runtime import BindMount, mounted
@@ -29,12 +30,11 @@ SSH_SOCKET = "/run/buildkit/ssh_agent.0"
 class MountSources:
     """What mounts may read: the context, stages and images (as mounts of committed snapshots)."""
 
-    context_dir: Path
+    context: BuildContext  # the context as .dockerignore filters it
     cache_dir: Path
     secrets: Mapping[str, bytes]
     ssh_sockets: Mapping[str, str]
     source_view: Callable[[str], tuple[list[Any], str]]  # from= ref -> (snapshot mounts, cache identity)
-    context_digest: Callable[[str], str]  # context subpath -> content digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ def _material(mount: RunMount, sources: MountSources) -> dict[str, Any]:
         if mount.from_:
             entry["from"] = sources.source_view(mount.from_)[1]
         else:
-            entry["context"] = sources.context_digest(mount.source or ".")
+            entry["context"] = sources.context.digest_of([mount.source or ""])
         entry.update(source=mount.source, readonly=mount.readonly)
     elif mount.type in ("secret", "ssh"):
         entry.update(id=_secret_id(mount) if mount.type == "secret" else (mount.id or "default"),
@@ -99,7 +99,7 @@ def _bind(mount: RunMount, sources: MountSources, stack: contextlib.ExitStack) -
         snapshot_mounts, _ = sources.source_view(mount.from_)
         root = Path(stack.enter_context(mounted(snapshot_mounts)))
     else:
-        root = sources.context_dir
+        root = Path(sources.context.root)
     source = _inside(root, mount.source or ".")
     if not source.exists():
         raise BuildError(f"failed to compute cache key: \"/{mount.source}\" not found")

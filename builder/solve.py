@@ -9,7 +9,8 @@ from pathlib import Path
 from builder.baseimage import BaseImage, image_base, scratch
 from builder.buildargs import normalize_platform, platform_args
 from builder.check import check_references
-from builder.copystep import SourceViews, context_digest
+from builder.context import BuildContext
+from builder.copystep import SourceViews
 from builder.errors import BuildError, StepError
 from builder.events import StepFinished, StepStarted
 from builder.export import ExportedImage, export_image
@@ -22,7 +23,7 @@ from builder.source import DockerfileSource
 from builder.stagestate import StageState, StepOptions
 from builder.steps import StepContext, apply_instruction
 from builder.words import ScopedExpander, located_plan_error
-from grammar import ExpansionError, expand_instruction, parse_dockerfile, parse_nodes
+from grammar import Dockerfile, ExpansionError, expand_instruction, parse_dockerfile, parse_nodes
 from registry_client import Platform, RegistryClient
 from runtime import ContainerError
 
@@ -42,6 +43,7 @@ class BuildRequest:
     source_date_epoch: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     registry: Callable[[], RegistryClient] = RegistryClient
+    parsed: Dockerfile | None = None  # the Dockerfile already parsed (by --check's pass), to skip a re-parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,7 @@ class _Progress:
 
 
 def build(request: BuildRequest, services: Services) -> BuildResult:
-    parsed = parse_nodes(request.source.text, request.source.display_path)
-    dockerfile = parse_dockerfile(parsed)
+    dockerfile = request.parsed or parse_dockerfile(parse_nodes(request.source.text, request.source.display_path))
     plan = make_plan(dockerfile, request.plan, strict=True)
     platform = Platform.parse(normalize_platform(request.plan.platform) if request.plan.platform
                               else platform_args(None, "")["TARGETPLATFORM"])
@@ -144,13 +145,13 @@ def _parse_time(text: str | None) -> float:
 
 
 def _mount_sources(request: BuildRequest, services: Services, views: SourceViews) -> MountSources:
+    context = BuildContext.load(request.context, request.source.path, services.root / "cache" / "context")
     return MountSources(
-        context_dir=request.context,
+        context=context,
         cache_dir=services.cache_mounts,
         secrets=request.secrets,
         ssh_sockets=request.ssh,
         source_view=views,
-        context_digest=context_digest(request.context),
     )
 
 

@@ -40,9 +40,10 @@ def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruct
         case Run():
             state, layer, argv = _run(ctx, state, instruction)
         case Copy() | Add():
-            material = copy_material(instruction, state, ctx.mount_sources)
+            material = copy_material(instruction, ctx.mount_sources)
+            workdir = state.config.workdir
             state, layer = layer_step(ctx.services, state, material,
-                                      lambda mounts: execute_copy(instruction, state, mounts, ctx.mount_sources),
+                                      lambda mounts: execute_copy(instruction, workdir, mounts, ctx.mount_sources),
                                       ctx.options)
         case Workdir():
             state = replace(state, stage=apply(state.stage, instruction))

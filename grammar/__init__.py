@@ -46,11 +46,12 @@ if TYPE_CHECKING:
         Volume,
         Workdir,
     )
+    from grammar.chmod import ChmodSpec, parse_chmod
     from grammar.dockerignore import PatternMatcher, find_ignore_file, read_ignore_file, read_ignore_patterns
     from grammar.errors import DockerfileSyntaxError, ExpansionError, GrammarError, IgnorePatternError, render_snippet
     from grammar.expansion import expand_instruction
     from grammar.gitref import GitRef, GitRefError, parse_git_ref
-    from grammar.instructions import parse_dockerfile
+    from grammar.instructions import parse_dockerfile, parse_instruction
     from grammar.nodes import Directives, Heredoc, Node, ParsedFile, ParseWarning
     from grammar.parser import parse_nodes
     from grammar.stages import (
@@ -74,13 +75,14 @@ _EXPORTS: dict[str, str] = {
          "Healthcheck", "InlineFile", "Instruction", "KeyValue", "Label", "Maintainer", "Onbuild", "Run",
          "RunMount", "Shell", "ShellForm", "Span", "StopSignal", "User", "Volume", "Workdir"),
         "grammar.ast"),
+    **dict.fromkeys(("ChmodSpec", "parse_chmod"), "grammar.chmod"),
     **dict.fromkeys(("PatternMatcher", "find_ignore_file", "read_ignore_file", "read_ignore_patterns"),
                     "grammar.dockerignore"),
     **dict.fromkeys(("DockerfileSyntaxError", "ExpansionError", "GrammarError", "IgnorePatternError",
                      "render_snippet"), "grammar.errors"),
     "expand_instruction": "grammar.expansion",
     **dict.fromkeys(("GitRef", "GitRefError", "parse_git_ref"), "grammar.gitref"),
-    "parse_dockerfile": "grammar.instructions",
+    **dict.fromkeys(("parse_dockerfile", "parse_instruction"), "grammar.instructions"),
     **dict.fromkeys(("Directives", "Heredoc", "Node", "ParsedFile", "ParseWarning"), "grammar.nodes"),
     "parse_nodes": "grammar.parser",
     **dict.fromkeys(("Dockerfile", "Stage", "StageDependency", "base_stage", "check_cycles", "copy_source",
@@ -89,13 +91,13 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "Add", "Arg", "ArgDecl", "Cmd", "Copy", "Directives", "Dockerfile", "DockerfileSyntaxError",
+    "Add", "Arg", "ArgDecl", "ChmodSpec", "Cmd", "Copy", "Directives", "Dockerfile", "DockerfileSyntaxError",
     "Entrypoint", "Env", "ExecForm", "ExpansionError", "Expose", "Flag", "From", "GitRef", "GitRefError",
     "GrammarError", "Healthcheck", "Heredoc", "IgnorePatternError", "InlineFile", "Instruction", "KeyValue",
     "Label", "Lexer", "Maintainer", "Node", "Onbuild", "ParseWarning", "ParsedFile", "PatternMatcher", "Run",
     "RunMount", "Shell", "ShellForm", "Span", "Stage", "StageDependency", "StopSignal", "User", "Volume",
     "WordResult", "Workdir", "base_stage", "check_cycles", "copy_source", "dependencies", "expand_instruction",
-    "find_ignore_file", "find_target", "mount_source", "parse_dockerfile", "parse_git_ref", "parse_nodes",
+    "find_ignore_file", "find_target", "mount_source", "parse_chmod", "parse_dockerfile", "parse_git_ref", "parse_instruction", "parse_nodes",
     "reachable", "read_ignore_file", "read_ignore_patterns", "render_snippet",
 ]
 
@@ -104,9 +106,7 @@ def __getattr__(name: str) -> object:
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'grammar' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module_name), name)
+    value = getattr(__import__(module_name, fromlist=(name,)), name)
     globals()[name] = value  # later look-ups skip this function
     return value
 

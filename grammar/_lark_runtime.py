@@ -380,11 +380,7 @@ class SerializeMemoizer(Serialize):
         return _deserialize(data, namespace, memo)
 
 
-try:
-    import regex
-    _has_regex = True
-except ImportError:
-    _has_regex = False
+_has_regex = False  # pybuild: lark's optional `regex` module is never used
 
 if sys.version_info >= (3, 11):
     import re._parser as sre_parse
@@ -549,8 +545,7 @@ class Tree(Generic[_Leaf_T]):
         if parent:
             tree = parent.add(f'[bold]{self.data}[/bold]')
         else:
-            import rich.tree
-            tree = rich.tree.Tree(self.data)
+            raise NotImplementedError('pybuild: rendering parse trees with rich is not supported')
 
         for c in self.children:
             if isinstance(c, Tree):

@@ -10,11 +10,12 @@ the parsed ``--name=value`` words, each with its own span.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from grammar.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class Span:
     """A source range. Lines and columns are 1-based; ``end_column`` is exclusive."""
 
@@ -24,7 +25,7 @@ class Span:
     end_column: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Flag:
     """One ``--name[=value]`` word. ``value`` is None for a bare ``--name``."""
 
@@ -33,14 +34,14 @@ class Flag:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ShellForm:
     """``RUN echo hi``: one string, later run as ``SHELL + [text]``."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExecForm:
     """``RUN ["echo", "hi"]``: an argv used as is, never expanded."""
 
@@ -52,7 +53,7 @@ MountType: TypeAlias = Literal["bind", "cache", "tmpfs", "secret", "ssh"]
 Sharing: TypeAlias = Literal["shared", "private", "locked"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunMount:
     """One ``RUN --mount=...``, with BuildKit's per-type defaults applied.
 
@@ -76,7 +77,7 @@ class RunMount:
     env: str | None = None  # secret exposed as this env var; "" means the default name
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InlineFile:
     """A heredoc body. ``content`` is raw (RUN: not chomped; COPY/ADD: already chomped)."""
 
@@ -87,7 +88,7 @@ class InlineFile:
     file_descriptor: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyValue:
     """An ENV/LABEL pair. ``legacy`` marks the ``KEY value`` form (no ``=``)."""
 
@@ -96,7 +97,7 @@ class KeyValue:
     legacy: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ArgDecl:
     """One name of an ARG line. ``default`` is None for ``ARG X`` and "" for ``ARG X=``."""
 
@@ -105,7 +106,7 @@ class ArgDecl:
     doc: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class From:
     span: Span
     source: str
@@ -116,7 +117,7 @@ class From:
     doc: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Run:
     span: Span
     source: str
@@ -129,7 +130,7 @@ class Run:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Cmd:
     span: Span
     source: str
@@ -138,7 +139,7 @@ class Cmd:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Entrypoint:
     span: Span
     source: str
@@ -147,7 +148,7 @@ class Entrypoint:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Shell:
     span: Span
     source: str
@@ -155,7 +156,7 @@ class Shell:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Copy:
     span: Span
     source: str
@@ -171,7 +172,7 @@ class Copy:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Add:
     span: Span
     source: str
@@ -188,7 +189,7 @@ class Add:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Env:
     span: Span
     source: str
@@ -196,7 +197,7 @@ class Env:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Arg:
     span: Span
     source: str
@@ -207,7 +208,7 @@ class Arg:
         return tuple((decl.name, decl.default) for decl in self.args)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Label:
     span: Span
     source: str
@@ -215,7 +216,7 @@ class Label:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Expose:
     span: Span
     source: str
@@ -223,7 +224,7 @@ class Expose:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Volume:
     span: Span
     source: str
@@ -231,7 +232,7 @@ class Volume:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Workdir:
     span: Span
     source: str
@@ -239,7 +240,7 @@ class Workdir:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class User:
     span: Span
     source: str
@@ -247,14 +248,14 @@ class User:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StopSignal:
     span: Span
     source: str
     signal: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Healthcheck:
     """``test`` is the image-config form: ``("NONE",)``, ``("CMD", *argv)`` or ``("CMD-SHELL", text)``.
 
@@ -276,7 +277,7 @@ class Healthcheck:
         return self.test == ("NONE",)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Onbuild:
     """``trigger`` is what goes into the image config and is re-parsed in the child.
 
@@ -292,7 +293,7 @@ class Onbuild:
     flags: tuple[Flag, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Maintainer:
     span: Span
     source: str

@@ -16,9 +16,9 @@ Validation runs on the **expanded** value (``--chmod=${mode}`` is allowed).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from grammar.failures import InstructionError
+from grammar.records import record
 
 _WHO_BITS = {"u": 0o4700, "g": 0o2070, "o": 0o0007, "a": 0o6777}
 _ALL_CLASSES = 0o6777  # setmode's "standard bits": everything but the sticky bit
@@ -28,7 +28,7 @@ _CLAUSE = r"[ugoa]*(?:[-+=][rwxXstugo]*)+"
 _SYMBOLIC = re.compile(rf"{_CLAUSE}(?:,{_CLAUSE})*")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChmodSpec:
     """A validated ``--chmod``: either an absolute ``octal`` mode or a ``symbolic`` one."""
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from grammar.linesplit import BOM, go_trim_left, trim_newline
+from grammar.records import record
 
 KNOWN_KEYS = frozenset({"syntax", "check", "escape"})
 # Go's RE2 ``\s`` is ASCII [\t\n\f\r ], narrower than Python's.
@@ -32,14 +32,14 @@ class DirectiveError(ValueError):
         self.line = line
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Directive:
     name: str  # lower-cased key
     value: str
     line: int  # 1-based
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DirectiveMatch:
     """What ``DetectSyntax`` returns: the ref is the value up to its first space."""
 

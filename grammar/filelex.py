@@ -9,13 +9,14 @@ separate pass. ``LogicalLineBuilder`` holds the parser callbacks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from grammar._lark_runtime import Token, Transformer
 
 from grammar.heredocs import HeredocMarker, is_terminator
 from grammar.linesplit import first_line_text, go_trim_space, next_line_text
 from grammar.nodes import Heredoc
+from grammar.records import record
 
 LINE_TERMINALS = ("COMMENT_LINE", "BLANK_LINE", "CONT_LINE", "TEXT_LINE")
 UNTERMINATED_HEREDOC = "unterminated heredoc"
@@ -31,7 +32,7 @@ class _MarkedToken(Token):
     problem: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogicalLine:
     text: str  # continuation lines joined, as BuildKit's `line`
     start_line: int

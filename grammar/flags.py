@@ -12,11 +12,11 @@ BuildKit's wording (``unknown flag: --mont (did you mean mount?)``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 
 from grammar.ast import Flag, Span
 from grammar.failures import InstructionError
+from grammar.records import record
 from grammar.suggest import with_hint
 
 
@@ -68,7 +68,7 @@ def flag_specs(keyword: str, *, labs: bool = False) -> FlagSpecs:
     return specs
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParsedFlags:
     """The flags an instruction was given, validated against its specs."""
 

@@ -18,13 +18,14 @@ from urllib.parse import unquote, unquote_plus
 
 from grammar.errors import GrammarError
 from grammar.gotext import quote
+from grammar.records import record
 
 
 class GitRefError(GrammarError):
     """A git source whose options are invalid (conflicting refs, unknown query key...)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GitRef:
     """A parsed git source; field meanings are upstream's ``GitRef``."""
 
@@ -53,7 +54,7 @@ _USERINFO_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Url:
     """What ParseGitRef needs of a Go ``url.URL``."""
 

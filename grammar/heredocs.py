@@ -7,8 +7,8 @@ questions: is this word a marker, what is its name, is the body expanded?
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from grammar.records import record
 from grammar.shellscan import ShellLexError, shell_words
 
 HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
@@ -22,7 +22,7 @@ class HeredocWordError(ValueError):
     """A marker whose name cannot be lexed (for example ``<<'EOF``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HeredocMarker:
     name: str
     expand: bool

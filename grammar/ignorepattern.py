@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
 from typing import Literal
 
 from grammar.errors import IgnorePatternError
+from grammar.records import record
 
 MatchType = Literal["exact", "prefix", "suffix", "regexp"]
 
@@ -41,7 +41,7 @@ _POSIX_CLASSES = {
 _OCTAL = "01234567"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IgnorePattern:
     """A cleaned pattern (without its ``!``) and how to test a path against it."""
 

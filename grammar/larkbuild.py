@@ -42,9 +42,18 @@ TABLES_FILE = HERE / "_lalr_tables.py"
 BUILD_OPTIONS: dict[str, Any] = {"parser": "lalr", "lexer": "contextual"}
 # Terminals the file layer's postlexer may emit in any state (see grammar.filelex).
 POSTLEX_ALWAYS_ACCEPT = ("COMMENT_LINE", "BLANK_LINE", "CONT_LINE", "TEXT_LINE")
-# Options that describe where the grammar came from, not how to parse: dropped so the
+# Options that describe where the grammar came from or was cached, not how to parse: dropped so the
 # tables hold only builtin types (no lark class is needed to unpickle them).
-_SOURCE_OPTIONS = ("import_paths", "source_path")
+_SOURCE_OPTIONS = ("import_paths", "source_path", "cache")
+# Edits to lark's runtime code: it must import only the stdlib (tests/test_layering.py), and
+# pybuild uses neither lark's optional `regex` module (option regex=True) nor its rich
+# rendering of parse trees (it builds no trees). Each edit must apply exactly once.
+RUNTIME_EDITS = (
+    ("try:\n    import regex\n    _has_regex = True\nexcept ImportError:\n    _has_regex = False\n",
+     "_has_regex = False  # pybuild: lark's optional `regex` module is never used\n"),
+    ("            import rich.tree\n            tree = rich.tree.Tree(self.data)\n",
+     "            raise NotImplementedError('pybuild: rendering parse trees with rich is not supported')\n"),
+)
 
 
 class _AlwaysAccept:
@@ -151,7 +160,12 @@ def runtime_source() -> str:
         if index:
             code = strip_docstrings(partial(next, iter(code.splitlines(True))))
         parts.append(code + "\n")
-    return "".join(parts)
+    source = "".join(parts)
+    for old, new in RUNTIME_EDITS:
+        if source.count(old) != 1:
+            raise RuntimeError(f"lark {lark.__version__}'s runtime changed: cannot apply the edit of {old!r}")
+        source = source.replace(old, new)
+    return source
 
 
 def tables_source() -> str:

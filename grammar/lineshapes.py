@@ -7,11 +7,11 @@ dispatch table; see ``grammar.nodes`` for the list.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from grammar._lark_runtime import Token, Transformer
 
 from grammar.jsonargs import classify_bracket_text, decode_string_array
+from grammar.records import record
 
 _ASCII_BLANKS = re.compile(r"[\t\x0b\x0c\r ]+")
 _WORD_TYPES = frozenset({"NAME_VALUE", "QUOTED_WORD"})
@@ -25,7 +25,7 @@ class LineShapeError(ValueError):
         self.line_index = (token.line or 1) - 1
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LineShape:
     keyword: str  # lower-cased
     flags: tuple[str, ...]
@@ -35,7 +35,7 @@ class LineShape:
     inner: LineShape | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Args:
     values: tuple[str, ...]
     json: bool = False

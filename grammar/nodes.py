@@ -19,10 +19,12 @@ Argument shapes (``Node.args``) follow BuildKit's dispatch table:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from grammar.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Heredoc:
     """A ``<<NAME`` body attached to a RUN/COPY/ADD instruction."""
 
@@ -33,7 +35,7 @@ class Heredoc:
     file_descriptor: int = 0  # 3 for 3<<NAME
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Directives:
     """Parser directives read from the top of the file."""
 
@@ -43,13 +45,13 @@ class Directives:
     syntax_line: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParseWarning:
     line: int
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Node:
     """One instruction. Lines are 1-based physical lines; column is 1-based."""
 
@@ -66,7 +68,7 @@ class Node:
     doc_comment: str = ""  # comment lines right above, used for ARG/FROM descriptions
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParsedFile:
     """The whole file: its nodes plus what the CLI needs to report errors."""
 

@@ -15,7 +15,6 @@ Lark and the parser modules are imported on first use, to keep
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from grammar.directives import DirectiveError, detect_syntax, escape_token, parse_directive
@@ -23,6 +22,7 @@ from grammar.errors import DockerfileSyntaxError
 from grammar.linesplit import (BOM, LINE_TOO_LONG, cut_before_line, first_overlong_line, go_trim_space,
                                source_lines)
 from grammar.nodes import Directives, Node, ParsedFile, ParseWarning
+from grammar.records import record
 
 if TYPE_CHECKING:
     from grammar._lark_runtime import Lark
@@ -35,7 +35,7 @@ NO_INSTRUCTIONS = "file with no instructions"
 EMPTY_CONTINUATION = "Empty continuation line found in: "
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Source:
     path: str
     lines: tuple[str, ...]

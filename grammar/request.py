@@ -6,15 +6,15 @@ parse the flags an instruction accepts and to shape exec/shell arguments.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from grammar.ast import Command, ExecForm, InlineFile, ShellForm, Span
 from grammar.failures import InstructionError
 from grammar.flags import FlagSpecs, ParsedFlags, flag_specs, locate_flags, parse_flags
 from grammar.nodes import Node
+from grammar.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Request:
     node: Node
     span: Span

@@ -16,17 +16,18 @@ expansion; every function here takes the reference string it should resolve.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from grammar.ast import Arg, Copy, From, Instruction, Run, Span
 from grammar.errors import DockerfileSyntaxError
 from grammar.failures import InstructionError
 from grammar.nodes import Directives, ParseWarning
 from grammar.gotext import quote
+from grammar.records import record
 from grammar.suggest import with_hint
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Stage:
     index: int
     name: str | None  # lower-case
@@ -39,7 +40,7 @@ class Stage:
         return self.name or f"stage-{self.index}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Dockerfile:
     path: str
     directives: Directives
@@ -65,7 +66,7 @@ class Dockerfile:
         return DockerfileSyntaxError(message, path=self.path, line=line, end_line=end, source_lines=self.source_lines)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StageDependency:
     """One stage needing another: through its base, a COPY --from or a RUN mount."""
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY
 
 from grammar.errors import ExpansionError
 from grammar.gotext import is_name_char, is_space, quote
+from grammar.records import record
 from grammar.shellpattern import EOF_RUNE, compile_shell_pattern, replace_all, trim_prefix, trim_suffix
 
 _BOM = "\ufeff"
@@ -31,7 +32,7 @@ _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 _DEFAULTING_OPS = ("+", "-", "?", "#", "%")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WordResult:
     """An expanded word and the variable names it looked up, found or not."""
 
@@ -40,7 +41,7 @@ class WordResult:
     unmatched: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Lexer:
     """Immutable expansion settings; every method is pure and thread-safe.
 

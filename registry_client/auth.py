@@ -15,11 +15,12 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
-
-import requests
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from .errors import AuthError
+
+if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
+    import requests
 
 EXPIRY_MARGIN_SECONDS = 10.0
 DEFAULT_TOKEN_LIFETIME = 60.0

@@ -11,9 +11,7 @@ from __future__ import annotations
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from typing import Callable, Protocol, TypeVar
-
-import requests
+from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
 
 from . import mediatypes as mt
 from .auth import ANONYMOUS, Credentials, pull_scope
@@ -26,6 +24,9 @@ from .options import RegistryOptions
 from .reference import DOCKER_HUB, Reference
 from .responses import RateLimit, raise_for_status
 from .transport import Call, Endpoint
+
+if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
+    import requests
 
 MAX_MANIFEST_BYTES = 100 << 20
 T = TypeVar("T")
@@ -163,6 +164,8 @@ class RegistryClient:
     def _fetch_foreign(self, descriptor: Descriptor, store: ContentStore, settings: DownloadSettings,
                        on_progress: ProgressCallback | None, ref: Reference) -> bool:
         # Foreign layers live on other hosts: never send registry credentials there.
+        import requests
+
         for url in descriptor.urls:
             session = self.endpoint(urllib.parse.urlsplit(url).netloc).session
 

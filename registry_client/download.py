@@ -10,23 +10,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Mapping
-
-import requests
-import urllib3
+from functools import cache
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from .content import BlobWriter, ContentStore
 from .errors import DigestMismatch, ProtocolError, TransportError
 from .oci import Descriptor, Digest
 from .responses import raise_for_status
 
+if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
+    import requests
+
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-_DROPPED = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    urllib3.exceptions.HTTPError,
-)
+
+
+@cache
+def _dropped() -> tuple[type[BaseException], ...]:
+    """The exceptions of a connection that broke off mid-body (imported on first download)."""
+    import requests
+    import urllib3
+
+    return (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.HTTPError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +47,7 @@ class BlobProgress:
 
 
 ProgressCallback = Callable[[BlobProgress], None]
-OpenResponse = Callable[[Mapping[str, str]], requests.Response]
+OpenResponse = Callable[[Mapping[str, str]], "requests.Response"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +83,14 @@ def download_blob(open_response: OpenResponse, descriptor: Descriptor, store: Co
 def _receive(open_response: OpenResponse, descriptor: Descriptor, writer: BlobWriter,
              settings: DownloadSettings, report: ProgressCallback, ref: str | None) -> None:
     resumes = 0
+    dropped = _dropped()
     while True:
         headers = {"Range": f"bytes={writer.offset}-{descriptor.size - 1}"} if writer.offset else {}
         response = open_response(headers)
         try:
             _start_body(response, descriptor, writer, ref)
             _copy_body(response, descriptor, writer, settings.chunk_size, report)
-        except _DROPPED:
+        except dropped:
             pass  # a short read: resume below from writer.offset
         finally:
             response.close()

@@ -10,8 +10,6 @@ import gzip
 import io
 from typing import BinaryIO
 
-import zstandard
-
 from .errors import UnsupportedMediaType
 from . import mediatypes as mt
 
@@ -38,5 +36,7 @@ def open_uncompressed(blob: BinaryIO, media_type: str) -> BinaryIO:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
     if kind == "zstd":
+        import zstandard  # ~20 ms to import: only zstd layers pay for it
+
         return zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)  # type: ignore[return-value]
     return buffered  # type: ignore[return-value]

@@ -7,7 +7,6 @@ config and all layers are in the store and verified; on error, nothing unverifie
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .client import FetchedManifest, RegistryClient
@@ -70,6 +69,8 @@ def pull(ref: Reference | str, store: ContentStore, *, client: RegistryClient | 
     _check_layers(manifest, resolved.reference)
     blobs = [manifest.config, *manifest.layers]
     workers = max(1, min(client.options.max_concurrent_downloads, len(blobs)))
+    from concurrent.futures import ThreadPoolExecutor  # imported when a pull really downloads
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pybuild-pull") as pool:
         futures = [pool.submit(client.fetch_blob, resolved.reference, blob, store, on_progress=on_progress)
                    for blob in blobs]

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
-
-import requests
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 from . import mediatypes as mt
 from .auth import pull_scope, push_scope
@@ -23,6 +21,9 @@ from .oci import Descriptor, Digest, Index, Manifest, parse_manifest
 from .reference import Reference, parse_reference
 from .responses import raise_for_status
 from .transport import Call, Endpoint
+
+if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
+    import requests
 
 
 @dataclass(frozen=True, slots=True)

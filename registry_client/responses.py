@@ -1,14 +1,14 @@
 """Turning registry HTTP responses into errors, Retry-After delays and rate-limit facts."""
 from __future__ import annotations
 
-import email.utils
 import time
 from dataclasses import dataclass
-from typing import Mapping
-
-import requests
+from typing import TYPE_CHECKING, Mapping
 
 from .errors import AuthError, NotFound, RateLimited, RegistryError, TransportError
+
+if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
+    import requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
     if value.isdigit():
         return float(value)
     try:
+        import email.utils  # only a Retry-After with a date needs it
+
         when = email.utils.parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):
         return None

@@ -7,29 +7,35 @@
 """
 from __future__ import annotations
 
-import socket
-import ssl
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from requests.adapters import HTTPAdapter
+if TYPE_CHECKING:  # requests (and ssl) cost ~100 ms to import: only a network call pays for them
+    import ssl
+
+    import requests
 
 
-class _ContextAdapter(HTTPAdapter):
-    """An HTTPAdapter whose TLS connections start from our SSLContext."""
+@cache
+def _context_adapter_class() -> type:
+    """An HTTPAdapter whose TLS connections start from our SSLContext (built on first use)."""
+    from requests.adapters import HTTPAdapter
 
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self._context = context
-        super().__init__()
+    class ContextAdapter(HTTPAdapter):
+        def __init__(self, context: ssl.SSLContext) -> None:
+            self._context = context
+            super().__init__()
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["ssl_context"] = self._context
-        super().init_poolmanager(*args, **kwargs)
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["ssl_context"] = self._context
+            super().init_poolmanager(*args, **kwargs)
 
-    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["ssl_context"] = self._context
-        return super().proxy_manager_for(*args, **kwargs)
+        def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs["ssl_context"] = self._context
+            return super().proxy_manager_for(*args, **kwargs)
+
+    return ContextAdapter
 
 
 def host_cert_dirs(host: str, certs_dirs: tuple[Path, ...]) -> list[Path]:
@@ -41,6 +47,8 @@ def mount_tls(session: requests.Session, host: str, certs_dirs: tuple[Path, ...]
     directories = host_cert_dirs(host, certs_dirs)
     if not directories:
         return
+    import ssl
+
     context = ssl.create_default_context()
     for directory in directories:
         for ca in sorted(directory.glob("*.crt")):
@@ -50,7 +58,7 @@ def mount_tls(session: requests.Session, host: str, certs_dirs: tuple[Path, ...]
             if not key.is_file():
                 raise ssl.SSLError(f"client certificate {cert} has no matching {key.name}")
             context.load_cert_chain(str(cert), str(key))
-    session.mount(f"https://{host}/", _ContextAdapter(context))
+    session.mount(f"https://{host}/", _context_adapter_class()(context))
 
 
 # OpenSSL's reasons when the "server hello" is really the start of a plain-HTTP answer.
@@ -67,6 +75,9 @@ def speaks_plain_http(host: str, timeout: float) -> bool:
     such as a client certificate being required) returns False: the caller then probes
     the usual way.
     """
+    import socket
+    import ssl
+
     name, port = split_host_port(host, 443)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False

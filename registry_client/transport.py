@@ -14,9 +14,8 @@ import random
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Mapping
-
-import requests
+from functools import cache
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Mapping
 
 from .auth import Authenticator, Credentials
 from .errors import AuthError, RateLimited, TransportError
@@ -24,29 +23,39 @@ from .options import RegistryOptions
 from .responses import error_codes, rate_limit_message, retry_after_seconds
 from .tls import mount_tls, speaks_plain_http
 
+if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
+    import requests
+
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 
 
-class _NoNetrcSession(requests.Session):
-    """A Session that honours proxy variables but never reads ~/.netrc."""
+@cache
+def _session_class() -> type[requests.Session]:
+    """A Session class that honours proxy variables but never reads ~/.netrc.
 
-    def __init__(self) -> None:
-        super().__init__()
-        # A non-empty session auth makes requests skip its netrc lookup in prepare_request.
-        self.auth = _KeepHeaders()
+    Built on first use so that importing registry_client does not import requests.
+    """
+    import requests
 
-    def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
-        if "Authorization" in prepared_request.headers and self.should_strip_auth(
-            response.request.url, prepared_request.url
-        ):
-            del prepared_request.headers["Authorization"]
+    class KeepHeaders(requests.auth.AuthBase):
+        def __call__(self, request: Any) -> Any:
+            return request
 
+    class NoNetrcSession(requests.Session):
+        def __init__(self) -> None:
+            super().__init__()
+            # A non-empty session auth makes requests skip its netrc lookup in prepare_request.
+            self.auth = KeepHeaders()
 
-class _KeepHeaders(requests.auth.AuthBase):
-    def __call__(self, request: Any) -> Any:
-        return request
+        def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+            if "Authorization" in prepared_request.headers and self.should_strip_auth(
+                response.request.url, prepared_request.url
+            ):
+                del prepared_request.headers["Authorization"]
+
+    return NoNetrcSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +78,7 @@ class Endpoint:
                  base_url: str | None = None) -> None:
         self.host = host
         self.options = options
-        self.session = _NoNetrcSession()
+        self.session = _session_class()()
         self.session.headers["User-Agent"] = options.user_agent
         mount_tls(self.session, host, options.certs_dirs)
         self.insecure = options.is_insecure(host) or (base_url or "").startswith("http:")
@@ -90,6 +99,8 @@ class Endpoint:
 
     def request(self, call: Call) -> requests.Response:
         """Send ``call`` with auth, retries and redirects; the caller checks the status."""
+        import requests
+
         retry = self.options.retry
         for attempt in range(retry.attempts):
             try:
@@ -154,6 +165,8 @@ class Endpoint:
         return delay * random.uniform(0.8, 1.2)
 
     def _choose_scheme(self) -> str:
+        import requests
+
         # (scheme, verify): insecure hosts may use an unverified TLS or plain HTTP, like dockerd.
         attempts = [("https", True)]
         if self.insecure and speaks_plain_http(self.host, self.options.timeout[0]):

@@ -5,6 +5,9 @@ lease (recorded in the state directory first, see ``runtime.state``), forks the 
 streams stdout/stderr to ``on_output`` until both pipes close, enforces the timeout, and releases
 everything afterwards. A timeout or a KeyboardInterrupt SIGKILLs the shim, which takes the whole
 container with it; an interrupt is then re-raised.
+
+Call ``run`` from a thread that outlives the container: PR_SET_PDEATHSIG fires when the *thread* that
+forked the shim exits, not the process.
 """
 from __future__ import annotations
 

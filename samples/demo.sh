@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's first command: set up pybuild on a fresh Debian machine and run
-# it on the bundled offline sample (samples/busybox-hello).
+# The README's first command: set up pybuild on a fresh Debian machine, then build and
+# run the bundled offline sample (samples/busybox-hello) from a locally prepared base image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,17 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q -e . --config-settings editable_mode=compat >/dev/null
 
-# The builder is not wired up yet: check the sample the way `docker build --check` would.
-.venv/bin/pybuild --check --format json -f samples/busybox-hello/Dockerfile samples/busybox-hello
-.venv/bin/pybuild --check -f samples/busybox-hello/Dockerfile samples/busybox-hello
+export PYBUILD_ROOT=${PYBUILD_ROOT:-/var/lib/pybuild}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "== base image: busybox:local from Debian's busybox-static"
+bash samples/busybox-base/make-rootfs.sh "$work/busybox.tar"
+.venv/bin/pybuild import "$work/busybox.tar" busybox:local
+
+echo "== check, then build samples/busybox-hello"
+.venv/bin/pybuild --check samples/busybox-hello
+.venv/bin/pybuild build -t busybox-hello:demo --progress plain samples/busybox-hello
+
+echo "== run it"
+.venv/bin/pybuild run --rm busybox-hello:demo

@@ -71,4 +71,4 @@ def _run(options: argparse.Namespace, console: object) -> int:
     render_check(report, console, json_format=False, quiet_when_clean=True)
     from builder.commands.building import run_build
 
-    return run_build(options, console, source, request)
+    return run_build(options, console, source, request, report.plan.dockerfile)

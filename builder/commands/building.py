@@ -67,7 +67,8 @@ def source_date_epoch(build_args: dict[str, str]) -> int | None:
         raise UsageError(f"invalid SOURCE_DATE_EPOCH {text!r}: expected seconds since the epoch") from None
 
 
-def run_build(options: argparse.Namespace, console: Any, source: DockerfileSource, plan: PlanRequest) -> int:
+def run_build(options: argparse.Namespace, console: Any, source: DockerfileSource, plan: PlanRequest,
+              parsed: Any = None) -> int:
     from builder.console import BuildView
     from builder.services import open_services
     from builder.solve import BuildRequest, build
@@ -83,7 +84,7 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
         no_cache=options.no_cache, no_cache_filter=tuple(name.lower() for name in options.no_cache_filter),
         pull=options.pull, secrets=parse_secrets(options.secret), ssh=parse_ssh(options.ssh),
         network=options.network, source_date_epoch=source_date_epoch(dict(plan.build_args)),
-        labels=parse_labels(options.label), registry=_registry_factory(options),
+        labels=parse_labels(options.label), registry=_registry_factory(options), parsed=parsed,
     )
     result = build(request, services)
     image_id = result.image.image_id

@@ -40,6 +40,9 @@ def run_reporting(body: Callable[[Console], int]) -> int:
     console = Console()
     try:
         return body(console)
+    except PermissionError as exc:  # e.g. the default root /var/lib/pybuild without root rights
+        console.error(f"{exc.strerror}: {exc.filename} (choose another state directory with --root)")
+        return 2
     except Exception as exc:
         from builder.report import report_error  # imports the grammar: only pay for it on failure
 

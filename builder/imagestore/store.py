@@ -165,7 +165,10 @@ class ImageStore:
         name = parse_name(text)
         with self._editing() as entries:
             entry = self._by_name(entries, name) if name is not None else None
-            doomed = [entry] if entry is not None else self._all_with_id(entries, text, force)
+            if entry is None:
+                doomed = self._all_with_id(entries, text, force)
+            else:  # another tool may have written the same name twice: remove every copy
+                doomed = [e for e in entries if e == entry or (name is not None and _is_named(e, name))]
             entries[:] = [e for e in entries if e not in doomed]
             gone = [e for e in doomed if not any(kept.digest == e.digest for kept in entries)]
         untagged = tuple(n for e in doomed if (n := entry_name(e)) is not None)

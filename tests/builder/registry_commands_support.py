@@ -15,25 +15,13 @@ from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "registry_client"))
 
+from registry_clients import PASSWORD, USER, make_client  # noqa: E402,F401 (re-exported)
 from registry_images import TestImage, make_multi_arch  # noqa: E402
 from registry_servers import RegistryProcess  # noqa: E402
 
-from registry_client import (  # noqa: E402
-    ContentStore, Credentials, Reference, RegistryClient, RegistryOptions, RetryPolicy, push,
-)
+from registry_client import ContentStore, Credentials, Reference, push  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-USER, PASSWORD = "testuser", "testpass"
-
-
-class FixedCredentials:
-    """A credential source that knows one registry."""
-
-    def __init__(self, host: str, credentials: Credentials) -> None:
-        self.host, self.credentials = host, credentials
-
-    def get(self, registry: str) -> Credentials:
-        return self.credentials if registry == self.host else Credentials()
 
 
 @dataclass(frozen=True)
@@ -54,8 +42,7 @@ def seeded_registry(workdir: Path, extra_config: str = "",
     image = make_multi_arch(store)
     process = RegistryProcess(workdir, extra_config)
     try:
-        client = RegistryClient(RegistryOptions(certs_dirs=(), retry=RetryPolicy(base_delay=0.05)),
-                                FixedCredentials(process.host, credentials or Credentials()))
+        client = make_client({process.host: credentials} if credentials else None)
         push(Reference(process.host, "library/hello", "latest"), store, image.top, client=client)
         yield SeededRegistry(process.host, process, image)
     finally:

@@ -127,3 +127,14 @@ def test_registry_errors_become_one_line_and_exit_code_3() -> None:
     assert lines[0].startswith("ERROR: docker.io/library/busybox:latest: registry-1.docker.io: too many requests")
     assert "resets in about 3600 s" in lines[0]
     assert lines[1] == "ERROR: docker.io/library/x:1: manifest unknown"
+
+
+def test_an_unwritable_root_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from builder.commands.common import run_reporting
+
+    def body(console: Console) -> int:
+        raise PermissionError(13, "Permission denied", "/var/lib/pybuild/index.json")
+
+    assert run_reporting(body) == EXIT_USAGE
+    assert "Permission denied: /var/lib/pybuild/index.json (choose another state directory with --root)" in \
+        capsys.readouterr().err

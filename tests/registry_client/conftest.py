@@ -14,34 +14,13 @@ from typing import Iterator
 
 import pytest
 
-from registry_client import (
-    ContentStore, Credentials, Reference, RegistryClient, RegistryOptions, RetryPolicy, push,
-)
+from registry_client import ContentStore, Credentials, Reference, RegistryClient, push
 from registry_images import TestImage, make_multi_arch, make_zstd
+from registry_clients import PASSWORD, USER, StaticCredentials, make_client  # noqa: F401 (re-exported)
 from registry_servers import BlobHost, RegistryProcess, TokenServer, make_self_signed
-
-USER, PASSWORD = "testuser", "testpass"
 
 if shutil.which("docker-registry") is None:  # pragma: no cover - CI installs it (tests/apt-packages.txt)
     pytest.skip("docker-registry is not installed (apt-get install docker-registry)", allow_module_level=True)
-
-
-class StaticCredentials:
-    """A CredentialSource for tests: host -> Credentials, anonymous otherwise."""
-
-    def __init__(self, entries: dict[str, Credentials] | None = None) -> None:
-        self.entries = entries or {}
-        self.asked: list[str] = []
-
-    def get(self, registry: str) -> Credentials:
-        self.asked.append(registry)
-        return self.entries.get(registry, Credentials())
-
-
-def make_client(credentials: dict[str, Credentials] | None = None, **options: object) -> RegistryClient:
-    defaults: dict[str, object] = {"certs_dirs": (), "retry": RetryPolicy(base_delay=0.05)}
-    defaults.update(options)
-    return RegistryClient(RegistryOptions(**defaults), StaticCredentials(credentials))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASSWORD, USER, make_client
+from registry_clients import PASSWORD, USER, make_client
 from registry_client import AuthError, Credentials, Platform, TransportError, pull, push
 
 AMD64 = Platform("linux", "amd64")

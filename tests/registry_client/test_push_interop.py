@@ -70,7 +70,7 @@ def test_we_pull_what_skopeo_pushed(noauth_registry, images, tmp_path, store):
 
 
 def test_docker_io_goes_to_mirrors_in_order(noauth_registry, basic_registry, images, store):
-    from conftest import make_client
+    from registry_clients import make_client
     mirrors = (f"http://{basic_registry.host}", f"http://{noauth_registry.host}")  # first wants a login
     client = make_client(mirrors=mirrors)
     pulled = pull("hello", store, client=client, platform=AMD64)  # docker.io/library/hello:latest

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from runtime.errors import ContainerStartError, UserLookupError
-from runtime.spec import BindMount, DOCKER_DEFAULT_CAPABILITIES
+from runtime.container import run
+from runtime.errors import ContainerStartError
+from runtime.spec import DOCKER_DEFAULT_CAPABILITIES, BindMount, ProcessSpec
 
 pytestmark = pytest.mark.privileged
 DOCKER_CAP_MASK = sum(1 << cap for cap in DOCKER_DEFAULT_CAPABILITIES)
@@ -91,9 +92,8 @@ def test_user_switching(runner, user: str, expected: str) -> None:
 
 
 def test_unknown_user_name_is_an_error(runner) -> None:
-    with pytest.raises(ContainerStartError, match="unable to find user ghost"):
+    with pytest.raises(ContainerStartError, match="UserLookupError: unable to find user ghost"):
         runner("id", user="ghost")
-    assert issubclass(UserLookupError, Exception)
 
 
 @pytest.mark.parametrize("code", [0, 1, 3, 42, 255])
@@ -185,9 +185,6 @@ def test_mount_stubs_and_generated_files_stay_out_of_the_rootfs(runner, busybox_
 def test_keyboard_interrupt_kills_the_container_and_propagates(runner) -> None:
     def interrupt(stream: str, data: bytes) -> None:
         raise KeyboardInterrupt
-
-    from runtime.container import run
-    from runtime.spec import ProcessSpec
 
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):

@@ -19,11 +19,27 @@ pytestmark = pytest.mark.privileged
 NAMES = ["f", "d", "d/y", "d/sub", "d/sub/x", "link", "n", "d/n", "e", "d/sub/n"]
 
 
+def _touches_a_symlink(root: Path, *paths: Path) -> bool:
+    """Generated steps run on the host: never let one follow a symlink (``d -> /etc``) out of the tree."""
+    for path in paths:
+        current = path
+        while current != root:
+            if current.is_symlink():
+                return True
+            current = current.parent
+    return False
+
+
 def _do(root: Path, op: tuple) -> None:
     kind, name, extra = op
     path = root / name
+    other = root / extra if kind in ("hardlink", "move") else path
+    acts_on_the_link_itself = kind in ("remove", "chown")
+    if _touches_a_symlink(root, path.parent, other.parent) or (
+            not acts_on_the_link_itself and _touches_a_symlink(root, path, other)):
+        return
     try:
-        if kind == "write":
+        if kind == "write" and not path.is_fifo():  # writing a fifo without a reader blocks forever
             path.write_text(extra)
         elif kind == "chmod" and not path.is_symlink():  # Linux cannot chmod a symlink itself
             os.chmod(path, extra)

@@ -1,0 +1,127 @@
+"""``grammar.records.record`` behaves as ``@dataclass(frozen=True, slots=True)`` does."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import pickle
+import pkgutil
+from dataclasses import FrozenInstanceError, dataclass, field
+
+import pytest
+
+import grammar
+from grammar.ast import Flag, Span
+from grammar.records import _record_eq, record
+
+
+def _pair(**options: object) -> tuple[type, type]:
+    """The same class body under ``@record`` and under the stock decorator."""
+
+    def body(decorate):  # noqa: ANN001, ANN202
+        @decorate
+        class Sample:
+            name: str
+            count: int = 0
+            hidden: tuple[str, ...] = field(default=(), repr=False)
+            note: str = field(default="", compare=False)
+            tag: str = field(default="", hash=False)
+
+        return Sample
+
+    return body(record), body(dataclass(frozen=True, slots=True, **options))
+
+
+VALUES = [("a",), ("a", 1), ("a", 1, ("x",)), ("a", 1, ("x",), "n"), ("a", 1, (), "", "t"), ("b", 2, ("y", "z"), "m", "u")]
+
+
+@pytest.mark.parametrize("args", VALUES)
+def test_repr_eq_hash_match_the_stock_dataclass(args: tuple) -> None:
+    ours, stock = _pair()
+    mine, theirs = ours(*args), stock(*args)
+    assert repr(mine) == repr(theirs)
+    assert hash(mine) == hash(theirs)
+    for other in VALUES:
+        assert (mine == ours(*other)) == (theirs == stock(*other))
+        assert (mine != ours(*other)) == (theirs != stock(*other))
+    assert mine != theirs  # different classes never compare equal
+    assert mine.__eq__(object()) is NotImplemented
+
+
+def test_record_is_a_frozen_slotted_dataclass() -> None:
+    ours, _ = _pair()
+    instance = ours("a", 1)
+    assert dataclasses.is_dataclass(ours) and ours.__dataclass_params__.frozen
+    assert "__slots__" in ours.__dict__ and not hasattr(instance, "__dict__")
+    with pytest.raises(FrozenInstanceError):
+        instance.name = "b"  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        del instance.name  # type: ignore[misc]
+    assert dataclasses.replace(instance, count=5) == ours("a", 5)
+    assert dataclasses.asdict(instance)["count"] == 1
+    assert ours.__match_args__ == ("name", "count", "hidden", "note", "tag")
+
+
+def test_pickle_and_copy() -> None:
+    span = Span(1, 2, 3, 4)
+    flag = Flag("from", "build", span)
+    for value in (span, flag):
+        assert pickle.loads(pickle.dumps(value)) == value
+        assert copy.deepcopy(value) == value and copy.copy(value) == value
+    assert repr(flag) == "Flag(name='from', value='build', span=Span(line=1, column=2, end_line=3, end_column=4))"
+    assert {span, Span(1, 2, 3, 4)} == {span}
+
+
+def _custom_classes(decorate):  # noqa: ANN001, ANN202
+    class Custom:
+        value: int
+
+        def __repr__(self) -> str:
+            return "custom"
+
+        def __eq__(self, other: object) -> bool:
+            return True
+
+    class NoHash:
+        value: int
+
+        def __hash__(self) -> int:
+            raise TypeError("unhashable on purpose")
+
+    class OnlyEq:
+        value: int
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, OnlyEq)
+
+        __hash__ = None  # type: ignore[assignment]
+
+    return [decorate(cls) for cls in (Custom, NoHash, OnlyEq)]
+
+
+def _outcome(call):  # noqa: ANN001, ANN202
+    try:
+        return call()
+    except TypeError as error:
+        return type(error)
+
+
+def test_methods_a_class_writes_itself_follow_the_dataclass_rules() -> None:
+    for ours, stock in zip(_custom_classes(record), _custom_classes(dataclass(frozen=True, slots=True))):
+        assert repr(ours(1)).replace(ours.__qualname__, "X") == repr(stock(1)).replace(stock.__qualname__, "X")
+        assert (ours(1) == ours(2)) == (stock(1) == stock(2))
+        assert _outcome(lambda: hash(ours(1))) == _outcome(lambda: hash(stock(1)))
+
+
+def test_every_grammar_record_uses_the_shared_methods() -> None:
+    """Each frozen dataclass of the package is a ``@record`` (no class pays for generated methods)."""
+    plain = []
+    for info in pkgutil.iter_modules(grammar.__path__):
+        if info.name.startswith("_lark"):
+            continue
+        module = importlib.import_module(f"grammar.{info.name}")
+        for value in vars(module).values():
+            if (isinstance(value, type) and value.__module__ == module.__name__ and dataclasses.is_dataclass(value)
+                    and value.__dataclass_params__.frozen and value.__eq__ is not _record_eq):
+                plain.append(f"{module.__name__}.{value.__qualname__}")
+    assert plain == []

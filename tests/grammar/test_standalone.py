@@ -1,0 +1,97 @@
+"""The generated parser files (grammar/_lark_runtime.py, grammar/_lalr_tables.py) are up to date.
+
+If a test here fails after a grammar change or a lark upgrade, regenerate them:
+``.venv/bin/python -m grammar.larkbuild``.
+"""
+from __future__ import annotations
+
+import base64
+import pickle
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import lark
+import pytest
+
+from grammar import _lalr_tables, larkbuild, larkload
+from grammar.filelex import HeredocPostLexer
+
+ROOT = Path(__file__).resolve().parents[2]
+REGENERATE = "stale: run `.venv/bin/python -m grammar.larkbuild`"
+same_lark = pytest.mark.skipif(
+    lark.__version__ != _lalr_tables.LARK_VERSION,
+    reason=f"generated with lark {_lalr_tables.LARK_VERSION}, lark {lark.__version__} is installed",
+)
+
+
+def decode(encoded: str) -> dict:
+    return pickle.loads(zlib.decompress(base64.b64decode(encoded)))
+
+
+def test_tables_were_built_from_the_current_grammar_files() -> None:
+    assert _lalr_tables.FINGERPRINT == larkload.grammar_fingerprint(), REGENERATE
+
+
+def test_fingerprint_sees_a_changed_grammar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in larkload.GRAMMAR_FILES.values():
+        (tmp_path / name).write_bytes((ROOT / "grammar" / name).read_bytes())
+    monkeypatch.setattr(larkload, "_HERE", tmp_path)
+    before = larkload.grammar_fingerprint()
+    (tmp_path / "dockerfile.lark").write_text((tmp_path / "dockerfile.lark").read_text() + "// edited\n")
+    assert larkload.grammar_fingerprint() != before
+
+
+@same_lark
+def test_runtime_is_lark_standalone_runtime() -> None:
+    assert larkbuild.RUNTIME_FILE.read_text() == larkbuild.runtime_source(), REGENERATE
+
+
+@same_lark
+@pytest.mark.parametrize("key", sorted(_lalr_tables.TABLES))
+def test_tables_match_a_fresh_build(key: tuple[str, str]) -> None:
+    escape, start = key
+    assert decode(_lalr_tables.TABLES[key]) == larkbuild.build_tables(escape, start), REGENERATE
+
+
+def test_tables_cover_every_grammar_and_start() -> None:
+    assert set(_lalr_tables.TABLES) == {(e, s) for e in larkload.GRAMMAR_FILES for s in larkload.STARTS}
+
+
+def test_generation_is_reproducible() -> None:
+    """The same grammar gives the same bytes (LALR state numbers are canonicalised)."""
+    escape, start = "\\", "instructions"
+    first = larkbuild.encode_tables(larkbuild.build_tables(escape, start))
+    assert larkbuild.encode_tables(larkbuild.build_tables(escape, start)) == first
+
+
+def test_tables_unpickle_without_lark_classes() -> None:
+    import pickletools
+
+    for encoded in _lalr_tables.TABLES.values():
+        raw = zlib.decompress(base64.b64decode(encoded))
+        assert not [op.name for op, _, _ in pickletools.genops(raw) if "GLOBAL" in op.name or "REDUCE" in op.name]
+
+
+def test_postlexer_terminals_match_the_build() -> None:
+    assert tuple(HeredocPostLexer.always_accept) == larkbuild.POSTLEX_ALWAYS_ACCEPT
+
+
+def test_parsing_does_not_import_lark() -> None:
+    code = ("import sys; from grammar import parse_nodes, parse_dockerfile; "
+            "parse_dockerfile(parse_nodes('FROM a\\nRUN <<EOF\\nx\\nEOF\\n')); "
+            "parse_nodes('# escape=`\\nFROM a\\nRUN b `\\n  c\\n'); "
+            "print(sorted(m for m in sys.modules if m == 'lark' or m.startswith('lark.')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"
+
+
+def test_stale_tables_are_built_with_lark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(_lalr_tables, "FINGERPRINT", "crc32:stale")
+    built = larkload.tables("`", "dockerfile")
+    assert built == larkbuild.build_tables("`", "dockerfile")
+    assert list((tmp_path / "pybuild" / "lark").iterdir()), "the lark build is cached on disk"
+    parser = larkload.open_grammar("`", "instructions")
+    assert parser.parse("FROM a") is not None
