@@ -23,7 +23,18 @@ from builder.source import DockerfileSource
 from builder.stagestate import StageState, StepOptions
 from builder.steps import StepContext, apply_instruction
 from builder.words import ScopedExpander, located_plan_error
-from grammar import Dockerfile, ExpansionError, expand_instruction, parse_dockerfile, parse_nodes
+from grammar import (
+    Dockerfile,
+    ExpansionError,
+    GrammarError,
+    Instruction,
+    Span,
+    Stage,
+    expand_instruction,
+    parse_dockerfile,
+    parse_instruction,
+    parse_nodes,
+)
 from registry_client import Platform, RegistryClient
 from runtime import ContainerError
 
@@ -50,7 +61,6 @@ class BuildRequest:
 class BuildResult:
     image: ExportedImage
     steps: int
-    cached: int
 
 
 @dataclass(slots=True)
@@ -59,7 +69,6 @@ class _Progress:
 
     next_id: int = 1
     steps: int = 0
-    cached: int = 0
 
 
 def build(request: BuildRequest, services: Services) -> BuildResult:
@@ -79,56 +88,77 @@ def build(request: BuildRequest, services: Services) -> BuildResult:
         views.close()
     target = finals[plan.target]
     image = export_image(services, target, request.tags, request.labels, request.source_date_epoch)
-    return BuildResult(image, progress.steps, progress.cached)
+    return BuildResult(image, progress.steps)
 
 
 def _base_state(request: BuildRequest, services: Services, stage_plan: StagePlan,
-                finals: Mapping[int, StageState], platform: Platform) -> StageState:
+                finals: Mapping[int, StageState], platform: Platform) -> tuple[StageState, tuple[str, ...]]:
+    """The stage's starting state, and the base image's ONBUILD triggers (an earlier stage passes none)."""
     base = stage_plan.base
     if base.kind == "stage":
         parent = finals[base.stage_index]  # type: ignore[index]
-        return replace(parent, stage=start_stage(parent.config))
+        return replace(parent, stage=start_stage(parent.config)), ()
     stage_platform = Platform.parse(normalize_platform(base.platform)) if base.platform else platform
     image: BaseImage = scratch(stage_platform) if base.kind == "scratch" else image_base(
         services, base.image, stage_platform, pull=request.pull, client_factory=request.registry)
     stage = start_stage(image.config)
-    return StageState(stage, StageScope.from_image_env(stage.config.env), image.layers, image.snapshot, image.key,
-                      _parse_time(image.config.created))
+    state = StageState(stage, StageScope.from_image_env(stage.config.env), image.layers, image.snapshot, image.key,
+                       _parse_time(image.config.created))
+    return state, tuple(image.config.onbuild or ())
+
+
+def _parse_triggers(dockerfile: Dockerfile, stage: Stage, triggers: tuple[str, ...]) -> tuple[Instruction, ...]:
+    """Base-image ONBUILD triggers, parsed as instructions; errors point at the stage's FROM line."""
+    parsed: list[Instruction] = []
+    for trigger in triggers:
+        try:
+            nodes = parse_nodes(trigger, "ONBUILD trigger")
+            parsed += [parse_instruction(node, nodes) for node in nodes.nodes]
+        except GrammarError as exc:
+            raise located_plan_error(dockerfile, f"invalid ONBUILD trigger {trigger!r} in the base image: "
+                                     f"{getattr(exc, 'message', exc)}", stage.base.span) from None
+    return tuple(parsed)
 
 
 def _build_stage(request: BuildRequest, services: Services, plan: BuildPlan, stage_plan: StagePlan,
                  finals: Mapping[int, StageState], platform: Platform, progress: _Progress,
                  sources: MountSources) -> StageState:
-    dockerfile = plan.dockerfile
     stage = stage_plan.stage
-    state = _base_state(request, services, stage_plan, finals, platform)
-    expander = ScopedExpander.for_dockerfile(dockerfile)
+    state, triggers = _base_state(request, services, stage_plan, finals, platform)
+    steps = [*((instruction, True) for instruction in _parse_triggers(plan.dockerfile, stage, triggers)),
+             *((instruction, False) for instruction in stage.body)]
     use_cache = not request.no_cache and (stage.name or "") not in request.no_cache_filter
-    total = len(stage.body) + 1
-    for number, instruction in enumerate(stage.body, start=2):
+    for number, (instruction, is_trigger) in enumerate(steps, start=2):
         step_id = progress.next_id
         progress.next_id += 1
-        title = f"[{stage.display_name} {number}/{total}] {instruction.source.splitlines()[0]}"
+        prefix = "ONBUILD " if is_trigger else ""
+        title = f"[{stage.display_name} {number}/{len(steps) + 1}] {prefix}{instruction.source.splitlines()[0]}"
         services.emit(StepStarted(step_id, title, instruction.span.line))
-        started = time.monotonic()
-        try:
-            expanded = expand_instruction(instruction, expander.bound(state.scope.lookup()),
-                                          path=dockerfile.path, source_lines=dockerfile.source_lines)
-            check_references(dockerfile, stage_plan, expanded)
-        except ExpansionError as exc:
-            raise located_plan_error(dockerfile, str(exc), instruction.span) from None
-        context = StepContext(services, StepOptions(step_id, use_cache, request.source_date_epoch),
-                              plan.build_args, plan.global_args, sources, request.network)
-        cached_before = progress.cached
-        try:
-            state = apply_instruction(context, state, expanded)
-        except (BuildError, ContainerError) as exc:
-            services.emit(StepFinished(step_id, time.monotonic() - started, error=str(exc)))
-            raise StepError(str(exc), path=dockerfile.path, line=instruction.span.line,
-                            end_line=instruction.span.end_line, source_lines=dockerfile.source_lines) from exc
+        options = StepOptions(step_id, use_cache, request.source_date_epoch)
+        where = stage.base.span if is_trigger else instruction.span
+        state = _run_step(request, services, plan, stage_plan, state, instruction, options, sources, where)
         progress.steps += 1
-        progress.cached = cached_before
-        services.emit(StepFinished(step_id, time.monotonic() - started))
+    return state
+
+
+def _run_step(request: BuildRequest, services: Services, plan: BuildPlan, stage_plan: StagePlan, state: StageState,
+              instruction: Instruction, options: StepOptions, sources: MountSources, where: Span) -> StageState:
+    dockerfile = plan.dockerfile
+    started = time.monotonic()
+    try:
+        expanded = expand_instruction(instruction, ScopedExpander.for_dockerfile(dockerfile).bound(
+            state.scope.lookup()), path=dockerfile.path, source_lines=dockerfile.source_lines)
+        check_references(dockerfile, stage_plan, expanded)
+    except ExpansionError as exc:
+        raise located_plan_error(dockerfile, str(exc), where) from None
+    context = StepContext(services, options, plan.build_args, plan.global_args, sources, request.network)
+    try:
+        state = apply_instruction(context, state, expanded)
+    except (BuildError, ContainerError) as exc:
+        services.emit(StepFinished(options.step_id, time.monotonic() - started, error=str(exc)))
+        raise StepError(str(exc), path=dockerfile.path, line=where.line, end_line=where.end_line,
+                        source_lines=dockerfile.source_lines) from exc
+    services.emit(StepFinished(options.step_id, time.monotonic() - started))
     return state
 
 

@@ -271,17 +271,23 @@ class MissingVariableError(LarkError):
 
 
 import sys, re
-import logging
 from dataclasses import dataclass
 from typing import Generic, AnyStr
 
-logger: logging.Logger = logging.getLogger("lark")
-logger.addHandler(logging.StreamHandler())
-##
+class _LazyLogger:  # pybuild: lark's logger, created on first use
+    _logger = None
 
-##
+    def __getattr__(self, name):
+        if _LazyLogger._logger is None:
+            import logging
+            created = logging.getLogger("lark")
+            created.addHandler(logging.StreamHandler())
+            created.setLevel(logging.CRITICAL)
+            _LazyLogger._logger = created
+        return getattr(_LazyLogger._logger, name)
 
-logger.setLevel(logging.CRITICAL)
+
+logger = _LazyLogger()
 
 
 NO_VALUE = object()

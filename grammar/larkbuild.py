@@ -6,8 +6,8 @@ costs more than 30 ms, plus a pickle load per parser. So the parsers run on two
 generated files:
 
 * ``grammar/_lark_runtime.py``: lark's own stand-alone runtime (lexer, LALR
-  parser, transformer plumbing), extracted exactly as ``python -m
-  lark.tools.standalone`` does, without the grammar data;
+  parser, transformer plumbing), extracted as ``python -m lark.tools.standalone``
+  does, without the grammar data, and with the few edits of ``RUNTIME_EDITS``;
 * ``grammar/_lalr_tables.py``: the serialized LALR tables of the four parsers
   (escape ``\\`` or backtick x start ``dockerfile`` or ``instructions``),
   compressed, plus a fingerprint of the ``.lark`` files they were built from.
@@ -47,12 +47,29 @@ POSTLEX_ALWAYS_ACCEPT = ("COMMENT_LINE", "BLANK_LINE", "CONT_LINE", "TEXT_LINE")
 _SOURCE_OPTIONS = ("import_paths", "source_path", "cache")
 # Edits to lark's runtime code: it must import only the stdlib (tests/test_layering.py), and
 # pybuild uses neither lark's optional `regex` module (option regex=True) nor its rich
-# rendering of parse trees (it builds no trees). Each edit must apply exactly once.
+# rendering of parse trees (it builds no trees). Each edit must apply exactly once, so a
+# lark upgrade that changes these lines fails loudly here instead of being half-edited.
 RUNTIME_EDITS = (
     ("try:\n    import regex\n    _has_regex = True\nexcept ImportError:\n    _has_regex = False\n",
      "_has_regex = False  # pybuild: lark's optional `regex` module is never used\n"),
     ("            import rich.tree\n            tree = rich.tree.Tree(self.data)\n",
      "            raise NotImplementedError('pybuild: rendering parse trees with rich is not supported')\n"),
+    # `import logging` is 5 ms of start-up, and lark logs only while building grammars:
+    # set its logger up (as lark does) when something first logs.
+    ("import sys, re\nimport logging\n", "import sys, re\n"),
+    ('logger: logging.Logger = logging.getLogger("lark")\nlogger.addHandler(logging.StreamHandler())\n'
+     "##\n\n##\n\nlogger.setLevel(logging.CRITICAL)\n",
+     "class _LazyLogger:  # pybuild: lark's logger, created on first use\n"
+     "    _logger = None\n\n"
+     "    def __getattr__(self, name):\n"
+     "        if _LazyLogger._logger is None:\n"
+     "            import logging\n"
+     '            created = logging.getLogger("lark")\n'
+     "            created.addHandler(logging.StreamHandler())\n"
+     "            created.setLevel(logging.CRITICAL)\n"
+     "            _LazyLogger._logger = created\n"
+     "        return getattr(_LazyLogger._logger, name)\n\n\n"
+     "logger = _LazyLogger()\n"),
 )
 
 

@@ -130,3 +130,36 @@ def test_run_cannot_see_host_files_or_processes(built_root: Path, tmp_path: Path
     # header, the container's init, sh, ps and wc: nothing of the host's
     assert int((tree / "procs").read_text()) <= 5 < host_processes
     assert (tree / "host").read_text().strip() == "buildkitsandbox"
+
+
+def test_onbuild_triggers_run_in_the_child_and_are_cleared(built_root: Path, tmp_path: Path) -> None:
+    parent = run_build(built_root, tmp_path, 'FROM busybox:local\nONBUILD RUN echo "triggered" > /onbuild-ran\n',
+                       tags=("e2e:onbuild-parent",))
+    assert parent.image.config.onbuild == ('RUN echo "triggered" > /onbuild-ran',)
+    child = run_build(built_root, tmp_path, "FROM e2e:onbuild-parent\nRUN cat /onbuild-ran > /seen\n",
+                      tags=("e2e:onbuild-child",))
+    assert child.image.config.onbuild is None
+    tree = flatten(built_root, "e2e:onbuild-child", tmp_path / "t")
+    assert (tree / "seen").read_text() == "triggered\n"
+
+
+def test_copy_from_context_and_stage_with_dockerignore(built_root: Path, tmp_path: Path) -> None:
+    context = tmp_path / "ctx"
+    (context / "src").mkdir(parents=True)
+    (context / "src/app.txt").write_text("app")
+    (context / "src/debug.log").write_text("log")
+    (context / ".dockerignore").write_text("**/*.log\n")
+    dockerfile = ("FROM busybox:local AS build\nCOPY src/ /out/\nRUN echo built >> /out/app.txt\n"
+                  "FROM scratch\nCOPY --from=build /out /app\n")
+    events: list = []
+    run_build(built_root, context, dockerfile, tags=("e2e:copy",))
+    tree = flatten(built_root, "e2e:copy", tmp_path / "t")
+    assert sorted(p.name for p in (tree / "app").iterdir()) == ["app.txt"]
+    assert (tree / "app/app.txt").read_text() == "appbuilt\n"
+    (context / "src/debug.log").write_text("changed log")  # ignored: the cache still hits
+    run_build(built_root, context, dockerfile, events)
+    assert sum(isinstance(event, StepCached) for event in events) == 3
+    (context / "src/app.txt").write_text("edited")
+    events.clear()
+    run_build(built_root, context, dockerfile, events)
+    assert not any(isinstance(event, StepCached) for event in events)
