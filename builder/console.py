@@ -5,7 +5,6 @@ milliseconds to import, so it is imported only when a terminal is attached.
 """
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, TextIO
 
@@ -22,6 +21,11 @@ class Console:
             from rich.console import Console as RichConsole
 
             self._rich = RichConsole(file=self._err, highlight=False)
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether a person is watching (rich is active): live views instead of log lines."""
+        return self._rich is not None
 
     def _line(self, style: str, label: str, text: str) -> None:
         if self._rich is not None:
@@ -45,6 +49,8 @@ class Console:
         self._line("", "", message)
 
     def result_json(self, document: Any) -> None:
+        import json  # only here: most commands never print JSON, and json costs start-up time
+
         self._out.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
         self._out.flush()
 
@@ -193,3 +199,78 @@ class BuildView:
     def _on_BuildWarning(self, event: Any) -> None:
         location = f"line {event.line}: " if event.line else ""
         self._console.warning(f"{location}{event.message}")
+
+
+class LiveBuildView:
+    """The terminal view of a build: BuildKit-like step list with timers, CACHED marks and the
+    last lines of the running steps' output, redrawn in place by rich's ``Live``.
+
+    Use as a context manager around the build; it is an event sink (thread-safe).
+    """
+
+    OUTPUT_LINES = 6
+
+    def __init__(self, console: Console) -> None:
+        import threading
+        import time
+        from collections import deque
+
+        from rich.live import Live
+
+        self._console = console
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._rows: dict[int, dict[str, Any]] = {}
+        self._deque = deque
+        self._live = Live(console=console._rich, refresh_per_second=8, transient=False,
+                          get_renderable=self._render)
+
+    def __enter__(self) -> LiveBuildView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._live.__exit__(*exc_info)  # type: ignore[arg-type]
+
+    def __call__(self, event: Any) -> None:
+        import time
+
+        kind = type(event).__name__
+        with self._lock:
+            if kind == "StepStarted":
+                self._rows[event.step_id] = {"title": event.title, "start": time.monotonic(), "status": "",
+                                             "tail": self._deque(maxlen=self.OUTPUT_LINES), "duration": None}
+            elif kind in ("StepCached", "StepLog", "StepFinished") and event.step_id in self._rows:
+                row = self._rows[event.step_id]
+                if kind == "StepCached":
+                    row["status"] = "CACHED"
+                elif kind == "StepLog":
+                    row["tail"].extend(event.data.decode(errors="replace").splitlines())
+                else:
+                    row["duration"] = event.duration
+                    row["status"] = "ERROR" if event.error else (row["status"] or "DONE")
+                    if event.error:
+                        row["tail"].append(event.error)
+            elif kind == "PullProgress" and event.is_layer and event.total:
+                self._rows.setdefault(-1, {"title": f"pulling {event.ref}", "start": time.monotonic(),
+                                           "status": "", "tail": self._deque(maxlen=1), "duration": None})
+                self._rows[-1]["tail"].append(f"{event.digest[:19]} {event.done >> 20}/{event.total >> 20} MB")
+
+    def _render(self) -> Any:
+        import time
+
+        from rich.console import Group
+        from rich.text import Text
+
+        with self._lock:
+            rows = list(self._rows.values())
+        done = sum(1 for row in rows if row["duration"] is not None)
+        lines = [Text(f"[+] Building {time.monotonic() - self._started:.1f}s ({done}/{len(rows)})", style="bold")]
+        for row in rows:
+            elapsed = row["duration"] if row["duration"] is not None else time.monotonic() - row["start"]
+            style = {"CACHED": "cyan", "ERROR": "bold red", "DONE": "blue"}.get(row["status"], "yellow")
+            status = f" {row['status']}" if row["status"] in ("CACHED", "ERROR") else ""
+            lines.append(Text(f" => {row['title'][:100]}{status}  {elapsed:.1f}s", style=style))
+            if row["duration"] is None or row["status"] == "ERROR":
+                lines += [Text(f"    {line[:120]}", style="dim") for line in row["tail"]]
+        return Group(*lines)

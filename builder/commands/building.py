@@ -69,7 +69,9 @@ def source_date_epoch(build_args: dict[str, str]) -> int | None:
 
 def run_build(options: argparse.Namespace, console: Any, source: DockerfileSource, plan: PlanRequest,
               parsed: Any = None) -> int:
-    from builder.console import BuildView
+    import contextlib
+
+    from builder.console import BuildView, LiveBuildView
     from builder.services import open_services
     from builder.solve import BuildRequest, build
 
@@ -77,7 +79,8 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
     if not context.is_dir():
         raise UsageError(f"unable to prepare context: path {str(context)!r} not found")
     quiet = options.quiet or options.progress == "quiet"
-    view = BuildView(console, quiet=quiet)
+    live = not quiet and (options.progress == "tty" or (options.progress == "auto" and console.is_terminal))
+    view: Any = LiveBuildView(console) if live else BuildView(console, quiet=quiet)
     services = open_services(options.root, emit=view)
     request = BuildRequest(
         source=source, context=context.resolve(), plan=plan, tags=tuple(options.tags),
@@ -86,7 +89,8 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
         network=options.network, source_date_epoch=source_date_epoch(dict(plan.build_args)),
         labels=parse_labels(options.label), registry=_registry_factory(options), parsed=parsed,
     )
-    result = build(request, services)
+    with view if live else contextlib.nullcontext():
+        result = build(request, services)
     image_id = result.image.image_id
     if options.iidfile:
         Path(options.iidfile).write_text(image_id)
