@@ -138,6 +138,7 @@ def plan_document(report: CheckReport) -> dict[str, Any]:
         })
     return {
         "file": report.path,
+        "syntax": plan.dockerfile.directives.syntax,
         "target": plan.target,
         "global_args": dict(plan.global_args),
         "stages": stages,

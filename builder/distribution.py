@@ -1,5 +1,9 @@
 """Moving images between registries and the local store: ``pull_image`` and ``push_image``.
 
+A push sends the image as it leaves the machine: built layers, stored uncompressed, are
+compressed first (gzip by default, once per layer and codec, see builder.compression), so
+the registry receives the manifest ``--output type=oci`` would write.
+
 Both turn registry_client's ``on_progress(BlobProgress)`` callbacks, which arrive on download
 threads, into ``PullProgress``/``PushProgress`` events for whatever sink the caller passes.
 """
@@ -11,9 +15,10 @@ from typing import Callable
 
 import registry_client
 from registry_client import (
-    BlobProgress, Descriptor, Digest, Index, Platform, Reference, RegistryClient, parse_manifest, parse_reference,
+    BlobProgress, Descriptor, Digest, Platform, Reference, RegistryClient, parse_reference,
 )
 
+from builder.compression import Compression
 from builder.errors import UsageError
 from builder.events import (
     EventSink, PullFinished, PullProgress, PullStarted, PushFinished, PushProgress, PushStarted, ignore_event,
@@ -34,6 +39,7 @@ class PushResult:
     name: Reference
     digest: Digest  # of the manifest (or index) the registry now holds
     size: int
+    media_type: str = ""  # of that manifest or index (OCI when a docker manifest had to change)
 
 
 class _ProgressRelay:
@@ -70,33 +76,29 @@ def pull_image(store: ImageStore, ref: str | Reference, *, client: RegistryClien
     return PullResult(name, pulled.digest, image_id, relay.transferred)
 
 
-def push_image(store: ImageStore, ref: str, *, client: RegistryClient, emit: EventSink = ignore_event) -> PushResult:
-    """Push the local image ``ref`` to the registry its name points at."""
+def push_image(store: ImageStore, ref: str, *, client: RegistryClient, emit: EventSink = ignore_event,
+               compression: Compression = Compression()) -> PushResult:
+    """Push the local image ``ref`` to the registry its name points at, its plain layers
+    compressed as ``compression`` says."""
+    from builder.outputs.convert import exportable_entry, image_for_export
+
     name = parse_reference(ref)
     if name.digest is not None:
         raise UsageError(f"cannot push a digest reference: {ref}")
     entry = store.resolve(ref)
     if entry is None or name not in store.names_of(entry.digest):  # an ID prefix is not a name to push to
         raise ImageNotFound(ref)
-    target = _pushable(store, entry)
     text = str(name)
     emit(PushStarted(text, name.name))
     relay = _ProgressRelay(lambda p: PushProgress(text, str(p.digest), p.media_type, p.done, p.total,
                                                   p.cached, p.finished), emit)
-    digest = registry_client.push(name, store.content, target, client=client,
-                                  mount_from=_mount_source(store, entry, name), on_progress=relay)
+    with store.lease():  # the compressed blobs must outlive a concurrent prune until pushed
+        target = image_for_export(store, exportable_entry(store, entry), compression)
+        digest = registry_client.push(name, store.content, target, client=client,
+                                      mount_from=_mount_source(store, entry, name), on_progress=relay)
     store.tag(name, entry, repo_digest=f"{name.name}@{digest}")
     emit(PushFinished(text, str(digest), target.size))
-    return PushResult(name, digest, target.size)
-
-
-def _pushable(store: ImageStore, entry: Descriptor) -> Descriptor:
-    """The entry itself, unless it is an index with images missing (a pull keeps one platform):
-    then the local platform's image, as docker pushes it."""
-    document = parse_manifest(store.content.read_bytes(entry.digest), entry.media_type)
-    if isinstance(document, Index) and not all(store.content.exists(m.digest) for m in document.manifests):
-        return store.image(entry).descriptor
-    return entry
+    return PushResult(name, digest, target.size, target.media_type)
 
 
 def _mount_source(store: ImageStore, entry: Descriptor, target: Reference) -> str | None:

@@ -46,6 +46,14 @@ def temporary_key(purpose: str) -> str:
     return f"{purpose}-{os.getpid()}-{secrets.token_hex(6)}"
 
 
+def temporary_key_owner(key: str) -> int | None:
+    """The pid that made ``key`` with ``temporary_key``, or None for other names."""
+    parts = key.rsplit("-", 2)
+    if len(parts) == 3 and parts[1].isdigit() and len(parts[2]) == 12:
+        return int(parts[1])
+    return None
+
+
 def unpack(layers: Sequence[LayerRef], store: ContentStore, snapshotter: Snapshotter) -> str | None:
     """Make sure every layer of an image is a committed snapshot; return the top one's name."""
     parent: str | None = None

@@ -10,14 +10,17 @@ Layout of ``<root>`` (the root is itself an OCI image layout, see ``builder.imag
 """
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from builder.cache import CacheIndex
 from builder.events import EventSink, ignore_event
 from builder.imagestore import ImageStore
+from builder.layers import temporary_key_owner
 from registry_client import ContentStore
-from runtime import NativeSnapshotter, OverlaySnapshotter, Snapshotter, overlay_supported
+from runtime import Kind, NativeSnapshotter, OverlaySnapshotter, SnapshotError, Snapshotter, overlay_supported
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,30 @@ class Services:
         return self.root / "cache" / "mounts"
 
 
+def sweep_dead_snapshots(snapshotter: Snapshotter) -> list[str]:
+    """Remove active and view snapshots left by builds that died (their key names the pid)."""
+    removed = []
+    for info in reversed(snapshotter.list()):  # children before parents
+        if info.kind is Kind.COMMITTED:
+            continue
+        owner = temporary_key_owner(info.name)
+        if owner is not None and not _alive(owner):
+            with contextlib.suppress(SnapshotError):
+                snapshotter.remove(info.name)
+                removed.append(info.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def open_services(root: Path, emit: EventSink = ignore_event) -> Services:
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -48,4 +75,5 @@ def open_services(root: Path, emit: EventSink = ignore_event) -> Services:
         snapshotter = OverlaySnapshotter(str(snapshots / "overlay"))
     else:
         snapshotter = NativeSnapshotter(str(snapshots / "native"))
+    sweep_dead_snapshots(snapshotter)
     return Services(root, ContentStore(root), ImageStore(root), snapshotter, CacheIndex(root), emit)

@@ -72,6 +72,12 @@ class _Progress:
 
 
 def build(request: BuildRequest, services: Services) -> BuildResult:
+    """Build the plan's target; image-store garbage collection waits until the image is named."""
+    with services.images.lease():
+        return _build(request, services)
+
+
+def _build(request: BuildRequest, services: Services) -> BuildResult:
     dockerfile = request.parsed or parse_dockerfile(parse_nodes(request.source.text, request.source.display_path))
     plan = make_plan(dockerfile, request.plan, strict=True)
     platform = Platform.parse(normalize_platform(request.plan.platform) if request.plan.platform

@@ -9,6 +9,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! [ -x /bin/busybox ];
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q -e . --config-settings editable_mode=compat >/dev/null
+.venv/bin/python -m compileall -q builder grammar runtime registry_client >/dev/null
 
 export PYBUILD_ROOT=${PYBUILD_ROOT:-/var/lib/pybuild}
 work=$(mktemp -d)

@@ -26,8 +26,7 @@ class ArchiveWriter:
     """Writes a tar stream member by member; directories are added once, before their files."""
 
     def __init__(self, out: BinaryIO) -> None:
-        # "w|" streams: nothing is sought back, so stdout and pipes work as well as files.
-        self._tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)
+        self._tar = tarfile.open(fileobj=CountingWriter(out), mode="w", format=tarfile.PAX_FORMAT)
         self._directories: set[str] = set()
 
     def add_bytes(self, name: str, data: bytes) -> None:
@@ -57,6 +56,22 @@ class ArchiveWriter:
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         return info
+
+
+class CountingWriter:
+    """A write-only stream that counts bytes: tarfile asks ``tell()``, which pipes cannot answer."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._offset = 0
+
+    def write(self, data: bytes) -> int:
+        self._out.write(data)
+        self._offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._offset
 
 
 @contextmanager

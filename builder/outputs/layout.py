@@ -23,6 +23,8 @@ from builder.outputs.archive import ArchiveWriter, copy_file_atomically
 IMAGE_NAME = "io.containerd.image.name"
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_BYTES = b'{"imageLayoutVersion":"1.0.0"}'
+_DOCUMENT_TYPES = frozenset({MediaType.OCI_INDEX, MediaType.OCI_MANIFEST, MediaType.DOCKER_MANIFEST_LIST,
+                             MediaType.DOCKER_MANIFEST})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ def blobs_of(content: ContentStore, images: list[LayoutImage]) -> list[Descripto
         if str(current.digest) in found or not content.exists(current.digest):
             continue  # an index child another platform's pull never fetched
         found[str(current.digest)] = current
+        if current.media_type not in _DOCUMENT_TYPES:
+            continue  # a config or layer: nothing below it
         document = parse_manifest(content.read_bytes(current.digest), current.media_type)
         children = document.manifests if isinstance(document, Index) else (document.config, *document.layers)
         pending.extend(reversed(children))

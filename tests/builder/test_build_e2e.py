@@ -163,3 +163,14 @@ def test_copy_from_context_and_stage_with_dockerignore(built_root: Path, tmp_pat
     events.clear()
     run_build(built_root, context, dockerfile, events)
     assert not any(isinstance(event, StepCached) for event in events)
+
+
+def test_snapshots_of_a_killed_build_are_swept(built_root: Path) -> None:
+    from builder.services import sweep_dead_snapshots
+
+    services = open_services(built_root)
+    dead_pid = 2**22 + 12345  # above pid_max on this kernel: never alive
+    key = f"step-{dead_pid}-0123456789ab"
+    services.snapshotter.prepare(key, None)
+    assert key in sweep_dead_snapshots(services.snapshotter)
+    assert key not in [info.name for info in services.snapshotter.list()]
