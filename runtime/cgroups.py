@@ -1,5 +1,10 @@
 """Memory and pids limits through cgroups: v2 where the controller is usable there, v1 otherwise.
 
+Every container also gets Docker's device allow-list where a v1 ``devices`` hierarchy exists. That is
+defence in depth: ``nodev`` mounts (``runtime.rootfs``) already keep mknod'ed nodes from opening. v2
+has no devices controller (it takes a BPF program), so pure v2 hosts rely on ``nodev`` alone, and so
+does a host whose devices hierarchy pybuild cannot write to (inside another container).
+
 On a hybrid host (this one: every controller bound to a v1 hierarchy, an empty ``unified`` v2) each
 controller is looked up separately. A container's cgroup is ``pybuild-<id>`` below the cgroup pybuild
 itself runs in, one directory per hierarchy used. The container's first process writes itself into
@@ -62,7 +67,22 @@ def _v2_has(directory: str, controller: str) -> bool:
     return False
 
 
+# Docker's default device rules: any node may be created (layers carry them); only these may be opened.
+DEVICE_RULES = (
+    ("devices.deny", "a"),
+    *(("devices.allow", rule) for rule in (
+        "c *:* m", "b *:* m",
+        "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",  # null zero full random urandom
+        "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",  # tty console ptmx
+        "c 136:* rwm",  # pty slaves (devpts)
+        "c 10:200 rwm",  # tun
+    )),
+)
+
+
 def _settings(version: int, controller: str, limits: Limits) -> list[tuple[str, str]]:
+    if controller == "devices":
+        return list(DEVICE_RULES)
     if controller == "memory" and limits.memory_bytes is not None:
         value = str(limits.memory_bytes)
         if version == 2:
@@ -76,26 +96,36 @@ def _settings(version: int, controller: str, limits: Limits) -> list[tuple[str, 
 def create(container_id: str, limits: Limits) -> list[str]:
     """Make the container's cgroup directories with ``limits`` applied; returns them."""
     wanted = [name for name, value in (("memory", limits.memory_bytes), ("pids", limits.pids)) if value is not None]
-    if not wanted:
-        return []
-    hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"), tuple(wanted))
+    hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"), (*wanted, "devices"))
     missing = set(wanted) - set(hierarchies)
     if missing:
         raise CgroupError(f"no usable cgroup hierarchy for {sorted(missing)}")
     directories: list[str] = []
     try:
         for controller in wanted:
-            hierarchy = hierarchies[controller]
-            directory = os.path.join(hierarchy.directory, f"pybuild-{container_id}")
-            if directory not in directories:
-                os.mkdir(directory)
-                directories.append(directory)
-            for name, value in _settings(hierarchy.version, controller, limits):
-                _write_setting(directory, name, value)
+            _make(hierarchies[controller], controller, container_id, limits, directories)
     except OSError as error:
         remove(directories)
         raise CgroupError(f"cannot set up cgroup for {container_id}: {error}") from error
+    devices = hierarchies.get("devices")
+    if devices is not None and devices.version == 1:
+        made_before = len(directories)
+        try:
+            _make(devices, "devices", container_id, limits, directories)
+        except OSError:  # a read-only or delegated-away hierarchy: the nodev mounts still hold
+            remove(directories[made_before:])
+            del directories[made_before:]
     return directories
+
+
+def _make(hierarchy: Hierarchy, controller: str, container_id: str, limits: Limits, directories: list[str]) -> None:
+    """Create (once per hierarchy) the container's cgroup and apply ``controller``'s settings."""
+    directory = os.path.join(hierarchy.directory, f"pybuild-{container_id}")
+    if directory not in directories:
+        os.mkdir(directory)
+        directories.append(directory)
+    for name, value in _settings(hierarchy.version, controller, limits):
+        _write_setting(directory, name, value)
 
 
 def _write_setting(directory: str, name: str, value: str) -> None:

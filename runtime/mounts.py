@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -114,13 +113,7 @@ def mount_all(mounts: Sequence[Mount], target: str) -> None:
 
 def mount_points() -> list[str]:
     """Mount points of this mount namespace, from /proc/self/mountinfo (octal escapes decoded)."""
-    with open("/proc/self/mountinfo", "rb") as handle:
-        lines = handle.read().splitlines()
-    return [os.fsdecode(_unescape(line.split(b" ")[4])) for line in lines]
-
-
-def _unescape(field: bytes) -> bytes:
-    return re.sub(rb"\\([0-7]{3})", lambda match: bytes([int(match.group(1), 8)]), field)
+    return ns.mount_points()
 
 
 def unmount_all(target: str) -> None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import fcntl
 import os
+import re
 import socket
 import struct
 
@@ -39,6 +41,14 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+_AT_FDCWD = -100
+_AT_RECURSIVE = 0x8000
+# statvfs f_flag bits that a bind remount must repeat, or it would clear them (ST_RELATIME is 1<<12).
+_KEPT_STATVFS_FLAGS = {0x1: MS_RDONLY, 0x2: MS_NOSUID, 0x4: MS_NODEV, 0x8: MS_NOEXEC, 0x400: 1 << 10,
+                       0x800: 1 << 11, 0x1000: 1 << 21}
 
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
@@ -47,6 +57,7 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _SYS_PIVOT_ROOT = 155  # x86_64
+_SYS_MOUNT_SETATTR = 442  # the same on every architecture (added after the syscall tables were unified)
 _SYS_CAPGET = 125
 _SYS_CAPSET = 126
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -77,6 +88,46 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, d
 
 def umount(target: str, flags: int = 0) -> None:
     _check(_libc.umount2(_bytes(target), flags), f"umount2({target!r}, {flags})")
+
+
+def set_mount_attributes(target: str, attributes: int) -> None:
+    """Add ``MOUNT_ATTR_*`` flags to the mount at ``target`` and every mount below it, atomically.
+
+    Kernels before 5.12 lack ``mount_setattr``: there each mount is remounted on its own, which is
+    equivalent as long as nothing mounts below ``target`` concurrently (true in a fresh namespace).
+    """
+    request = struct.pack("QQQQ", attributes, 0, 0, 0)
+    result = _libc.syscall(_SYS_MOUNT_SETATTR, _AT_FDCWD, _bytes(target), _AT_RECURSIVE, request, len(request))
+    if result == 0:
+        return
+    if ctypes.get_errno() != errno.ENOSYS:
+        _check(result, f"mount_setattr({target!r}, {attributes:#x})")
+    for mount_point in mount_points_below(target):
+        _remount_adding(mount_point, attributes)
+
+
+def mount_points() -> list[str]:
+    """Mount points of this mount namespace, oldest first, from /proc/self/mountinfo."""
+    with open("/proc/self/mountinfo", "rb") as handle:
+        lines = handle.read().splitlines()
+    # Spaces, tabs, newlines and backslashes in paths come as octal escapes.
+    return [os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda match: bytes([int(match.group(1), 8)]), line.split(b" ")[4]))
+            for line in lines]
+
+
+def mount_points_below(target: str) -> list[str]:
+    """``target`` and the mount points under it, parents first."""
+    prefix = target.rstrip("/") + "/"
+    return [point for point in mount_points() if point == target or point.startswith(prefix)]
+
+
+def _remount_adding(target: str, attributes: int) -> None:
+    current = os.statvfs(target).f_flag
+    flags = MS_BIND | MS_REMOUNT | attributes  # MOUNT_ATTR_{RDONLY,NOSUID,NODEV} equal their MS_ bits
+    for statvfs_bit, mount_bit in _KEPT_STATVFS_FLAGS.items():
+        if current & statvfs_bit:
+            flags |= mount_bit
+    mount(None, target, None, flags)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:

@@ -5,6 +5,13 @@ containerd's default spec (what BuildKit uses): proc with Docker's masked and re
 ``/dev`` with the standard nodes, devpts, ``/dev/shm``, mqueue, read-only sysfs, and the generated
 ``/etc/resolv.conf``, ``/etc/hosts`` and ``/etc/hostname`` bind-mounted read-only.
 
+Device nodes: a RUN step has CAP_MKNOD (Docker's set), and layers may carry device nodes, so nothing a
+container or an image can create may open a host device. Every writable mount (the rootfs and all below
+it, caller binds, ``/dev``, ``/dev/shm``) is ``nodev``; the standard nodes are read-only bind mounts of
+the host's own (a bind mount keeps its device semantics on a nodev parent), and devpts is the one
+device filesystem. mknod still works, so such nodes reach the layer, but they cannot be opened. The
+devices cgroup (``runtime.cgroups``, v1 only) repeats the allow-list where the host has it.
+
 Mount points missing from the image are created as *stubs* and removed again after the run, with the
 parent directory's times restored, so they never show up in the layer (BuildKit's MountStubsCleaner).
 """
@@ -17,7 +24,7 @@ import stat
 from dataclasses import dataclass, field
 
 from runtime import namespaces as ns
-from runtime.errors import NamespaceError
+from runtime.errors import ContainerStartError, NamespaceError
 from runtime.mounts import Mount, mount_all
 from runtime.paths import scoped_join
 from runtime.spec import BindMount
@@ -28,6 +35,7 @@ MASKED_PATHS = (
     "/sys/devices/virtual/powercap",
 )
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+# Bound from the host's /dev, checked by number, so a tampered host /dev fails loudly instead.
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
 DEV_LINKS = (
     ("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
@@ -77,6 +85,7 @@ def build_rootfs(plan: RootfsPlan) -> StubRecord:
     record = StubRecord()
     mount_all(plan.mounts, plan.root)
     root = plan.root
+    ns.set_mount_attributes(root, ns.MOUNT_ATTR_NODEV)  # before anything that must keep its devices
     ns.mount("proc", record.ensure(root, "/proc", True), "proc", _NOSUID_NODEV_NOEXEC)
     _mount_dev(record.ensure(root, "/dev", True))
     if plan.mount_sysfs:
@@ -91,16 +100,20 @@ def build_rootfs(plan: RootfsPlan) -> StubRecord:
 
 
 def _bind(source: str, target: str, read_only: bool, recursive: bool = False) -> None:
+    """Bind ``source`` (and with ``recursive`` its submounts) nodev, and read-only + nosuid if asked."""
     ns.mount(source, target, None, ns.MS_BIND | (ns.MS_REC if recursive else 0))
-    if read_only:
-        ns.mount(None, target, None, ns.MS_BIND | ns.MS_REMOUNT | ns.MS_RDONLY | ns.MS_NOSUID)
+    read_only_flags = ns.MOUNT_ATTR_RDONLY | ns.MOUNT_ATTR_NOSUID if read_only else 0
+    ns.set_mount_attributes(target, ns.MOUNT_ATTR_NODEV | read_only_flags)
 
 
 def _mount_dev(dev: str) -> None:
-    ns.mount("tmpfs", dev, "tmpfs", ns.MS_NOSUID | ns.MS_STRICTATIME, "mode=755,size=65536k")
+    ns.mount("tmpfs", dev, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_STRICTATIME, "mode=755,size=65536k")
     for name, major, minor in DEVICES:
-        os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
-        os.chmod(os.path.join(dev, name), 0o666)  # mknod honours the umask
+        target = os.path.join(dev, name)
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        ns.mount(_host_device(name, major, minor), target, None, ns.MS_BIND)
+        # Read-only stops chmod/chown of the host's inode; reading and writing a device still work.
+        ns.mount(None, target, None, ns.MS_BIND | ns.MS_REMOUNT | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NOEXEC)
     for name, target in DEV_LINKS:
         os.symlink(target, os.path.join(dev, name))
     for name in ("pts", "shm", "mqueue"):
@@ -109,6 +122,17 @@ def _mount_dev(dev: str) -> None:
              "newinstance,ptmxmode=0666,mode=0620,gid=5")
     ns.mount("shm", os.path.join(dev, "shm"), "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
     ns.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", _NOSUID_NODEV_NOEXEC)
+
+
+def _host_device(name: str, major: int, minor: int) -> str:
+    path = os.path.join("/dev", name)  # still the host's /dev: this runs before pivot_root
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ContainerStartError(f"the host has no {path} to bind into the container") from None
+    if not stat.S_ISCHR(info.st_mode) or info.st_rdev != os.makedev(major, minor):
+        raise ContainerStartError(f"host {path} is not the character device {major}:{minor}")
+    return path
 
 
 def _mask_paths(root: str) -> None:

@@ -12,7 +12,7 @@ from builder.compression import GZIP, UNCOMPRESSED, Compression
 from builder.errors import UsageError
 from builder.events import EventSink, ignore_event
 from builder.imagestore import ImageStore
-from builder.outputs.archive import STDOUT, ArchiveWriter, output_stream
+from builder.outputs.archive import STDOUT, output_stream
 from builder.outputs.spec import DOCKER, IMAGE, LOCAL, OCI, TAR, OutputSpec
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def _export_rootfs(store: ImageStore, descriptor: Descriptor, spec: OutputSpec) 
 def _export_layout(store: ImageStore, descriptor: Descriptor, spec: OutputSpec, tags: Sequence[str],
                    compression: Compression, *, docker: bool) -> ExportResult:
     from builder.outputs.convert import exportable_entry, image_for_export
-    from builder.outputs.layout import LayoutImage, write_archive, write_directory
+    from builder.outputs.layout import LayoutImage, save_archive, write_directory
 
     entry = store.image(descriptor).descriptor if docker else exportable_entry(store, descriptor)
     converted = image_for_export(store, entry, compression)
@@ -83,10 +83,7 @@ def _export_layout(store: ImageStore, descriptor: Descriptor, spec: OutputSpec, 
             raise UsageError(f"output directory is required for {spec.type} exporter with tar=false")
         write_directory(Path(dest), store.content, images, docker=docker)
     else:
-        with output_stream(dest, spec.type) as out:
-            writer = ArchiveWriter(out)
-            write_archive(writer, store.content, images, docker=docker)
-            writer.close()
+        save_archive(dest, store.content, images, docker=docker, what=spec.type)
     return ExportResult(spec, converted, names)
 
 

@@ -18,12 +18,12 @@ from types import MappingProxyType
 
 from registry_client import ContentStore, Descriptor, Index, Manifest, MediaType, Reference, parse_manifest
 
-from builder.outputs.archive import ArchiveWriter, copy_file_atomically
+from builder.outputs.archive import ArchiveWriter, copy_file_atomically, output_stream
 
 IMAGE_NAME = "io.containerd.image.name"
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_BYTES = b'{"imageLayoutVersion":"1.0.0"}'
-_DOCUMENT_TYPES = frozenset({MediaType.OCI_INDEX, MediaType.OCI_MANIFEST, MediaType.DOCKER_MANIFEST_LIST,
+DOCUMENT_TYPES = frozenset({MediaType.OCI_INDEX, MediaType.OCI_MANIFEST, MediaType.DOCKER_MANIFEST_LIST,
                              MediaType.DOCKER_MANIFEST})
 
 
@@ -48,7 +48,7 @@ def blobs_of(content: ContentStore, images: list[LayoutImage]) -> list[Descripto
         if str(current.digest) in found or not content.exists(current.digest):
             continue  # an index child another platform's pull never fetched
         found[str(current.digest)] = current
-        if current.media_type not in _DOCUMENT_TYPES:
+        if current.media_type not in DOCUMENT_TYPES:
             continue  # a config or layer: nothing below it
         document = parse_manifest(content.read_bytes(current.digest), current.media_type)
         children = document.manifests if isinstance(document, Index) else (document.config, *document.layers)
@@ -103,6 +103,14 @@ def write_archive(writer: ArchiveWriter, content: ContentStore, images: list[Lay
         writer.add_bytes(name, data)
     for blob in blobs_of(content, images):
         writer.add_file(blob_path(blob), content.path(blob.digest), blob.size)
+
+
+def save_archive(dest: str, content: ContentStore, images: list[LayoutImage], *, docker: bool, what: str) -> None:
+    """The layout as a tar file at ``dest`` (``-``: stdout), replaced only once complete."""
+    with output_stream(dest, what) as out:
+        writer = ArchiveWriter(out)
+        write_archive(writer, content, images, docker=docker)
+        writer.close()
 
 
 def write_directory(dest: Path, content: ContentStore, images: list[LayoutImage], *, docker: bool) -> None:
