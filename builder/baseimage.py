@@ -6,10 +6,20 @@ from dataclasses import dataclass
 
 from builder.cachekey import CacheKey, key_for
 from builder.distribution import pull_image
-from builder.imagestore import ImageNotFound
+from builder.imagestore import REF_NAME, ImageNotFound
 from builder.layers import LayerRef, unpack
 from builder.services import Services
 from registry_client import ImageConfig, Platform, RegistryClient
+
+
+def _journal_base(services: Services, reference: str) -> None:
+    """Note which index entry ``reference`` resolved to, so a replayed build can check it still does."""
+    entry = services.images.resolve(reference)
+    name = entry.annotations.get(REF_NAME) if entry is not None else None
+    if entry is None or name is None:
+        services.journal.forbid(f"base image {reference} is not known by name")
+    else:
+        services.journal.base(name, str(entry.digest))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,7 @@ def image_base(services: Services, reference: str, platform: Platform, *, pull: 
         result = pull_image(services.images, reference, client=client_factory(), platform=platform,
                             emit=services.emit)
         stored = services.images.image(str(result.name), platform)
+    _journal_base(services, reference)
     layers = tuple(LayerRef(descriptor, diff_id)
                    for descriptor, diff_id in zip(stored.manifest.layers, stored.config.diff_ids, strict=True))
     snapshot = unpack(layers, services.store, services.snapshotter)

@@ -11,10 +11,15 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from builder.cachekey import CacheKey
+
+if TYPE_CHECKING:
+    from registry_client import Digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +61,25 @@ class CacheIndex:
 
     def remove(self, key: CacheKey) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def layer_digests(self) -> set[str]:
+        """Every layer blob a cache record needs: image garbage collection must keep them."""
+        found: set[str] = set()
+        for path in self.directory.glob("*.json"):
+            try:
+                diff_id = json.loads(path.read_bytes()).get("diff_id")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if diff_id:
+                found.add(diff_id)
+        return found
+
+
+def protected_blobs(root: Path) -> Callable[[], list[Digest]]:
+    """The image store's ``protect`` hook: blobs the build cache still needs."""
+    def protect() -> list[Digest]:
+        from registry_client import Digest
+
+        return [Digest.parse(text) for text in CacheIndex(root).layer_digests()]
+
+    return protect

@@ -132,13 +132,15 @@ class LayerCompressor:
         if not needs_conversion(layer, compression):
             return layer
         codec = compression.codec
-        known = self._remembered(diff_id, codec)
+        # A level other than the default is part of the key: level 9 must not reuse level 2's blob.
+        key = codec if compression.level is None else f"{codec}-{compression.level}"
+        known = self._remembered(diff_id, key)
         if known is not None:
             return known
         if codec == UNCOMPRESSED and self._content.exists(diff_id):  # built layers are stored so
             return Descriptor(MediaType.OCI_LAYER, diff_id, self._content.path(diff_id).stat().st_size)
         made = self._compress(layer, diff_id, compression)
-        self._remember(diff_id, codec, made)
+        self._remember(diff_id, key, made)
         return made
 
     def _compress(self, layer: Descriptor, diff_id: Digest, compression: Compression) -> Descriptor:
@@ -154,20 +156,20 @@ class LayerCompressor:
                 raise RegistryError(f"layer {layer.digest} does not decompress to its diff_id {diff_id}")
             return writer.commit(OCI_LAYER_TYPES[compression.codec])
 
-    def _entry(self, diff_id: Digest, codec: str) -> Path:
-        return self._table / f"{diff_id.hex}.{codec}.json"
+    def _entry(self, diff_id: Digest, key: str) -> Path:
+        return self._table / f"{diff_id.hex}.{key}.json"
 
-    def _remembered(self, diff_id: Digest, codec: str) -> Descriptor | None:
+    def _remembered(self, diff_id: Digest, key: str) -> Descriptor | None:
         try:
-            descriptor = Descriptor.from_json(json.loads(self._entry(diff_id, codec).read_bytes()))
+            descriptor = Descriptor.from_json(json.loads(self._entry(diff_id, key).read_bytes()))
         except (OSError, ValueError, RegistryError):
             return None
         # The blob may have been collected since: then the entry is stale, compress again.
         return descriptor if self._content.has(descriptor) else None
 
-    def _remember(self, diff_id: Digest, codec: str, descriptor: Descriptor) -> None:
+    def _remember(self, diff_id: Digest, key: str, descriptor: Descriptor) -> None:
         from builder.imagestore.layout import write_file_atomically
 
         self._table.mkdir(parents=True, exist_ok=True)
-        write_file_atomically(self._entry(diff_id, codec), json.dumps(descriptor.to_json()).encode())
+        write_file_atomically(self._entry(diff_id, key), json.dumps(descriptor.to_json()).encode())
 

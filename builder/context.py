@@ -70,6 +70,10 @@ class BuildContext:
             "utf-8", "surrogateescape"))
         return "sha256:" + hasher.hexdigest()
 
+    def covered_paths(self, paths: Iterable[str]) -> list[str]:
+        """The relative paths ``digest_of(paths)`` reads: the paths and everything below them."""
+        return self._select(paths)
+
     def _select(self, paths: Iterable[str]) -> list[str]:
         entries = self.entries
         chosen: set[str] = set()

@@ -68,8 +68,11 @@ def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, A
         material["from"] = sources.source_view(from_)[1]
     else:
         local = [word for word in instruction.sources if not _is_remote(word)]
+        if len(local) < len(instruction.sources):
+            sources.journal.forbid("ADD of a URL or git repository")
         root = sources.context.source()
         selected = [found.relpath for word in local for found in select_sources(root, word)]
+        sources.journal.context(sources.context.covered_paths(selected) if selected else [])
         material["context"] = sources.context.digest_of(selected) if selected else ""
     return material
 

@@ -20,6 +20,7 @@ class ExportedImage:
     config: ImageConfig
     image_id: str  # the config digest, as docker shows it
     tags: tuple[str, ...]
+    layers: tuple[str, ...] = ()  # layer blob digests, in order
 
 
 def final_config(state: StageState, labels: Mapping[str, str], source_date_epoch: int | None) -> ImageConfig:
@@ -39,4 +40,5 @@ def export_image(services: Services, state: StageState, tags: Sequence[str], lab
     descriptor = services.store.put_bytes(manifest.to_bytes(), OCI_MANIFEST)
     for tag in tags:
         services.images.tag(tag, descriptor)
-    return ExportedImage(descriptor, config, str(config_descriptor.digest), tuple(tags))
+    return ExportedImage(descriptor, config, str(config_descriptor.digest), tuple(tags),
+                         tuple(str(layer.digest) for layer in manifest.layers))

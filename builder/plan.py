@@ -11,16 +11,10 @@ from dataclasses import dataclass, field
 
 from builder.buildargs import CONTROL_ARGS, platform_args
 from builder.errors import PlanError
+from builder.planrequest import PlanRequest
 from builder.scope import ArgDeclaration, evaluate_global_args
 from builder.words import ScopedExpander, located_plan_error
 from grammar import Dockerfile, ExpansionError, GrammarError, Stage, base_stage, find_target, reachable
-
-
-@dataclass(frozen=True, slots=True)
-class PlanRequest:
-    build_args: Mapping[str, str] = field(default_factory=dict)
-    target: str | None = None
-    platform: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

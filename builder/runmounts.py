@@ -19,6 +19,7 @@ from typing import Any
 
 from builder.context import BuildContext
 from builder.errors import BuildError
+from builder.journal import BuildJournal
 from grammar import RunMount
 from runtime import BindMount, mounted
 
@@ -35,6 +36,7 @@ class MountSources:
     secrets: Mapping[str, bytes]
     ssh_sockets: Mapping[str, str]
     source_view: Callable[[str], tuple[list[Any], str]]  # from= ref -> (snapshot mounts, cache identity)
+    journal: BuildJournal
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,9 @@ def _material(mount: RunMount, sources: MountSources) -> dict[str, Any]:
         if mount.from_:
             entry["from"] = sources.source_view(mount.from_)[1]
         else:
-            entry["context"] = sources.context.digest_of([mount.source or ""])
+            paths = [mount.source or ""]
+            sources.journal.context(sources.context.covered_paths(paths))
+            entry["context"] = sources.context.digest_of(paths)
         entry.update(source=mount.source, readonly=mount.readonly)
     elif mount.type in ("secret", "ssh"):
         entry.update(id=_secret_id(mount) if mount.type == "secret" else (mount.id or "default"),

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.cache import CacheIndex
+from builder.cache import CacheIndex, protected_blobs
 from builder.events import EventSink, ignore_event
 from builder.imagestore import ImageStore
+from builder.journal import BuildJournal
 from builder.layers import temporary_key_owner
 from registry_client import ContentStore
 from runtime import Kind, NativeSnapshotter, OverlaySnapshotter, SnapshotError, Snapshotter, overlay_supported
@@ -31,6 +32,7 @@ class Services:
     snapshotter: Snapshotter
     cache: CacheIndex
     emit: EventSink = ignore_event
+    journal: BuildJournal = field(default_factory=BuildJournal)
 
     @property
     def runtime_state(self) -> str:
@@ -76,4 +78,5 @@ def open_services(root: Path, emit: EventSink = ignore_event) -> Services:
     else:
         snapshotter = NativeSnapshotter(str(snapshots / "native"))
     sweep_dead_snapshots(snapshotter)
-    return Services(root, ContentStore(root), ImageStore(root), snapshotter, CacheIndex(root), emit)
+    images = ImageStore(root, protect=protected_blobs(root))
+    return Services(root, ContentStore(root), images, snapshotter, CacheIndex(root), emit)

@@ -188,6 +188,7 @@ def _mount_sources(request: BuildRequest, services: Services, views: SourceViews
         secrets=request.secrets,
         ssh_sockets=request.ssh,
         source_view=views,
+        journal=services.journal,
     )
 
 

@@ -1,8 +1,10 @@
 """runtime: Linux isolation and filesystem snapshots. Knows nothing about OCI.
 
 * ``run(spec, rootfs_mounts, on_output) -> ExitStatus`` runs a ``ProcessSpec`` in a fresh container
-  (``container``, ``process``, ``rootfs``, ``network``, ``cgroups``); ``cleanup_stale`` releases what a
-  killed pybuild left behind (it also runs at the start of every ``run``).
+  (``container``, ``supervisor``, ``process``, ``rootfs``, ``network``, ``cgroups``), optionally with
+  forwarded stdin or a pty (``Stdio``), signalled through a ``ContainerControl``; ``cleanup_stale``
+  releases what a killed pybuild left behind, host mounts from ``mounted`` included (it also runs at
+  the start of every ``run``).
 * ``OverlaySnapshotter`` / ``NativeSnapshotter`` implement the ``Snapshotter`` contract (``snapshots``).
 * ``write_diff(lower_mounts, upper_mounts, out) -> DiffStats`` writes a snapshot's changes as an
   uncompressed layer tar with its diffID; ``apply_layer(stream, root)`` unpacks one safely.
@@ -23,11 +25,13 @@ from runtime.errors import (
     UnsafeLayerError,
     UserLookupError,
 )
-from runtime.mounts import Mount, mounted
+from runtime.hostmounts import mounted
+from runtime.mounts import Mount
 from runtime.native import NativeSnapshotter
 from runtime.overlay import OverlaySnapshotter, overlay_supported
 from runtime.snapshots import Kind, SnapshotInfo, Snapshotter
-from runtime.spec import BindMount, ExitStatus, Limits, ProcessSpec
+from runtime.spec import BindMount, ExitStatus, Limits, ProcessSpec, Stdio
+from runtime.supervisor import ContainerControl
 from runtime.paths import scoped_join
 from runtime.state import cleanup_stale
 from runtime.users import Credentials, resolve_user
@@ -36,6 +40,7 @@ __all__ = [
     "ApplyStats",
     "BindMount",
     "CgroupError",
+    "ContainerControl",
     "ContainerError",
     "ContainerStartError",
     "DiffStats",
@@ -51,6 +56,7 @@ __all__ = [
     "ProcessSpec",
     "SnapshotError",
     "SnapshotInfo",
+    "Stdio",
     "Snapshotter",
     "UnsafeLayerError",
     "UserLookupError",

@@ -17,7 +17,8 @@ from typing import BinaryIO, Sequence
 
 from runtime.changes import CAPABILITY_XATTR, Change, ChangeKind, EmptyLower, LayeredLower, LowerTree, scan
 from runtime.errors import ContainerError
-from runtime.mounts import Mount, mounted
+from runtime.hostmounts import mounted
+from runtime.mounts import Mount
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"

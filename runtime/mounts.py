@@ -8,11 +8,9 @@ does).
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from runtime import namespaces as ns
 from runtime.errors import NamespaceError
@@ -124,16 +122,3 @@ def unmount_all(target: str) -> None:
     target = os.path.abspath(target)
     for _ in range(mount_points().count(target)):
         ns.umount(target, ns.MNT_DETACH)
-
-
-@contextlib.contextmanager
-def mounted(mounts: Sequence[Mount], parent: str | None = None) -> Iterator[str]:
-    """Mount ``mounts`` on a fresh temporary directory for the duration of the block."""
-    target = tempfile.mkdtemp(prefix="pybuild-mnt-", dir=parent)
-    try:
-        mount_all(mounts, target)
-        yield target
-    finally:
-        with contextlib.suppress(NamespaceError):
-            unmount_all(target)
-        os.rmdir(target)

@@ -14,7 +14,8 @@ import shutil
 import tempfile
 
 from runtime.errors import ContainerError
-from runtime.mounts import Mount, mounted
+from runtime.hostmounts import mounted
+from runtime.mounts import Mount
 from runtime.snapshots import Kind
 from runtime.store import DirectorySnapshotter
 

@@ -8,6 +8,11 @@
   the rest, removes mount stubs and exits with the main process's code (128+N for a signal).
 * **main**: stdio, capabilities, groups/gid/uid, umask, cwd, then ``execvpe`` of the user's argv.
 
+With a tty (``run -t``) the init opens the pty after ``pivot_root``, so it lives in the container's own
+devpts and ``tty`` names a node that exists there; it sends the master to pybuild over a unix socket
+(SCM_RIGHTS, as runc's console socket does), and the main process makes the slave its controlling
+terminal in a session of its own.
+
 Each has PR_SET_PDEATHSIG=SIGKILL towards its parent, so killing pybuild (even with SIGKILL) or the
 shim tears the whole container down: the kernel kills a pid namespace with its init.
 Setup errors travel back on a close-on-exec "report" pipe; EOF without data means ``execve`` worked.
@@ -15,15 +20,19 @@ Nothing here may import lazily: after ``pivot_root`` the host's Python library i
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import signal
+import socket
+import termios
 import traceback
 from dataclasses import dataclass
 
 from runtime import namespaces as ns
 from runtime.rootfs import RootfsPlan, build_rootfs, enter_rootfs, remove_stubs
 from runtime.spec import DEFAULT_PATH, ProcessSpec
+from runtime.terminal import WindowSize, set_window_size
 from runtime.users import Credentials, resolve_user
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
@@ -38,6 +47,13 @@ class Pipes:
     report: int
     ready: int | None = None  # shim -> pybuild: namespaces exist (default network only)
     go: int | None = None     # pybuild -> shim: veth is in place
+    stdin: int | None = None  # read end of the forwarded stdin (``-i`` without a tty)
+    console: int | None = None  # unix socket the pty master goes back on (``-t``)
+
+    def inherited(self) -> set[int]:
+        """What the shim and init keep open."""
+        optional = (self.ready, self.go, self.stdin, self.console)
+        return {self.stdout, self.stderr, self.report, *(fd for fd in optional if fd is not None)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +64,7 @@ class Launch:
     cgroup_procs: tuple[str, ...]
     network_lease: object | None  # runtime.network.Lease; typed loosely to keep pyroute2 out of here
     parent_pid: int
+    window_size: WindowSize | None = None  # the pty's size before the process starts
 
 
 def _report(pipes: Pipes, message: str) -> None:
@@ -74,7 +91,7 @@ def shim(launch: Launch) -> None:
     try:
         pipes = launch.pipes
         _die_with_parent(launch.parent_pid)
-        _close_all_but({pipes.stdout, pipes.stderr, pipes.report, *(p for p in (pipes.ready, pipes.go) if p)})
+        _close_all_but(pipes.inherited())
         os.setsid()  # a terminal's Ctrl-C goes to pybuild, which then kills the container
         for path in launch.cgroup_procs:
             with open(path, "w") as handle:
@@ -92,8 +109,7 @@ def shim(launch: Launch) -> None:
             os.close(alive_w)
             init(launch, alive_r)
         os.close(alive_r)
-        for fd in (pipes.stdout, pipes.stderr, pipes.report):
-            os.close(fd)
+        _close_stdio(pipes)
         _forward_signals_to(init_pid)
         code = _exit_code(os.waitpid(init_pid, 0)[1])
     except BaseException:
@@ -140,16 +156,18 @@ def init(launch: Launch, shim_alive: int) -> None:
         credentials = resolve_user("/", spec.user)
         os.makedirs(spec.cwd, exist_ok=True)
         env = _environment(spec, credentials)
+        console = _open_console(pipes.console, credentials, launch.window_size) if pipes.console is not None else None
         for signum in FORWARDED_SIGNALS:
             signal.pthread_sigmask(signal.SIG_BLOCK, [signum])
         main_pid = os.fork()
         if main_pid == 0:
-            _exec_main(spec, credentials, env, pipes)
+            _exec_main(spec, credentials, env, pipes, console)
     except BaseException:
         _report(pipes, "container setup failed: " + traceback.format_exc(limit=4))
         os._exit(SETUP_FAILED)
-    for fd in (pipes.stdout, pipes.stderr, pipes.report):
-        os.close(fd)
+    _close_stdio(pipes)
+    if console is not None:
+        os.close(console)  # the master reports EOF once the main process and its children are gone
     _forward_signals_to(main_pid)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
     code = _reap_until(main_pid)
@@ -158,6 +176,24 @@ def init(launch: Launch, shim_alive: int) -> None:
         remove_stubs(stubs)
     finally:
         os._exit(code)
+
+
+def _close_stdio(pipes: Pipes) -> None:
+    for fd in (pipes.stdout, pipes.stderr, pipes.report, pipes.stdin, pipes.console):
+        if fd is not None:
+            os.close(fd)
+
+
+def _open_console(channel: int, credentials: Credentials, size: WindowSize | None) -> int:
+    """A pty from the container's devpts; the master goes to pybuild, the slave is returned."""
+    master, slave = os.openpty()
+    os.fchown(slave, credentials.uid, -1)  # the user owns its terminal (the group stays tty)
+    if size is not None:
+        set_window_size(slave, size)
+    with socket.socket(fileno=os.dup(channel)) as sock:
+        socket.send_fds(sock, [b"m"], [master])
+    os.close(master)
+    return slave
 
 
 def _environment(spec: ProcessSpec, credentials: Credentials) -> dict[str, str]:
@@ -189,7 +225,8 @@ def _kill_everything_else() -> None:
             return
 
 
-def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str], pipes: Pipes) -> None:
+def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str], pipes: Pipes,
+               console: int | None) -> None:
     try:
         for signum in range(1, signal.NSIG):
             if signum not in (signal.SIGKILL, signal.SIGSTOP):
@@ -198,10 +235,7 @@ def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str],
                 except (OSError, ValueError):
                     pass
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        stdin = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(stdin, 0)
-        os.dup2(pipes.stdout, 1)
-        os.dup2(pipes.stderr, 2)
+        _connect_stdio(pipes, console)
         _close_all_but({pipes.report})
         ns.limit_capabilities(spec.capabilities)
         os.setgroups(list(credentials.groups))
@@ -215,3 +249,16 @@ def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str],
     except BaseException as error:
         _report(pipes, f"exec {spec.argv[0]!r} failed: {error}")
         os._exit(126)
+
+
+def _connect_stdio(pipes: Pipes, console: int | None) -> None:
+    if console is not None:
+        os.setsid()  # a session of its own, so the pty can become its controlling terminal
+        fcntl.ioctl(console, termios.TIOCSCTTY, 0)
+        for fd in (0, 1, 2):
+            os.dup2(console, fd)
+        return
+    stdin = pipes.stdin if pipes.stdin is not None else os.open("/dev/null", os.O_RDONLY)
+    os.dup2(stdin, 0)
+    os.dup2(pipes.stdout, 1)
+    os.dup2(pipes.stderr, 2)

@@ -74,6 +74,22 @@ class ProcessSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Stdio:
+    """The container's standard streams (``docker run -i`` / ``-t``).
+
+    The default is a batch step's: stdin is /dev/null, stdout and stderr are pipes streamed to
+    ``on_output``. ``stdin`` is a caller's fd copied to the process's stdin until it ends (``-i``).
+    ``tty`` gives the process a pty made inside the container as stdin, stdout and stderr; its output
+    arrives as "stdout". ``terminal`` is the caller's terminal (usually 0): raw mode for the run, and
+    its window size is copied to the pty and kept in sync.
+    """
+
+    stdin: int | None = None
+    tty: bool = False
+    terminal: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ExitStatus:
     """How the container's main process ended. ``code`` is 128+N for a death by signal N, as in Docker."""
 

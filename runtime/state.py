@@ -6,6 +6,12 @@ The creating process holds an exclusive ``flock`` on ``<id>/lock`` for the conta
 directory whose lock can be taken belongs to a dead pybuild: ``cleanup_stale`` releases what its record
 lists and deletes it. The kernel does the rest: mounts live in the container's own mount namespace and
 its processes die with their parent (PR_SET_PDEATHSIG), taking the netns and the veth pair with them.
+
+Host-side mounts (``runtime.hostmounts.mounted``: snapshots mounted for COPY, diff or apply) are the
+exception: they live in the host's mount namespace. They use the same locked records, under
+``<registry>/mounts/``, with one machine-wide registry (``MOUNT_REGISTRY``): the mount table is
+host-wide, and the builder mounts without knowing its ``--root``. Their targets are only ``rmdir``ed,
+never deleted recursively, so a mount that cannot be undone never costs a snapshot's files.
 """
 from __future__ import annotations
 
@@ -20,6 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import cgroups
+from runtime.errors import NamespaceError
+from runtime.mounts import unmount_all
+
+DEFAULT_STATE_ROOT = "/run/pybuild"
+MOUNT_REGISTRY = DEFAULT_STATE_ROOT
 
 
 @dataclass(slots=True)
@@ -31,11 +42,11 @@ class ContainerState:
     record: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, state_root: str) -> ContainerState:
-        """A new, locked directory. It is built under a dot name and renamed once locked, so a
-        concurrent ``cleanup_stale`` never mistakes a directory being born for a dead one."""
+    def create(cls, state_root: str, kind: str = "containers") -> ContainerState:
+        """A new, locked directory under ``<state_root>/<kind>``. It is built under a dot name and renamed
+        once locked, so a concurrent ``cleanup_stale`` never mistakes a directory being born for a dead one."""
         container_id = secrets.token_hex(6)
-        base = os.path.join(state_root, "containers")
+        base = os.path.join(state_root, kind)
         os.makedirs(base, mode=0o700, exist_ok=True)
         newborn = os.path.join(base, f".new-{container_id}")
         os.mkdir(newborn, 0o700)
@@ -63,6 +74,11 @@ class ContainerState:
 
 def release_resources(state_root: str, record: dict[str, Any]) -> None:
     """Free what a container record lists; each step tolerates the resource being gone already."""
+    for target in record.get("mounts", []):
+        with contextlib.suppress(NamespaceError):
+            unmount_all(target)
+        with contextlib.suppress(OSError):
+            os.rmdir(target)
     cgroups.remove(record.get("cgroups", []))
     lease = record.get("lease")
     if lease:
@@ -77,9 +93,14 @@ def _remove_if_old(directory: str, age_seconds: float = 60.0) -> None:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def cleanup_stale(state_root: str) -> list[str]:
-    """Release the resources of containers whose pybuild died; returns their ids."""
-    base = os.path.join(state_root, "containers")
+def cleanup_stale(state_root: str, mount_registry: str = MOUNT_REGISTRY) -> list[str]:
+    """Release the resources of containers and host mounts whose pybuild died; returns the containers' ids."""
+    _sweep(mount_registry, "mounts")
+    return _sweep(state_root, "containers")
+
+
+def _sweep(state_root: str, kind: str) -> list[str]:
+    base = os.path.join(state_root, kind)
     try:
         names = os.listdir(base)
     except FileNotFoundError:

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="network mode for RUN instructions")
     parser.add_argument("--label", action="append", default=[], metavar="K=V", help="add a label to the image")
     parser.add_argument("--iidfile", help="write the image ID to this file")
+    from builder.outputs import add_output_arguments
+
+    add_output_arguments(parser)
 
 
 def run(options: argparse.Namespace) -> int:
@@ -52,8 +55,7 @@ def run(options: argparse.Namespace) -> int:
 
 def _run(options: argparse.Namespace, console: object) -> int:
     from builder.buildargs import parse_build_args
-    from builder.check import check_dockerfile
-    from builder.plan import PlanRequest
+    from builder.planrequest import PlanRequest
     from builder.source import read_dockerfile
 
     context = Path(options.context)
@@ -63,12 +65,19 @@ def _run(options: argparse.Namespace, console: object) -> int:
         target=options.target,
         platform=options.platform,
     )
-    report = check_dockerfile(source, request)
+    if not options.check:
+        # Before anything heavy is imported: an unchanged, fully cached build is answered from its record.
+        from builder.commands.replaying import replay_if_unchanged
+
+        if (code := replay_if_unchanged(options, console, source, request)) is not None:
+            return code
+    from builder.check import check_dockerfile
     from builder.report import render_check
 
+    report = check_dockerfile(source, request)
     if options.check:
         return render_check(report, console, json_format=options.format == "json")
     render_check(report, console, json_format=False, quiet_when_clean=True)
     from builder.commands.building import run_build
 
-    return run_build(options, console, source, request, report.plan.dockerfile)
+    return run_build(options, console, source, request, report)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.errors import UsageError
-from builder.plan import PlanRequest
+from builder.planrequest import PlanRequest
 from builder.source import DockerfileSource
 
 
@@ -68,35 +68,49 @@ def source_date_epoch(build_args: dict[str, str]) -> int | None:
 
 
 def run_build(options: argparse.Namespace, console: Any, source: DockerfileSource, plan: PlanRequest,
-              parsed: Any = None) -> int:
+              report: Any) -> int:
     import contextlib
 
+    from builder.commands.replaying import record_build
     from builder.console import BuildView, LiveBuildView
+    from builder.events import StepStarted
+    from builder.outputs import apply_outputs, parse_outputs
     from builder.services import open_services
     from builder.solve import BuildRequest, build
 
     context = Path(options.context)
     if not context.is_dir():
         raise UsageError(f"unable to prepare context: path {str(context)!r} not found")
+    outputs = parse_outputs(options)  # a typo in -o fails before the build, not after
+    to_stdout = any(spec.dest == "-" for spec in outputs)
     quiet = options.quiet or options.progress == "quiet"
     live = not quiet and (options.progress == "tty" or (options.progress == "auto" and console.is_terminal))
     view: Any = LiveBuildView(console) if live else BuildView(console, quiet=quiet)
-    services = open_services(options.root, emit=view)
+    titles: list[str] = []
+
+    def emit(event: Any) -> None:
+        if isinstance(event, StepStarted):
+            titles.append(event.title)
+        view(event)
+
+    services = open_services(options.root, emit=emit)
     request = BuildRequest(
         source=source, context=context.resolve(), plan=plan, tags=tuple(options.tags),
         no_cache=options.no_cache, no_cache_filter=tuple(name.lower() for name in options.no_cache_filter),
         pull=options.pull, secrets=parse_secrets(options.secret), ssh=parse_ssh(options.ssh),
         network=options.network, source_date_epoch=source_date_epoch(dict(plan.build_args)),
-        labels=parse_labels(options.label), registry=_registry_factory(options), parsed=parsed,
+        labels=parse_labels(options.label), registry=_registry_factory(options), parsed=report.plan.dockerfile,
     )
     with view if live else contextlib.nullcontext():
         result = build(request, services)
+        apply_outputs(options, options.root, result.image, emit=emit)
+    record_build(options, source, plan, services, result.image, titles, [w.message for w in report.warnings])
     image_id = result.image.image_id
     if options.iidfile:
         Path(options.iidfile).write_text(image_id)
-    if quiet:
+    if quiet and not to_stdout:
         console.result_line(image_id)
-    else:
+    elif not quiet:
         console.info(f"writing image {image_id} done")
         for tag in result.image.tags:
             console.info(f"naming to {tag} done")

@@ -28,9 +28,10 @@ def registry_client_for(options: argparse.Namespace) -> RegistryClient:
 
 
 def open_store(options: argparse.Namespace) -> ImageStore:
+    from builder.cache import protected_blobs
     from builder.imagestore import ImageStore
 
-    return ImageStore(options.root)
+    return ImageStore(options.root, protect=protected_blobs(options.root))
 
 
 def run_reporting(body: Callable[[Console], int]) -> int:

@@ -78,7 +78,7 @@ def _export_layout(store: ImageStore, descriptor: Descriptor, spec: OutputSpec, 
     names = spec.names or tuple(tags)
     images = [LayoutImage(converted, tuple(_reference(n) for n in names))]
     dest = spec.dest or STDOUT
-    if spec.as_directory:
+    if spec.as_directory or (dest != STDOUT and Path(dest).is_dir()):  # dest=DIR: a layout directory
         if dest == STDOUT:
             raise UsageError(f"output directory is required for {spec.type} exporter with tar=false")
         write_directory(Path(dest), store.content, images, docker=docker)

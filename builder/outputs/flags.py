@@ -13,9 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from builder.outputs.spec import IMAGE, OutputSpec, parse_output
-
 if TYPE_CHECKING:
+    from builder.outputs.spec import OutputSpec
     from builder.events import EventSink
     from builder.export import ExportedImage
     from builder.outputs.exporters import ExportResult
@@ -35,6 +34,8 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_outputs(options: argparse.Namespace) -> list[OutputSpec]:
     """Every output asked for, ``--push`` folded in as buildx does: it turns on ``push`` for
     the image outputs given, or adds one. Call before building so typos fail fast."""
+    from builder.outputs.spec import IMAGE, OutputSpec, parse_output  # imports compression: only when used
+
     specs = [parse_output(text) for text in getattr(options, "outputs", None) or ()]
     if getattr(options, "push", False):
         images = [s for s in specs if s.type == IMAGE]

@@ -88,6 +88,8 @@ def test_layer_is_compressed_once_per_codec(tmp_path: Path) -> None:
     assert content.path(gz.digest).stat().st_mtime == 1  # served from the table, not rewritten
     zst = compressor_.convert(layer, layer.digest, Compression(ZSTD))
     assert zst.media_type == MediaType.OCI_LAYER_ZSTD and zst.digest != gz.digest
+    best = compressor_.convert(layer, layer.digest, Compression(GZIP, level=9))
+    assert best.digest != gz.digest and (table.parent / f"{layer.digest.hex}.gzip-9.json").is_file()
 
 
 def test_a_collected_blob_makes_the_table_entry_stale(tmp_path: Path) -> None:

@@ -74,6 +74,9 @@ def test_oci_directory_and_zstd(built, tmp_path: Path) -> None:  # noqa: ANN001
     names = [m["annotations"]["io.containerd.image.name"]
              for m in json.loads((tmp_path / "layout" / "index.json").read_text())["manifests"]]
     assert names == ["example.com/app:1", "docker.io/library/other:2"]
+    (tmp_path / "existing").mkdir()
+    export(root, image, f"type=oci,dest={tmp_path / 'existing'}")  # an existing directory: a layout in it
+    skopeo("inspect", f"oci:{tmp_path / 'existing'}")
 
 
 @needs_skopeo

@@ -11,7 +11,8 @@ import pytest
 
 from runtime.container import run
 from runtime.mounts import Mount
-from runtime.spec import ExitStatus, ProcessSpec
+from runtime.spec import ExitStatus, ProcessSpec, Stdio
+from runtime.supervisor import ContainerControl
 
 BUSYBOX = "/bin/busybox"
 PASSWD = """root:x:0:0:root:/root:/bin/sh
@@ -79,15 +80,17 @@ class Runner:
     def mounts(self) -> list[Mount]:
         return [Mount("bind", str(self.rootfs), ("rbind", "rw"))]
 
-    def __call__(self, script: str, timeout: float | None = 30, **spec_fields: object) -> Result:
-        return self.argv(("sh", "-c", script), timeout=timeout, **spec_fields)
+    def __call__(self, script: str, timeout: float | None = 30, **options: object) -> Result:
+        return self.argv(("sh", "-c", script), timeout=timeout, **options)  # type: ignore[arg-type]
 
     def argv(self, argv: tuple[str, ...], timeout: float | None = 30, rootfs_mounts: list[Mount] | None = None,
+             stop_grace: float = 10.0, stdio: Stdio = Stdio(), control: ContainerControl | None = None,
              **spec_fields: object) -> Result:
         chunks: list[tuple[str, bytes]] = []
         spec = ProcessSpec(argv=argv, **spec_fields)  # type: ignore[arg-type]
         status = run(spec, rootfs_mounts or self.mounts(), lambda s, d: chunks.append((s, d)),
-                     state_root=self.state_root, timeout=timeout)
+                     state_root=self.state_root, timeout=timeout, stop_grace=stop_grace, stdio=stdio,
+                     control=control)
         return Result(status, chunks)
 
 

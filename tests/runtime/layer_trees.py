@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from runtime.diff import DiffStats, write_diff
-from runtime.mounts import Mount, mounted
+from runtime.hostmounts import mounted
+from runtime.mounts import Mount
 from runtime.overlay import OVERLAY_OPTIONS
 
 Operation = Callable[[Path], None]

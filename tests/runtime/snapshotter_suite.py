@@ -8,7 +8,7 @@ from typing import Callable
 import pytest
 
 from runtime.errors import SnapshotError
-from runtime.mounts import mounted
+from runtime.hostmounts import mounted
 from runtime.snapshots import Kind, Snapshotter
 
 Factory = Callable[[str], Snapshotter]

@@ -12,7 +12,8 @@ from layer_trees import describe, make_lower
 from test_apply_security import directory, hardlink, reg, symlink
 
 from runtime.apply import apply_layer
-from runtime.mounts import Mount, mounted
+from runtime.hostmounts import mounted
+from runtime.mounts import Mount
 from runtime.overlay import OVERLAY_OPTIONS
 
 pytestmark = pytest.mark.privileged

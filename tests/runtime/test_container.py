@@ -9,7 +9,8 @@ import pytest
 
 from runtime.container import run
 from runtime.errors import ContainerStartError
-from runtime.spec import DOCKER_DEFAULT_CAPABILITIES, BindMount, ProcessSpec
+from runtime.spec import DOCKER_DEFAULT_CAPABILITIES, BindMount, ExitStatus, ProcessSpec
+from runtime.supervisor import ContainerControl
 
 pytestmark = pytest.mark.privileged
 DOCKER_CAP_MASK = sum(1 << cap for cap in DOCKER_DEFAULT_CAPABILITIES)
@@ -146,11 +147,33 @@ def test_init_forwards_signals_to_the_main_process(runner) -> None:
 
 
 def test_timeout_kills_the_whole_container(runner) -> None:
+    """SIGTERM is ignored here, so SIGKILL follows once the grace period is over."""
     started = time.monotonic()
-    result = runner("sleep 60 & sleep 60", timeout=0.5)
+    result = runner("trap '' TERM; sleep 60 & sleep 60", timeout=0.5, stop_grace=0.5)
     assert result.status.timed_out
     assert result.status.code == 128 + signal.SIGKILL
-    assert time.monotonic() - started < 5
+    assert 1.0 <= time.monotonic() - started < 5
+
+
+def test_timeout_sends_sigterm_first(runner) -> None:
+    started = time.monotonic()
+    result = runner("trap 'echo terminated; exit 9' TERM; sleep 60 & wait", timeout=0.5)
+    assert result.status == ExitStatus(9, timed_out=True)
+    assert result.stdout == "terminated\n"
+    assert time.monotonic() - started < 5  # far below the 10 s default grace
+
+
+def test_control_signals_a_running_container(runner) -> None:
+    control = ContainerControl()
+    assert not control.signal(signal.SIGTERM)  # nothing running yet
+
+    def hang_up_once_started(stream: str, data: bytes) -> None:
+        assert control.signal(signal.SIGHUP)
+
+    status = run(ProcessSpec(("sh", "-c", "trap 'exit 4' HUP; echo ready; sleep 60 & wait")), runner.mounts(),
+                 hang_up_once_started, state_root=runner.state_root, control=control)
+    assert status.code == 4
+    assert not control.signal(signal.SIGTERM)  # over
 
 
 def test_background_processes_die_with_the_main_process(runner) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from snapshotter_suite import SnapshotterContract, read_tree, write_layer
 
-from runtime.mounts import mounted
+from runtime.hostmounts import mounted
 from runtime.native import NativeSnapshotter
 from runtime.overlay import OverlaySnapshotter
 

@@ -1,0 +1,87 @@
+"""The CLI side of ``builder.replay``: when a build may be replayed, the key, and the record."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from builder.planrequest import PlanRequest
+from builder.replay import RECORD_VERSION, context_signatures, request_key, signature, try_replay, write_record
+from builder.source import DockerfileSource
+
+IGNORE_FILE = ".dockerignore"
+
+
+def replayable(options: argparse.Namespace) -> bool:
+    """Only the default output, with the cache allowed and no registry check, can be replayed."""
+    return not (options.no_cache or options.pull or getattr(options, "outputs", None)
+                or getattr(options, "push", False) or getattr(options, "metadata_file", None)
+                or os.environ.get("PYBUILD_NO_REPLAY"))
+
+
+def key_for(options: argparse.Namespace, source: DockerfileSource, plan: PlanRequest) -> str:
+    return request_key({
+        "dockerfile": source.text, "path": source.display_path,
+        "context": os.path.realpath(options.context),
+        "build_args": dict(sorted(plan.build_args.items())), "target": plan.target, "platform": plan.platform,
+        "tags": list(options.tags), "labels": list(options.label), "network": options.network,
+        "no_cache_filter": sorted(options.no_cache_filter), "uid": os.geteuid(),
+        "epoch": os.environ.get("SOURCE_DATE_EPOCH"), "machine": os.uname().machine,
+    })
+
+
+def watched_files(options: argparse.Namespace, source: DockerfileSource) -> list[str]:
+    """Files outside the recorded context paths whose appearance or change alters the build."""
+    files = [os.path.join(options.context, IGNORE_FILE)]
+    if source.path is not None:
+        files.append(f"{source.path}{IGNORE_FILE}")
+    return files
+
+
+def replay_if_unchanged(options: argparse.Namespace, console: Any, source: DockerfileSource,
+                        plan: PlanRequest) -> int | None:
+    """Answer the build from its record and return the exit code, or None to build for real."""
+    if not replayable(options):
+        return None
+    replay = try_replay(Path(options.root), key_for(options, source, plan))
+    if replay is None:
+        return None
+    quiet = options.quiet or options.progress == "quiet"
+    for warning in replay.warnings:
+        console.warning(warning)
+    if options.iidfile:
+        Path(options.iidfile).write_text(replay.image_id)
+    if quiet:
+        console.result_line(replay.image_id)
+        return 0
+    for number, title in enumerate(replay.titles, start=1):
+        console.info(f"#{number} {title}\n#{number} CACHED")
+    console.info(f"writing image {replay.image_id} done")
+    for tag in replay.tags:
+        console.info(f"naming to {tag} done")
+    return 0
+
+
+def record_build(options: argparse.Namespace, source: DockerfileSource, plan: PlanRequest, services: Any,
+                 image: Any, titles: list[str], warnings: list[str]) -> None:
+    """Write the replay record of a finished build, unless it read something a record can't check."""
+    journal = services.journal
+    if not replayable(options) or journal.unrecordable:
+        return
+    names = {}
+    for tag in image.tags:
+        entry = services.images.resolve(tag)
+        name = entry.annotations.get("org.opencontainers.image.ref.name") if entry is not None else None
+        if name is None:
+            return
+        names[name] = str(image.manifest.digest)
+    context = os.path.realpath(options.context)
+    write_record(Path(options.root), key_for(options, source, plan), {
+        "v": RECORD_VERSION, "image_id": image.image_id, "manifest": str(image.manifest.digest),
+        "layers": list(image.layers),
+        "tags": list(image.tags), "tag_names": sorted(names), "titles": titles, "warnings": warnings,
+        "context": context, "context_paths": context_signatures(context, sorted(journal.context_paths)),
+        "files": {path: signature(path) for path in watched_files(options, source)},
+        "bases": dict(journal.bases),
+    })

@@ -1,0 +1,3 @@
+# compare: dockerfile app.Dockerfile
+FROM busybox:local
+COPY . /ctx/
