@@ -10,7 +10,7 @@ from builder.errors import UsageError
 from builder.layers import temporary_key
 from builder.services import Services
 from registry_client import Platform, RegistryClient
-from runtime import BindMount, ExitStatus, Limits, ProcessSpec, run
+from runtime import BindMount, ExitStatus, Limits, ProcessSpec, Stdio, run
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,7 @@ class RunOptions:
     volumes: tuple[BindMount, ...] = ()
     limits: Limits = field(default_factory=Limits)
     hostname: str | None = None
+    stdio: Stdio = field(default_factory=Stdio)  # -i / -t
 
 
 def command_line(entrypoint: Sequence[str] | None, cmd: Sequence[str] | None, options: RunOptions) -> tuple[str, ...]:
@@ -38,8 +39,9 @@ def command_line(entrypoint: Sequence[str] | None, cmd: Sequence[str] | None, op
     return argv
 
 
-def merge_env(image_env: Sequence[str], extra: Sequence[str], environ: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    merged: dict[str, str] = {}
+def merge_env(image_env: Sequence[str], extra: Sequence[str], environ: dict[str, str],
+              tty: bool = False) -> tuple[tuple[str, str], ...]:
+    merged: dict[str, str] = {"TERM": "xterm"} if tty else {}  # docker's default on a tty
     for item in image_env:
         name, _, value = item.partition("=")
         merged[name] = value
@@ -59,7 +61,7 @@ def run_image(services: Services, reference: str, options: RunOptions, platform:
     config = image.config
     spec = ProcessSpec(
         argv=command_line(config.entrypoint, config.cmd, options),
-        env=merge_env(config.env, options.env, environ),
+        env=merge_env(config.env, options.env, environ, tty=options.stdio.tty),
         cwd=options.workdir or config.workdir or "/",
         user=options.user or config.user or "root",
         hostname=options.hostname or secrets.token_hex(6),
@@ -70,6 +72,6 @@ def run_image(services: Services, reference: str, options: RunOptions, platform:
     key = temporary_key("run")
     mounts = services.snapshotter.prepare(key, image.snapshot)
     try:
-        return run(spec, mounts, on_output, state_root=services.runtime_state)
+        return run(spec, mounts, on_output, state_root=services.runtime_state, stdio=options.stdio)
     finally:
         services.snapshotter.remove(key)

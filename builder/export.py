@@ -40,5 +40,7 @@ def export_image(services: Services, state: StageState, tags: Sequence[str], lab
     descriptor = services.store.put_bytes(manifest.to_bytes(), OCI_MANIFEST)
     for tag in tags:
         services.images.tag(tag, descriptor)
+    if not tags:
+        services.images.add_unnamed(descriptor)
     return ExportedImage(descriptor, config, str(config_descriptor.digest), tuple(tags),
                          tuple(str(layer.digest) for layer in manifest.layers))

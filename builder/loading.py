@@ -66,6 +66,8 @@ def load_archive(store: ImageStore, source: Path | BinaryIO) -> list[LoadedImage
     for image in loaded:
         for name in image.names:
             store.tag(name, image.descriptor)
+        if not image.names:
+            store.add_unnamed(image.descriptor)
     return loaded
 
 

@@ -8,6 +8,8 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rm", action="store_true", help="accepted for docker compatibility: containers are always removed")
+    parser.add_argument("-i", "--interactive", action="store_true", help="keep stdin open and forward it")
+    parser.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
     parser.add_argument("-e", "--env", action="append", default=[], metavar="K[=V]", help="set an environment variable")
     parser.add_argument("-u", "--user", help="user[:group] to run as (name or id)")
     parser.add_argument("-w", "--workdir", help="working directory inside the container")
@@ -29,7 +31,7 @@ def run(options: argparse.Namespace) -> int:
         from builder.containers import RunOptions, run_image
         from builder.services import open_services
         from registry_client import host_platform
-        from runtime import Limits
+        from runtime import Limits, Stdio
 
         services = open_services(options.root)
         run_options = RunOptions(
@@ -37,6 +39,7 @@ def run(options: argparse.Namespace) -> int:
             user=options.user, workdir=options.workdir, network=options.network,
             volumes=tuple(_volume(text) for text in options.volume),
             limits=Limits(memory_bytes=_size(options.memory), pids=options.pids_limit), hostname=options.hostname,
+            stdio=_stdio(options, Stdio),
         )
         status = run_image(services, options.image, run_options,
                            parse_platform_flag(options.platform) or host_platform(), _write,
@@ -44,6 +47,13 @@ def run(options: argparse.Namespace) -> int:
         return status.code
 
     return run_reporting(body)  # type: ignore[arg-type]
+
+
+def _stdio(options: argparse.Namespace, stdio_type: type) -> object:
+    """docker's rules: ``-i`` forwards stdin, ``-t`` gives a pty, raw mode when stdin is a terminal."""
+    stdin_fd = sys.stdin.fileno()
+    terminal = stdin_fd if options.tty and os.isatty(stdin_fd) else None
+    return stdio_type(stdin=stdin_fd if options.interactive else None, tty=options.tty, terminal=terminal)
 
 
 def _write(stream: str, data: bytes) -> None:

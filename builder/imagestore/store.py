@@ -79,6 +79,16 @@ class ImageStore:
                     entries.append(with_name(old, None, old.annotations.get(REPO_DIGEST)))
         return entry
 
+    def add_unnamed(self, descriptor: Descriptor) -> Descriptor:
+        """Keep ``descriptor`` as a ``<none>`` image (an untagged build or load) unless a name already has it."""
+        if not self.content.exists(descriptor.digest):
+            raise ImageNotFound(str(descriptor.digest))
+        entry = with_name(descriptor, None)
+        with self._editing() as entries:
+            if not any(e.digest == descriptor.digest for e in entries):
+                entries.append(entry)
+        return entry
+
     def untag(self, ref: Reference | str) -> Descriptor:
         """Remove the name ``ref`` only; blobs stay until ``prune`` (see ``remove``)."""
         name = parse_reference(ref) if isinstance(ref, str) else ref

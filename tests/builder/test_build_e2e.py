@@ -174,3 +174,11 @@ def test_snapshots_of_a_killed_build_are_swept(built_root: Path) -> None:
     services.snapshotter.prepare(key, None)
     assert key in sweep_dead_snapshots(services.snapshotter)
     assert key not in [info.name for info in services.snapshotter.list()]
+
+
+def test_untagged_build_is_listed_as_a_dangling_image(built_root: Path, tmp_path: Path) -> None:
+    from builder.imagestore import ImageStore
+
+    result = run_build(built_root, tmp_path, "FROM busybox:local\nRUN echo untagged > /u\n")
+    records = ImageStore(built_root).list()
+    assert any(r.name is None and str(r.image_id) == result.image.image_id for r in records)
