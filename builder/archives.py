@@ -68,5 +68,24 @@ def unpack_archive(archive_path: str, dest_root: str, dest_dir: str, owner: Owne
                 runtime.apply_layer(open_decompressed(archive_path, stack), staging)
         except (runtime.UnsafeLayerError, runtime.LayerFormatError, tarfile.TarError, OSError, EOFError) as error:
             raise ArchiveError(f"failed to unpack {os.path.basename(archive_path)}: {error}") from None
+        kept = _existing_implied_dirs(archive_path, staging, dest_dir)
         copier = TreeCopier(SourceRoot(staging, name="archive"), dest_root, CopyOptions(owner=owner), written)
         copier.copy("", dest_dir)
+        for target, st in kept:
+            # A directory the tar only implies (no entry of its own) keeps the image's owner and mode.
+            os.lchown(target, st.st_uid, st.st_gid)
+            os.chmod(target, st.st_mode & 0o7777)
+
+
+def _existing_implied_dirs(archive_path: str, staging: str, dest_dir: str) -> list[tuple[str, os.stat_result]]:
+    """Directories that exist in the destination and that the archive creates without naming them."""
+    with ExitStack() as stack, tarfile.open(fileobj=open_decompressed(archive_path, stack), mode="r|") as tar:
+        named = {os.path.normpath(member.name).lstrip("/") for member in tar}
+    kept = []
+    for directory, dirnames, _ in os.walk(staging):
+        for name in dirnames:
+            relpath = os.path.relpath(os.path.join(directory, name), staging)
+            target = os.path.join(dest_dir, relpath)
+            if relpath not in named and os.path.isdir(target) and not os.path.islink(target):
+                kept.append((target, os.lstat(target)))
+    return kept

@@ -32,7 +32,7 @@ class BaseImage:
 
 
 def scratch(platform: Platform) -> BaseImage:
-    config = ImageConfig(platform=platform)
+    config = ImageConfig(platform=platform, workdir="/")  # BuildKit's empty image starts at "/"
     return BaseImage(config, (), None, key_for(None, {"op": "scratch", "platform": str(platform)}))
 
 

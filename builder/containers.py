@@ -63,7 +63,7 @@ def run_image(services: Services, reference: str, options: RunOptions, platform:
         argv=command_line(config.entrypoint, config.cmd, options),
         env=merge_env(config.env, options.env, environ, tty=options.stdio.tty),
         cwd=options.workdir or config.workdir or "/",
-        user=options.user or config.user or "root",
+        user=options.user or config.user or "0:0",
         hostname=options.hostname or secrets.token_hex(6),
         network=options.network,  # type: ignore[arg-type]
         mounts=options.volumes,

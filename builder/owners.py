@@ -30,8 +30,17 @@ def resolve_chown(spec: str, dest_root: str) -> Owner:
         uid, gid = _lookup_user(user, dest_root)
     if group:
         gid_number = _as_id(group)
-        gid = gid_number if gid_number is not None else _lookup_group(group, dest_root)
+        if gid_number is not None:
+            gid = gid_number
+        elif group != user or _has_group(group, dest_root):
+            gid = _lookup_group(group, dest_root)
+        # else `--chown=app:app` without an `app` group: docker 26 (BuildKit 0.13) keeps app's
+        # primary group (seen in a side-by-side build); other unknown groups stay errors.
     return Owner(uid, gid)
+
+
+def _has_group(name: str, dest_root: str) -> bool:
+    return any(len(fields) >= 3 and fields[0] == name for fields in _records(dest_root, "/etc/group"))
 
 
 def _as_id(text: str) -> int | None:

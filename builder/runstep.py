@@ -81,7 +81,7 @@ def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_
             argv=request.command.argv,
             env=(*request.env, *prepared.env),
             cwd=request.cwd or "/",
-            user=request.user or "root",
+            user=request.user or "0:0",
             hostname=SANDBOX_HOSTNAME,
             network=_network_mode(request.network),
             mounts=tuple(binds),

@@ -38,6 +38,9 @@ def evaluate_global_args(
             values[declaration.name] = build_args[declaration.name]
         elif declaration.default is not None:
             values[declaration.name] = expand(declaration.default, values)
+        else:
+            # A value-less global ARG is unset, even for an automatic platform ARG (as docker does).
+            values.pop(declaration.name, None)
     return values
 
 

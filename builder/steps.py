@@ -74,7 +74,7 @@ def run_environment(scope: StageScope, build_args: Mapping[str, str]) -> tuple[t
 def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, bool, tuple[str, ...]]:
     command = run_command(run, shell_of(state.config))
     env = run_environment(state.scope, ctx.build_args)
-    request = RunRequest(command, env, state.config.workdir or "/", state.config.user or "root",
+    request = RunRequest(command, env, state.config.workdir or "/", state.config.user or "0:0",
                          run.network or ctx.default_network, run.mounts)
     material: dict[str, Any] = {
         "op": "run", "argv": list(command.argv), "script": list(command.script or ()),
@@ -99,7 +99,7 @@ def _make_workdir(ctx: StepContext, state: StageState) -> tuple[StageState, bool
     path = state.config.workdir
     if path in ("", "/"):
         return state, False
-    user = state.config.user or "root"
+    user = state.config.user or "0:0"
 
     def execute(mounts: list[Any]) -> None:
         with mounted(mounts) as root:

@@ -149,4 +149,5 @@ def _optional_tuple(value: Any) -> tuple[str, ...] | None:
 
 
 def _optional_list(value: tuple[str, ...] | None) -> list[str] | None:
-    return None if value is None else list(value)
+    # Go's `omitempty` drops empty slices: docker never writes "Cmd": [].
+    return list(value) if value else None

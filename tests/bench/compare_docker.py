@@ -27,7 +27,7 @@ Docker's side: ``docker build`` then ``docker save`` (layers + config blob). pyb
 ``pybuild --root R build`` then its OCI layout (``pybuild inspect`` for manifest + config,
 ``R/blobs/sha256/*`` for layers).
 
-Usage (see the end of this docstring for starting the comparison dockerd)::
+Usage::
 
     DOCKER_HOST=unix:///run/docker-compare.sock \\
       .venv/bin/python tests/bench/compare_docker.py [--root /tmp/cmp-root] [--only a,b] \\
@@ -35,6 +35,22 @@ Usage (see the end of this docstring for starting the comparison dockerd)::
 
 The bases ``busybox:local`` and ``debian:local`` must exist in both engines (``docker
 import`` / ``pybuild import``; see samples/busybox-base/make-rootfs.sh and debootstrap).
+Add ``--network none`` to keep RUN steps off pybuild's shared bridge.
+
+The comparison dockerd (dev machines only; no test needs it): bookworm's ``docker.io``
+(runc, containerd) plus trixie's ``docker.io``, ``docker-cli``, ``docker-buildx`` and
+``containerd`` .debs unpacked with ``dpkg-deb -x`` into /opt/docker-trixie (docker 26.1,
+BuildKit 0.13, dockerfile frontend 1.7: no ``COPY --parents/--exclude``, no ``ADD --unpack``,
+symbolic ``--chmod`` silently ignored, ``ADD --chown`` not applied to archive members; a
+``# syntax=`` line fails, as it needs Docker Hub). Started by::
+
+    PATH=/opt/docker-trixie/usr/bin:/opt/docker-trixie/usr/sbin:$PATH \
+      /opt/docker-trixie/usr/sbin/dockerd --data-root /var/lib/docker-compare \
+      --exec-root /run/docker-compare-exec --pidfile /run/docker-compare.pid \
+      -H unix:///run/docker-compare.sock --iptables=false --ip6tables=false &
+
+(``--bridge=none`` breaks BuildKit's RUN: "network bridge not found"). Stop it with
+``kill $(cat /run/docker-compare.pid)``.
 """
 from __future__ import annotations
 
@@ -226,13 +242,14 @@ def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeou
 
 
 class Docker:
-    def __init__(self, binary: str, scratch: Path) -> None:
+    def __init__(self, binary: str, scratch: Path, network: str = "") -> None:
         self.binary = binary
         self.scratch = scratch
+        self.network = [f"--network={network}"] if network else []
         self.env = dict(os.environ, DOCKER_BUILDKIT="1")
 
     def build(self, tag: str, ctx: Path, dockerfile: Path, args: list[str], no_cache: bool) -> Built:
-        cmd = [self.binary, "build", "--progress=plain", "-t", tag, "-f", str(dockerfile), *args]
+        cmd = [self.binary, "build", "--progress=plain", "-t", tag, "-f", str(dockerfile), *self.network, *args]
         if no_cache:
             cmd.append("--no-cache")
         rc, out, secs = run(cmd + [str(ctx)], env=self.env)
@@ -266,13 +283,14 @@ class Docker:
 
 
 class Pybuild:
-    def __init__(self, binary: str, root: Path) -> None:
+    def __init__(self, binary: str, root: Path, network: str = "") -> None:
         self.binary = binary
         self.root = root
+        self.network = [f"--network={network}"] if network else []
 
     def build(self, tag: str, ctx: Path, dockerfile: Path, args: list[str], no_cache: bool) -> Built:
         cmd = [self.binary, "--root", str(self.root), "build", "--progress=plain", "-t", tag,
-               "-f", str(dockerfile), *args]
+               "-f", str(dockerfile), *self.network, *args]
         if no_cache:
             cmd.append("--no-cache")
         iid = self.root.parent / f".{self.root.name}-iid"
@@ -507,6 +525,7 @@ def main() -> int:
                     if Path("/opt/docker-trixie/usr/bin/docker").exists() else "docker"))
     ap.add_argument("--pybuild", default=str(PROJECT / ".venv" / "bin" / "pybuild"))
     ap.add_argument("--no-timing", action="store_true", help="one build each, with cache, no timing pass")
+    ap.add_argument("--network", default="", help="pass --network=MODE to both builds (e.g. none)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--verbose", "-v", action="store_true", help="print build logs of failures in full")
     opts = ap.parse_args()
@@ -515,8 +534,8 @@ def main() -> int:
     all_cases = {d.name: Case.load(d) for d in sorted(opts.cases.iterdir()) if d.is_dir()}
     chosen = [n for n in opts.only.split(",") if n] or list(all_cases)
     scratch = Path(tempfile.mkdtemp(prefix="compare-docker-"))
-    docker = Docker(opts.docker, scratch)
-    pyb = Pybuild(opts.pybuild, opts.root)
+    docker = Docker(opts.docker, scratch, opts.network)
+    pyb = Pybuild(opts.pybuild, opts.root, opts.network)
     results: list[Result] = []
     built: set[str] = set()
     try:

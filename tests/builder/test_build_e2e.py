@@ -182,3 +182,33 @@ def test_untagged_build_is_listed_as_a_dangling_image(built_root: Path, tmp_path
     result = run_build(built_root, tmp_path, "FROM busybox:local\nRUN echo untagged > /u\n")
     records = ImageStore(built_root).list()
     assert any(r.name is None and str(r.image_id) == result.image.image_id for r in records)
+
+
+def test_scratch_workdir_without_passwd_and_default_workdir(built_root: Path, tmp_path: Path) -> None:
+    result = run_build(built_root, tmp_path, "FROM scratch\nWORKDIR /work/deeper\n", tags=("e2e:scratch-wd",))
+    assert result.image.config.workdir == "/work/deeper"
+    plain = run_build(built_root, tmp_path, "FROM scratch\nENV A=1\n")
+    assert plain.image.config.workdir == "/"
+
+
+def test_empty_cmd_is_left_out_of_the_config_json(built_root: Path, tmp_path: Path) -> None:
+    result = run_build(built_root, tmp_path, "FROM busybox:local\nENTRYPOINT []\nCMD []\n")
+    document = result.image.config.to_json()["config"]
+    assert "Cmd" not in document and "Entrypoint" not in document
+
+
+def test_add_tar_keeps_the_owner_of_directories_it_only_implies(built_root: Path, tmp_path: Path) -> None:
+    import tarfile
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    with tarfile.open(context / "b.tar", "w") as tar:
+        info = tarfile.TarInfo("tree/f.txt")
+        info.size = 0
+        tar.addfile(info)
+    dockerfile = "FROM busybox:local\nRUN mkdir -p /both/tree && chown 1000:1000 /both/tree\nADD b.tar /both/\n"
+    run_build(built_root, context, dockerfile, tags=("e2e:addtar",))
+    tree = flatten(built_root, "e2e:addtar", tmp_path / "t")
+    info = (tree / "both/tree").stat()
+    assert (info.st_uid, info.st_gid) == (1000, 1000)
+    assert (tree / "both/tree/f.txt").exists()

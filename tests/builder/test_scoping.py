@@ -115,3 +115,9 @@ def test_copy_from_a_later_stage_is_an_error() -> None:
 
 def test_bare_build_arg_reads_the_environment() -> None:
     assert parse_build_args(["A=1", "B", "C"], {"B": "from-env"}) == {"A": "1", "B": "from-env"}
+
+
+def test_value_less_global_arg_hides_the_automatic_platform_value() -> None:
+    doc = check("ARG TARGETOS\nFROM scratch\nARG TARGETOS\nARG TARGETARCH\nENV OS=${TARGETOS:-none} ARCH=$TARGETARCH\n")
+    assert env_pairs(steps(doc)[2])[0] == ("OS", "none")
+    assert env_pairs(steps(doc)[2])[1][1] != ""
