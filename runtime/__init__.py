@@ -8,6 +8,14 @@
 * ``OverlaySnapshotter`` / ``NativeSnapshotter`` implement the ``Snapshotter`` contract (``snapshots``).
 * ``write_diff(lower_mounts, upper_mounts, out) -> DiffStats`` writes a snapshot's changes as an
   uncompressed layer tar with its diffID; ``apply_layer(stream, root)`` unpacks one safely.
+
+Isolation is Docker's default minus seccomp: namespaces, Docker's capability set, masked and
+read-only /proc paths, ``nodev`` on every writable mount with the standard devices bound from the host
+(plus the v1 devices cgroup where there is one). There is no seccomp filter yet, so syscalls that
+Docker's profile blocks for CAP-less root (``keyctl``, ``add_key``, ``userfaultfd``, ``perf_event_open``,
+``unshare`` of a user namespace, ...) are allowed. Applying Docker's profile needs a BPF program
+loaded by the main process just before ``execve`` (``prctl(PR_SET_NO_NEW_PRIVS)`` is not required as
+root, but a non-root USER needs it); it is left out until a compiler for the profile is worth carrying.
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Memory and pids limits through cgroups: v2 where the controller is usable there, v1 otherwise.
 
-Every container also gets Docker's device allow-list where a v1 ``devices`` hierarchy exists. That is
-defence in depth: ``nodev`` mounts (``runtime.rootfs``) already keep mknod'ed nodes from opening. v2
-has no devices controller (it takes a BPF program), so pure v2 hosts rely on ``nodev`` alone, and so
-does a host whose devices hierarchy pybuild cannot write to (inside another container).
+With ``Limits.restrict_devices`` a container also gets Docker's device allow-list where a v1
+``devices`` hierarchy exists. That is defence in depth: ``nodev`` mounts (``runtime.rootfs``) already
+keep mknod'ed nodes from opening. v2 has no devices controller (it takes a BPF program), so pure v2
+hosts rely on ``nodev`` alone, and so does a host whose devices hierarchy pybuild cannot write to.
 
 On a hybrid host (this one: every controller bound to a v1 hierarchy, an empty ``unified`` v2) each
 controller is looked up separately. A container's cgroup is ``pybuild-<id>`` below the cgroup pybuild
@@ -96,6 +96,8 @@ def _settings(version: int, controller: str, limits: Limits) -> list[tuple[str, 
 def create(container_id: str, limits: Limits) -> list[str]:
     """Make the container's cgroup directories with ``limits`` applied; returns them."""
     wanted = [name for name, value in (("memory", limits.memory_bytes), ("pids", limits.pids)) if value is not None]
+    if not wanted and not limits.restrict_devices:
+        return []
     hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"), (*wanted, "devices"))
     missing = set(wanted) - set(hierarchies)
     if missing:
@@ -108,7 +110,7 @@ def create(container_id: str, limits: Limits) -> list[str]:
         remove(directories)
         raise CgroupError(f"cannot set up cgroup for {container_id}: {error}") from error
     devices = hierarchies.get("devices")
-    if devices is not None and devices.version == 1:
+    if limits.restrict_devices and devices is not None and devices.version == 1:
         made_before = len(directories)
         try:
             _make(devices, "devices", container_id, limits, directories)
@@ -169,3 +171,30 @@ def _kill_members(directory: str) -> None:
         for pid in _read(os.path.join(directory, "cgroup.procs")).split():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
+
+
+def remove_orphans(min_age_seconds: float = 60.0) -> list[str]:
+    """Remove ``pybuild-*`` cgroups that are empty and older than ``min_age_seconds``.
+
+    Their pybuild was killed and its state root is never visited again (a throw-away ``--root``). A
+    live container's cgroup is empty only between its creation and the shim joining it, milliseconds.
+    """
+    hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"), ("memory", "pids", "devices"))
+    removed = []
+    for directory in {hierarchy.directory for hierarchy in hierarchies.values()}:
+        with contextlib.suppress(OSError):
+            for name in os.listdir(directory):
+                path = os.path.join(directory, name)
+                if name.startswith("pybuild-") and _empty_and_old(path, min_age_seconds):
+                    with contextlib.suppress(OSError):  # busy again, or removed by another pybuild
+                        os.rmdir(path)
+                        removed.append(path)
+    return removed
+
+
+def _empty_and_old(directory: str, min_age_seconds: float) -> bool:
+    try:
+        return (time.time() - os.stat(directory).st_mtime > min_age_seconds
+                and not _read(os.path.join(directory, "cgroup.procs")).strip())
+    except OSError:
+        return False

@@ -51,7 +51,7 @@ def run(
         return _run_in(state, spec, tuple(rootfs), on_output, StopPolicy(timeout, stop_grace), stdio,
                        control or ContainerControl())
     finally:
-        release_resources(state_root, state.record)
+        release_resources(state.record)
         state.close()
 
 
@@ -82,7 +82,7 @@ def _run_in(state: ContainerState, spec: ProcessSpec, rootfs: tuple[Mount, ...],
         from runtime import network  # imports pyroute2 (slow): only when needed, and before the fork
 
         state.remember("lease", {"container_id": state.id, "address": "", "host_ifname": ""})
-        lease = network.allocate(state.state_root, state.id)
+        lease = network.allocate(state.id)
         state.remember("lease", lease.to_record())
     state.remember("cgroups", [])
     cgroup_dirs = cgroups.create(state.id, spec.limits)

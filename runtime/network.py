@@ -4,12 +4,16 @@ Modes: ``host`` shares pybuild's netns; ``none`` is a fresh netns with only ``lo
 see ``namespaces.bring_up_loopback``); ``default`` is a fresh netns with a veth pair whose host end is
 enslaved to the ``pybuild0`` bridge, and an nftables ``masquerade`` rule for outbound NAT.
 
-Lifecycle: ``allocate`` reserves an address (a lease file under ``<state_root>/network/leases``) and
+Lifecycle: ``allocate`` reserves an address (a lease file under ``NETWORK_STATE/leases``) and
 makes sure the bridge and the nft table exist; ``connect`` creates the veth pair with its container end
 born inside the container's netns (``net_ns_pid``), so when the container dies the kernel destroys the
 pair; ``configure_inside`` runs in the container; ``release`` deletes the host end if still there, frees
 the address and, when no lease is left, removes the bridge and the nft table. All of it is serialised by
-an ``flock`` on ``<state_root>/network/lock``. IPv4 forwarding is switched on and left on, as Docker does.
+an ``flock`` on ``NETWORK_STATE/lock``. IPv4 forwarding is switched on and left on, as Docker does.
+
+The bridge, the subnet and the nft table are host-wide, so the leases are too, whatever ``--root`` a
+pybuild uses: per-root leases let one root remove the bridge under another's containers and hand out
+an address another root already uses.
 """
 from __future__ import annotations
 
@@ -25,12 +29,14 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from runtime.errors import NetworkError
+from runtime.state import DEFAULT_STATE_ROOT
 
 BRIDGE = "pybuild0"
 SUBNET = ipaddress.ip_network("10.213.0.0/16")
 GATEWAY = next(SUBNET.hosts())
 NFT_TABLE = "pybuild"
 CONTAINER_IFNAME = "eth0"
+NETWORK_STATE = os.path.join(DEFAULT_STATE_ROOT, "network")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +54,8 @@ class Lease:
 
 
 @contextlib.contextmanager
-def _locked(state_root: str) -> Iterator[str]:
-    directory = os.path.join(state_root, "network")
+def _locked() -> Iterator[str]:
+    directory = NETWORK_STATE
     os.makedirs(os.path.join(directory, "leases"), exist_ok=True)
     fd = os.open(os.path.join(directory, "lock"), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     try:
@@ -59,8 +65,8 @@ def _locked(state_root: str) -> Iterator[str]:
         os.close(fd)
 
 
-def allocate(state_root: str, container_id: str) -> Lease:
-    with _locked(state_root) as leases:
+def allocate(container_id: str) -> Lease:
+    with _locked() as leases:
         taken = set(os.listdir(leases))
         address = next((str(a) for a in SUBNET.hosts() if a != GATEWAY and str(a) not in taken), None)
         if address is None:
@@ -98,17 +104,17 @@ def configure_inside(lease: Lease) -> None:
         ipr.route("add", dst="0.0.0.0/0", gateway=str(GATEWAY))
 
 
-def release(state_root: str, record: dict[str, Any]) -> None:
+def release(record: dict[str, Any]) -> None:
     lease = Lease.from_record(record)
     with IPRoute() as ipr:
         for index in ipr.link_lookup(ifname=lease.host_ifname):
             with contextlib.suppress(NetlinkError):  # gone with its netns meanwhile
                 ipr.link("del", index=index)
-    with _locked(state_root) as leases:
+    # The bridge and NAT table stay, like docker0: tearing them down after every RUN and setting
+    # them up again before the next one cost about 100 ms a step.
+    with _locked() as leases:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(leases, lease.address))
-        if not os.listdir(leases):
-            _remove_bridge_and_nat()
 
 
 def _ensure_bridge_and_nat() -> None:
@@ -122,13 +128,6 @@ def _ensure_bridge_and_nat() -> None:
         handle.write("1")
     if _nft(f"list table ip {NFT_TABLE}", check=False) != 0:
         _nft(_NFT_RULES)
-
-
-def _remove_bridge_and_nat() -> None:
-    with IPRoute() as ipr:
-        for index in ipr.link_lookup(ifname=BRIDGE):
-            ipr.link("del", index=index)
-    _nft(f"delete table ip {NFT_TABLE}", check=False)
 
 
 _NFT_RULES = f"""
@@ -158,3 +157,13 @@ def _nft(script: str, check: bool = True) -> int:
 
 def table_exists() -> bool:
     return _nft(f"list table ip {NFT_TABLE}", check=False) == 0
+
+
+def lease_holders() -> list[str]:
+    """The container ids that hold an address now."""
+    with _locked() as leases:
+        holders = []
+        for name in os.listdir(leases):
+            with contextlib.suppress(FileNotFoundError), open(os.path.join(leases, name)) as handle:
+                holders.append(handle.read())
+        return holders

@@ -72,7 +72,7 @@ class ContainerState:
         os.close(self.lock_fd)
 
 
-def release_resources(state_root: str, record: dict[str, Any]) -> None:
+def release_resources(record: dict[str, Any]) -> None:
     """Free what a container record lists; each step tolerates the resource being gone already."""
     for target in record.get("mounts", []):
         with contextlib.suppress(NamespaceError):
@@ -84,7 +84,7 @@ def release_resources(state_root: str, record: dict[str, Any]) -> None:
     if lease:
         from runtime import network  # pyroute2 is heavy: import it only when a lease exists
 
-        network.release(state_root, lease)
+        network.release(lease)
 
 
 def _remove_if_old(directory: str, age_seconds: float = 60.0) -> None:
@@ -96,7 +96,9 @@ def _remove_if_old(directory: str, age_seconds: float = 60.0) -> None:
 def cleanup_stale(state_root: str, mount_registry: str = MOUNT_REGISTRY) -> list[str]:
     """Release the resources of containers and host mounts whose pybuild died; returns the containers' ids."""
     _sweep(mount_registry, "mounts")
-    return _sweep(state_root, "containers")
+    cleaned = _sweep(state_root, "containers")
+    cgroups.remove_orphans()  # of pybuilds killed with a state root nobody revisits
+    return cleaned
 
 
 def _sweep(state_root: str, kind: str) -> list[str]:
@@ -125,7 +127,7 @@ def _sweep(state_root: str, kind: str) -> list[str]:
         with contextlib.suppress(FileNotFoundError, ValueError):
             with open(os.path.join(directory, "record.json")) as handle:
                 record = json.load(handle)
-        release_resources(state_root, record)
+        release_resources(record)
         shutil.rmtree(directory, ignore_errors=True)
         os.close(lock_fd)
         cleaned.append(name)

@@ -38,7 +38,7 @@ def raw_mode(fd: int | None) -> Iterator[None]:
         yield
         return
     saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
+    tty.setraw(fd, termios.TCSANOW)  # TCSAFLUSH would drop what was typed during start-up
     try:
         yield
     finally:

@@ -38,7 +38,8 @@ def run(options: argparse.Namespace) -> int:
             command=tuple(options.command), entrypoint=options.entrypoint, env=tuple(options.env),
             user=options.user, workdir=options.workdir, network=options.network,
             volumes=tuple(_volume(text) for text in options.volume),
-            limits=Limits(memory_bytes=_size(options.memory), pids=options.pids_limit), hostname=options.hostname,
+            limits=Limits(memory_bytes=_size(options.memory), pids=options.pids_limit, restrict_devices=True),
+            hostname=options.hostname,
             stdio=_stdio(options, Stdio),
         )
         status = run_image(services, options.image, run_options,

@@ -1,6 +1,8 @@
 """cgroup discovery on v1, v2 and hybrid hosts, and memory/pids limits on this machine."""
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,16 @@ def test_cgroups_are_removed_after_the_run(runner) -> None:
     found = cgroups.discover(Path("/proc/self/cgroup").read_text(), Path("/proc/self/mountinfo").read_text())
     for hierarchy in found.values():
         assert not [p for p in Path(hierarchy.directory).iterdir() if p.name.startswith("pybuild-")]
+
+
+@pytest.mark.privileged
+def test_empty_old_cgroups_of_killed_pybuilds_are_removed() -> None:
+    old, fresh = cgroups.create("orphan-old", Limits(pids=10)), cgroups.create("orphan-new", Limits(pids=10))
+    try:
+        for directory in old:
+            os.utime(directory, (time.time() - 3600, time.time() - 3600))
+        removed = cgroups.remove_orphans()
+        assert set(old) <= set(removed)
+        assert not set(fresh) & set(removed)  # could be a container whose shim is about to join
+    finally:
+        cgroups.remove(old + fresh)

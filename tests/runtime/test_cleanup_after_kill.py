@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from host_state import host_links, host_mounts
 
 from runtime import cgroups, state
+from runtime.mounts import mount_points
 
 pytestmark = pytest.mark.privileged
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,15 +32,6 @@ DRIVER = textwrap.dedent("""
                        limits=Limits(memory_bytes=64 << 20, pids=50))
     run(spec, [Mount("bind", sys.argv[1], ("rbind", "rw"))], echo, state_root=sys.argv[2])
 """)
-
-
-def host_mounts() -> list[str]:
-    """/proc/mounts without a concurrently running Docker's churn (other engineers use this host too)."""
-    return [line for line in Path("/proc/mounts").read_text().splitlines() if "docker" not in line]
-
-
-def _links() -> set[str]:
-    return set(os.listdir("/sys/class/net"))
 
 
 def _sleepers() -> list[int]:
@@ -65,7 +58,7 @@ def _wait_for(predicate, seconds: float = 5.0) -> bool:
 @pytest.mark.parametrize("network", ["none", "default"])
 def test_sigkill_of_pybuild_leaves_nothing_behind(busybox_rootfs, state_root, network: str) -> None:
     mounts_before = host_mounts()
-    links_before = _links()
+    links_before = host_links()
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(busybox_rootfs), state_root, network],
                               cwd=ROOT, stdout=subprocess.PIPE)
     assert driver.stdout is not None
@@ -77,16 +70,48 @@ def test_sigkill_of_pybuild_leaves_nothing_behind(busybox_rootfs, state_root, ne
     driver.wait()
 
     assert _wait_for(lambda: not _sleepers()), "container processes outlived pybuild"
-    assert _wait_for(lambda: _links() - links_before <= {"pybuild0"}), "veth outlived the container"
+    assert _wait_for(lambda: host_links() - links_before <= {"pybuild0"}), "veth outlived the container"
     assert state.cleanup_stale(state_root) == containers  # the next start
     assert os.listdir(os.path.join(state_root, "containers")) == []
     assert host_mounts() == mounts_before
-    assert _links() == links_before
+    assert host_links() - links_before <= {"pybuild0"}  # the shared bridge stays, as docker0 does
     hierarchies = cgroups.discover(Path("/proc/self/cgroup").read_text(), Path("/proc/self/mountinfo").read_text())
     for hierarchy in hierarchies.values():
         assert not [name for name in os.listdir(hierarchy.directory) if name.startswith("pybuild-")]
     if network == "default":
         from runtime import network as net
 
-        assert not net.table_exists()
-        assert os.listdir(os.path.join(state_root, "network", "leases")) == []
+        assert net.table_exists() and "pybuild0" in host_links()  # persistent, shared by all pybuilds
+        assert not set(net.lease_holders()) & set(containers)
+
+
+MOUNT_HOLDER = textwrap.dedent("""
+    import sys
+    from runtime.hostmounts import mounted
+    from runtime.mounts import Mount
+
+    with mounted([Mount("bind", sys.argv[1], ("rbind", "ro"))], registry=sys.argv[2]) as target:
+        print(target, flush=True)
+        sys.stdin.read()
+""")
+
+
+def test_sigkill_while_a_snapshot_is_mounted_on_the_host(busybox_rootfs, tmp_path: Path) -> None:
+    registry = str(tmp_path / "registry")
+    mounts_before = host_mounts()
+    holder = subprocess.Popen([sys.executable, "-c", MOUNT_HOLDER, str(busybox_rootfs), registry], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert holder.stdout is not None
+    target = holder.stdout.readline().decode().strip()
+    assert target in mount_points()
+    state.cleanup_stale(str(tmp_path / "state"), mount_registry=registry)
+    assert target in mount_points(), "a live holder's mount must stay"
+    holder.kill()
+    holder.wait()
+    assert target in mount_points()  # the kernel does not undo a host mount
+
+    state.cleanup_stale(str(tmp_path / "state"), mount_registry=registry)  # the next start
+    assert target not in mount_points() and not os.path.exists(target)
+    assert host_mounts() == mounts_before
+    assert os.listdir(os.path.join(registry, "mounts")) == []
+    assert (busybox_rootfs / "bin" / "busybox").exists()  # only unmounted and rmdir'ed, never emptied

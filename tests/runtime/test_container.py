@@ -9,7 +9,7 @@ import pytest
 
 from runtime.container import run
 from runtime.errors import ContainerStartError
-from runtime.spec import DOCKER_DEFAULT_CAPABILITIES, BindMount, ExitStatus, ProcessSpec
+from runtime.spec import DOCKER_DEFAULT_CAPABILITIES, BindMount, ExitStatus, ProcessSpec, Stdio
 from runtime.supervisor import ContainerControl
 
 pytestmark = pytest.mark.privileged
@@ -214,3 +214,21 @@ def test_keyboard_interrupt_kills_the_container_and_propagates(runner) -> None:
         run(ProcessSpec(("sh", "-c", "echo go; sleep 60")), runner.mounts(), interrupt, state_root=runner.state_root)
     assert time.monotonic() - started < 5
     assert os.listdir(os.path.join(runner.state_root, "containers")) == []
+
+
+def test_stdin_is_forwarded_from_a_callers_fd(runner) -> None:
+    reader, writer = os.pipe()
+    os.write(writer, b"from the caller\n")
+    os.close(writer)
+    try:
+        result = runner("cat; echo done", stdio=Stdio(stdin=reader))
+    finally:
+        os.close(reader)
+    assert result.stdout == "from the caller\ndone\n"
+
+
+def test_tty_replaces_all_three_streams(runner) -> None:
+    result = runner("tty; test -t 0 && test -t 1 && test -t 2 && echo all-ttys; echo err >&2; stat -c %U /dev/pts/0",
+                    stdio=Stdio(tty=True), user="app")
+    assert result.stdout.replace("\r\n", "\n") == "/dev/pts/0\nall-ttys\nerr\napp\n"
+    assert result.stderr == ""

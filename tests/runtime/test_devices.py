@@ -50,11 +50,12 @@ def test_nodes_on_dev_shm_and_on_caller_binds_cannot_be_opened(runner, tmp_path:
     assert stat.S_ISCHR((tmp_path / "shared" / "zero").lstat().st_mode)  # created, just unusable
 
 
-def test_standard_devices_still_work(runner) -> None:
+@pytest.mark.parametrize("limits", [Limits(), Limits(restrict_devices=True)], ids=["nodev", "nodev+cgroup"])
+def test_standard_devices_still_work(runner, limits: Limits) -> None:
     script = ("echo x > /dev/null && echo null; head -c 5 /dev/zero | wc -c; head -c 5 /dev/urandom | wc -c; "
               "head -c 5 /dev/random | wc -c; echo x > /dev/full || echo full-is-full; "
               "exec 3<>/dev/ptmx && echo ptmx; exec 3<&-; true 4<>/dev/tty || echo no-tty")
-    result = runner(script)
+    result = runner(script, limits=limits)
     assert result.stdout.split() == ["null", "5", "5", "5", "full-is-full", "ptmx", "no-tty"]
     assert "No space left on device" in result.stderr
     assert "No such device or address" in result.stderr  # /dev/tty reached the driver: no controlling tty
@@ -92,7 +93,7 @@ def test_a_char_device_made_in_a_run_reaches_the_layer_and_applies(busybox_rootf
 
 @pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/devices"), reason="no v1 devices hierarchy")
 def test_devices_cgroup_allows_only_the_standard_nodes() -> None:
-    directories = cgroups.create("devtest", Limits())
+    directories = cgroups.create("devtest", Limits(restrict_devices=True))
     assert any("/devices/" in directory for directory in directories)
     reader, writer = os.pipe()
     pid = os.fork()
