@@ -20,6 +20,7 @@ from typing import Any
 from builder.context import BuildContext
 from builder.errors import BuildError
 from builder.journal import BuildJournal
+from builder.scoped_path import resolve_in_root
 from grammar import RunMount
 from runtime import BindMount, mounted
 
@@ -90,33 +91,63 @@ def prepare_mounts(mounts: tuple[RunMount, ...], sources: MountSources, stack: c
     return PreparedMounts(tuple(binds), tuple(env), mount_material(mounts, sources))
 
 
-def _inside(base: Path, relative: str) -> Path:
-    """``relative`` under ``base``, refusing to leave it (``..`` or absolute tricks)."""
-    candidate = (base / relative.lstrip("/")).resolve()
-    if candidate != base.resolve() and base.resolve() not in candidate.parents:
-        raise BuildError(f"mount source {relative!r} is outside of its root")
-    return candidate
-
-
 def _bind(mount: RunMount, sources: MountSources, stack: contextlib.ExitStack) -> BindMount:
     if mount.from_:
         snapshot_mounts, _ = sources.source_view(mount.from_)
-        root = Path(stack.enter_context(mounted(snapshot_mounts)))
+        root = stack.enter_context(mounted(snapshot_mounts))
     else:
-        root = Path(sources.context.root)
-    source = _inside(root, mount.source or ".")
-    if not source.exists():
+        root = sources.context.root
+    # Symlinks resolve inside the source root, as if it were "/": never on the host.
+    source = Path(resolve_in_root(root, mount.source or "."))
+    if not os.path.lexists(source):
         raise BuildError(f"failed to compute cache key: \"/{mount.source}\" not found")
-    if not mount.readonly:
-        # Writes to a read-write bind mount are thrown away afterwards, as in BuildKit.
+    context_filtered = not mount.from_ and sources.context.ignore_patterns
+    if context_filtered or not mount.readonly:
+        # The context as .dockerignore leaves it; writes to a read-write mount are thrown away.
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-bind-")))
-        copy = scratch / "src"
-        if source.is_dir():
-            shutil.copytree(source, copy, symlinks=True)
+        relpath = os.path.relpath(source, root)
+        if context_filtered:
+            _filtered_tree(sources.context, "" if relpath == "." else relpath, scratch / "src",
+                           hardlink=mount.readonly)
+        elif source.is_dir():
+            shutil.copytree(source, scratch / "src", symlinks=True)
         else:
-            shutil.copy2(source, copy)
-        source = copy
+            shutil.copy2(source, scratch / "src", follow_symlinks=False)
+        source = scratch / "src"
     return BindMount(str(source), mount.target, read_only=mount.readonly)
+
+
+def _filtered_tree(context: BuildContext, relpath: str, target: Path, *, hardlink: bool) -> None:
+    """Recreate ``relpath`` of the context at ``target`` with only what .dockerignore keeps.
+
+    Read-only mounts get hard links (cheap, and nothing can write through them); read-write
+    ones get copies. Hard links fall back to copies across filesystems.
+    """
+    entries = context.entries
+    prefix = f"{relpath}/" if relpath else ""
+    chosen = sorted(path for path in entries if path == relpath or path.startswith(prefix)) if relpath \
+        else sorted(entries)
+    if not relpath:
+        target.mkdir()
+    elif not chosen:
+        raise BuildError(f"failed to compute cache key: \"/{relpath}\" not found")
+    for path in chosen:
+        host = os.path.join(context.root, path)
+        destination = target / path[len(prefix):] if path != relpath else target
+        entry = entries[path]
+        if entry.kind == "d":
+            destination.mkdir(mode=entry.mode & 0o7777, parents=True, exist_ok=True)
+        elif entry.kind == "l":
+            destination.symlink_to(os.readlink(host))
+        elif entry.kind == "s":  # sockets and fifos arrive as empty files, as BuildKit's client sends them
+            destination.touch(mode=entry.mode & 0o7777)
+        elif hardlink:
+            try:
+                os.link(host, destination)
+            except OSError:
+                shutil.copy2(host, destination)
+        else:
+            shutil.copy2(host, destination)
 
 
 def _cache(mount: RunMount, sources: MountSources, stack: contextlib.ExitStack) -> BindMount:

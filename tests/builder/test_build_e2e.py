@@ -212,3 +212,16 @@ def test_add_tar_keeps_the_owner_of_directories_it_only_implies(built_root: Path
     info = (tree / "both/tree").stat()
     assert (info.st_uid, info.st_gid) == (1000, 1000)
     assert (tree / "both/tree/f.txt").exists()
+
+
+def test_context_bind_mount_sees_only_what_dockerignore_keeps(built_root: Path, tmp_path: Path) -> None:
+    context = tmp_path / "ctx"
+    (context / "src").mkdir(parents=True)
+    (context / "src/keep.txt").write_text("keep")
+    (context / "src/secret.env").write_text("TOKEN=1")
+    (context / ".dockerignore").write_text("**/*.env\n")
+    dockerfile = "FROM busybox:local\nRUN --mount=type=bind,source=src,target=/mnt ls /mnt > /listing\n"
+    run_build(built_root, context, dockerfile, tags=("e2e:bindignore",))
+    tree = flatten(built_root, "e2e:bindignore", tmp_path / "t")
+    assert (tree / "listing").read_text().split() == ["keep.txt"]
+    assert not (tree / "mnt").exists()
