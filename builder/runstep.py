@@ -13,6 +13,7 @@ from grammar import ExecForm, Run
 from runtime import BindMount, ContainerError, ProcessSpec, run
 
 SANDBOX_HOSTNAME = "buildkitsandbox"
+ALL_CAPABILITIES = frozenset(range(41))  # CAP_CHOWN .. CAP_CHECKPOINT_RESTORE on Linux 5.9+
 HEREDOC_PIPES = "/dev/pipes"
 
 
@@ -67,6 +68,7 @@ class RunRequest:
     user: str
     network: str
     mounts: tuple
+    insecure: bool = False  # RUN --security=insecure: every capability, as a privileged container has
 
 
 def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_root: str,
@@ -85,6 +87,7 @@ def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_
             hostname=SANDBOX_HOSTNAME,
             network=_network_mode(request.network),
             mounts=tuple(binds),
+            **({"capabilities": ALL_CAPABILITIES} if request.insecure else {}),
         )
         try:
             status = run(spec, rootfs, on_output, state_root=state_root)

@@ -54,6 +54,7 @@ class BuildRequest:
     source_date_epoch: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     registry: Callable[[], RegistryClient] = RegistryClient
+    entitlements: frozenset[str] = frozenset()
     parsed: Dockerfile | None = None  # the Dockerfile already parsed (by --check's pass), to skip a re-parse
 
 
@@ -157,7 +158,8 @@ def _run_step(request: BuildRequest, services: Services, plan: BuildPlan, stage_
         check_references(dockerfile, stage_plan, expanded)
     except ExpansionError as exc:
         raise located_plan_error(dockerfile, str(exc), where) from None
-    context = StepContext(services, options, plan.build_args, plan.global_args, sources, request.network)
+    context = StepContext(services, options, plan.build_args, plan.global_args, sources, request.network,
+                          request.entitlements)
     try:
         state = apply_instruction(context, state, expanded)
     except (BuildError, ContainerError) as exc:

@@ -9,6 +9,7 @@ from typing import Any
 
 from builder.buildargs import PROXY_ARGS
 from builder.copystep import copy_material, execute_copy
+from builder.errors import BuildError
 from builder.events import StepLog
 from builder.history import BUILDKIT_COMMENT, created_by
 from builder.imageconfig import apply, shell_of
@@ -30,6 +31,7 @@ class StepContext:
     global_args: Mapping[str, str]
     mount_sources: MountSources
     default_network: str
+    entitlements: frozenset[str] = frozenset()  # --allow: "network.host", "security.insecure"
 
 
 def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruction) -> StageState:
@@ -74,12 +76,15 @@ def run_environment(scope: StageScope, build_args: Mapping[str, str]) -> tuple[t
 def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, bool, tuple[str, ...]]:
     command = run_command(run, shell_of(state.config))
     env = run_environment(state.scope, ctx.build_args)
+    network = run.network or ctx.default_network
+    security = run.security or "sandbox"
+    _check_entitlements(ctx, network, security)
     request = RunRequest(command, env, state.config.workdir or "/", state.config.user or "0:0",
-                         run.network or ctx.default_network, run.mounts)
+                         network, run.mounts, insecure=security == "insecure")
     material: dict[str, Any] = {
         "op": "run", "argv": list(command.argv), "script": list(command.script or ()),
         "env": [f"{k}={v}" for k, v in env if k not in PROXY_ARGS],
-        "cwd": request.cwd, "user": request.user, "network": request.network, "security": run.security or "sandbox",
+        "cwd": request.cwd, "user": request.user, "network": request.network, "security": security,
         "mounts": list(mount_material(run.mounts, ctx.mount_sources)),
     }
     step_id = ctx.options.step_id
@@ -92,6 +97,14 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
 
     state, layer = layer_step(ctx.services, state, material, execute, ctx.options)
     return state, layer, command.argv
+
+
+def _check_entitlements(ctx: StepContext, network: str, security: str) -> None:
+    """BuildKit refuses host networking and insecure RUNs unless the build allows them."""
+    if network == "host" and "network.host" not in ctx.entitlements:
+        raise BuildError("network.host is not allowed: pass --allow network.host")
+    if security == "insecure" and "security.insecure" not in ctx.entitlements:
+        raise BuildError("security.insecure is not allowed: pass --allow security.insecure")
 
 
 def _make_workdir(ctx: StepContext, state: StageState) -> tuple[StageState, bool]:

@@ -33,9 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="network mode for RUN instructions")
     parser.add_argument("--label", action="append", default=[], metavar="K=V", help="add a label to the image")
     parser.add_argument("--iidfile", help="write the image ID to this file")
+    parser.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT",
+                        help="allow network.host or security.insecure (repeatable or comma-separated)")
+    from builder.cachetransfer import add_cache_arguments
     from builder.outputs import add_output_arguments
 
     add_output_arguments(parser)
+    add_cache_arguments(parser)
 
 
 def run(options: argparse.Namespace) -> int:

@@ -57,6 +57,17 @@ def parse_labels(values: list[str]) -> dict[str, str]:
     return labels
 
 
+ENTITLEMENTS = ("network.host", "security.insecure")
+
+
+def parse_entitlements(values: list[str]) -> frozenset[str]:
+    chosen = {item.strip() for value in values for item in value.split(",") if item.strip()}
+    unknown = chosen - set(ENTITLEMENTS)
+    if unknown:
+        raise UsageError(f"invalid --allow {', '.join(sorted(unknown))}: choose from {', '.join(ENTITLEMENTS)}")
+    return frozenset(chosen)
+
+
 def source_date_epoch(build_args: dict[str, str]) -> int | None:
     text = build_args.get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
     if not text:
@@ -72,6 +83,7 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
     import contextlib
 
     from builder.commands.replaying import record_build
+    from builder.cachetransfer import export_cache, import_cache, parse_cache_options
     from builder.console import BuildView, LiveBuildView
     from builder.events import StepStarted
     from builder.outputs import apply_outputs, parse_outputs
@@ -82,6 +94,7 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
     if not context.is_dir():
         raise UsageError(f"unable to prepare context: path {str(context)!r} not found")
     outputs = parse_outputs(options)  # a typo in -o fails before the build, not after
+    cache_to, cache_from = parse_cache_options(options)  # so does a typo in --cache-to/--cache-from
     to_stdout = any(spec.dest == "-" for spec in outputs)
     quiet = options.quiet or options.progress == "quiet"
     live = not quiet and (options.progress == "tty" or (options.progress == "auto" and console.is_terminal))
@@ -99,11 +112,20 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
         no_cache=options.no_cache, no_cache_filter=tuple(name.lower() for name in options.no_cache_filter),
         pull=options.pull, secrets=parse_secrets(options.secret), ssh=parse_ssh(options.ssh),
         network=options.network, source_date_epoch=source_date_epoch(dict(plan.build_args)),
-        labels=parse_labels(options.label), registry=_registry_factory(options), parsed=report.plan.dockerfile,
+        entitlements=parse_entitlements(options.allow + (["network.host"] if options.network == "host" else [])),
+        labels=parse_labels(options.label),
+        registry=_registry_factory(options), parsed=report.plan.dockerfile,
     )
     with view if live else contextlib.nullcontext():
-        result = build(request, services)
+        import_cache(services, cache_from)
+        result = None
+        try:
+            result = build(request, services)
+        finally:  # a failed build still exports the steps that succeeded
+            exported = export_cache(services, cache_to, result.image.config.diff_ids if result else None)
         apply_outputs(options, options.root, result.image, emit=emit)
+    for export in [] if quiet else [done for done in exported if not done.error]:  # failures: warnings
+        console.info(export.summary)
     record_build(options, source, plan, services, result.image, titles, [w.message for w in report.warnings])
     image_id = result.image.image_id
     if options.iidfile:

@@ -14,9 +14,10 @@ IGNORE_FILE = ".dockerignore"
 
 
 def replayable(options: argparse.Namespace) -> bool:
-    """Only the default output, with the cache allowed and no registry check, can be replayed."""
+    """Only the default output, with the cache allowed, no registry check or cache transfer, replays."""
     return not (options.no_cache or options.pull or getattr(options, "outputs", None)
                 or getattr(options, "push", False) or getattr(options, "metadata_file", None)
+                or getattr(options, "cache_to", None) or getattr(options, "cache_from", None)
                 or os.environ.get("PYBUILD_NO_REPLAY"))
 
 
@@ -26,6 +27,7 @@ def key_for(options: argparse.Namespace, source: DockerfileSource, plan: PlanReq
         "context": os.path.realpath(options.context),
         "build_args": dict(sorted(plan.build_args.items())), "target": plan.target, "platform": plan.platform,
         "tags": list(options.tags), "labels": list(options.label), "network": options.network,
+        "allow": sorted(getattr(options, "allow", [])),
         "no_cache_filter": sorted(options.no_cache_filter), "uid": os.geteuid(),
         "epoch": os.environ.get("SOURCE_DATE_EPOCH"), "machine": os.uname().machine,
     })

@@ -225,3 +225,15 @@ def test_context_bind_mount_sees_only_what_dockerignore_keeps(built_root: Path, 
     tree = flatten(built_root, "e2e:bindignore", tmp_path / "t")
     assert (tree / "listing").read_text().split() == ["keep.txt"]
     assert not (tree / "mnt").exists()
+
+
+def test_host_network_and_insecure_need_an_entitlement(built_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(StepError, match="network.host is not allowed"):
+        run_build(built_root, tmp_path, "FROM busybox:local\nRUN --network=host true\n")
+    with pytest.raises(StepError, match="security.insecure is not allowed"):
+        run_build(built_root, tmp_path, "FROM busybox:local\nRUN --security=insecure true\n")
+    dockerfile = "FROM busybox:local\nRUN --security=insecure grep CapEff /proc/self/status > /caps\n"
+    run_build(built_root, tmp_path, dockerfile, tags=("e2e:insecure",),
+              entitlements=frozenset({"security.insecure"}))
+    caps = (flatten(built_root, "e2e:insecure", tmp_path / "t") / "caps").read_text().split()[1]
+    assert int(caps, 16) > 0xA80425FB  # more than docker's default set
