@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("logout", "Log out from a registry"),
     "import": ("importing", "Create an image from a root filesystem tarball"),
     "run": ("run", "Run a command in a new container from an image"),
+    "cache": ("cache", "Manage the build cache: ls, du, prune, check"),
 }
 GLOBAL_VALUE_FLAGS = ("--root",)
 EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, EXIT_REGISTRY = 0, 1, 2, 3

@@ -56,13 +56,47 @@ def temporary_key_owner(key: str) -> int | None:
 
 def unpack(layers: Sequence[LayerRef], store: ContentStore, snapshotter: Snapshotter) -> str | None:
     """Make sure every layer of an image is a committed snapshot; return the top one's name."""
+    named: list[tuple[str, LayerRef]] = []
     parent: str | None = None
     for layer in layers:
-        name = chain_id(parent, layer.diff_id)
+        parent = chain_id(parent, layer.diff_id)
+        named.append((parent, layer))
+    return apply_chain(named, None, store, snapshotter)
+
+
+def apply_chain(layers: Sequence[tuple[str, LayerRef]], parent: str | None, store: ContentStore,
+                snapshotter: Snapshotter) -> str | None:
+    """Commit each ``(name, layer)`` as a snapshot on the one before (``parent`` first); return the top.
+
+    A name that already exists is trusted as is: snapshot names are derived from content
+    (chain IDs) or from cache keys, so an existing one holds the same filesystem.
+    """
+    for name, layer in layers:
         if not snapshot_exists(snapshotter, name):
             _unpack_one(layer, store, snapshotter, name, parent)
         parent = name
     return parent
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLayers:
+    """Cached layers not unpacked yet: a cache hit needs a snapshot only when something reads it.
+
+    A fully cached build never unpacks them; the first step that misses (it needs a rootfs to
+    run on) or a ``COPY --from`` of the stage applies them on ``parent``, oldest first.
+    """
+
+    store: ContentStore
+    snapshotter: Snapshotter
+    parent: str | None  # an existing snapshot the layers go on (None: the empty filesystem)
+    layers: tuple[tuple[str, LayerRef], ...] = ()  # (snapshot name, layer), oldest first
+
+    def plus(self, name: str, layer: LayerRef) -> PendingLayers:
+        return PendingLayers(self.store, self.snapshotter, self.parent, (*self.layers, (name, layer)))
+
+    def materialize(self) -> str | None:
+        """Unpack what is missing (idempotent, safe against a concurrent build); return the top name."""
+        return apply_chain(self.layers, self.parent, self.store, self.snapshotter)
 
 
 def _unpack_one(layer: LayerRef, store: ContentStore, snapshotter: Snapshotter, name: str, parent: str | None) -> None:

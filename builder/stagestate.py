@@ -10,10 +10,17 @@ from builder.cache import CacheRecord
 from builder.cachekey import CacheKey, key_for
 from builder.events import StepCached
 from builder.imageconfig import StageConfig
-from builder.layers import UNCOMPRESSED_LAYER, LayerRef, commit_layer, snapshot_exists, temporary_key
+from builder.layers import (
+    UNCOMPRESSED_LAYER,
+    LayerRef,
+    PendingLayers,
+    commit_layer,
+    snapshot_exists,
+    temporary_key,
+)
 from builder.scope import StageScope
 from builder.services import Services
-from registry_client import Descriptor, Digest, History, ImageConfig
+from registry_client import Descriptor, Digest, History, ImageConfig, RegistryError
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +28,15 @@ class StageState:
     stage: StageConfig  # image config + the CMD tracker
     scope: StageScope
     layers: tuple[LayerRef, ...]
-    snapshot: str | None
+    materialized: str | None  # the newest snapshot of this state known to exist (None: empty filesystem)
     key: CacheKey
     created: float = 0.0  # when the newest layer was made: history and image times derive from it
+    pending: PendingLayers | None = None  # cache hits above ``materialized`` that are not unpacked yet
+
+    @property
+    def snapshot(self) -> str | None:
+        """The committed snapshot of this state's filesystem; reading it unpacks pending cache hits."""
+        return self.materialized if self.pending is None else self.pending.materialize()
 
     @property
     def config(self) -> ImageConfig:
@@ -50,37 +63,55 @@ def layer_step(services: Services, state: StageState, material: dict[str, Any], 
     key = key_for(state.key, material)
     record = services.cache.get(key) if options.use_cache else None
     if record is not None and _usable(services, record):
+        services.cache.touch(key, record)
         services.emit(StepCached(options.step_id))
-        return _with_record(state, key, record), record.diff_id is not None
+        return _with_record(services, state, key, record), record.diff_id is not None
+    parent = state.snapshot  # the step needs a rootfs: unpack the cache hits below it now
     active = temporary_key("step")
-    mounts = services.snapshotter.prepare(active, state.snapshot)
+    mounts = services.snapshotter.prepare(active, parent)
     try:
         execute(mounts)
     except BaseException:
         services.snapshotter.remove(active)
         raise
-    committed = commit_layer(services.snapshotter, services.store, active, state.snapshot, f"step-{key.hex}",
+    committed = commit_layer(services.snapshotter, services.store, active, parent, step_snapshot(key),
                              options.source_date_epoch)
     diff_id = str(committed.layer.diff_id) if committed.layer else None
-    record = CacheRecord(committed.snapshot or "", diff_id, committed.size, time.time())
+    chain = tuple(str(d) for d in state.config.diff_ids) + ((diff_id,) if diff_id else ())
+    record = CacheRecord(committed.snapshot or "", diff_id, committed.size, time.time(),
+                         state.key.hex, chain)
     services.cache.put(key, record)
-    return _with_record(state, key, record), diff_id is not None
+    state = replace(state, materialized=committed.snapshot or None, pending=None)
+    return _with_record(services, state, key, record), diff_id is not None
+
+
+def step_snapshot(key: CacheKey) -> str:
+    """The snapshot name of a step's result: derived from the key, so any build can rebuild it."""
+    return f"step-{key.hex}"
 
 
 def _usable(services: Services, record: CacheRecord) -> bool:
-    if record.snapshot and not snapshot_exists(services.snapshotter, record.snapshot):
+    """A hit needs only its layer blob: a missing snapshot is rebuilt from the layers when needed."""
+    if record.diff_id is None:
+        return True
+    try:
+        return services.store.exists(Digest.parse(record.diff_id))
+    except RegistryError:
         return False
-    return record.diff_id is None or services.store.exists(Digest.parse(record.diff_id))
 
 
-def _with_record(state: StageState, key: CacheKey, record: CacheRecord) -> StageState:
-    layers = state.layers
-    diff_ids = state.config.diff_ids
-    if record.diff_id is not None:
-        digest = Digest.parse(record.diff_id)
-        layers = (*layers, LayerRef(Descriptor(UNCOMPRESSED_LAYER, digest, record.size), digest))
-        diff_ids = (*diff_ids, digest)
-    config = replace(state.config, diff_ids=diff_ids)
-    created = record.created if record.diff_id is not None else state.created
-    return replace(state, stage=replace(state.stage, config=config), layers=layers,
-                   snapshot=record.snapshot or None, key=key, created=created)
+def _with_record(services: Services, state: StageState, key: CacheKey, record: CacheRecord) -> StageState:
+    if record.diff_id is None:  # nothing changed: same filesystem, new key
+        return replace(state, key=key)
+    digest = Digest.parse(record.diff_id)
+    layer = LayerRef(Descriptor(UNCOMPRESSED_LAYER, digest, record.size), digest)
+    config = replace(state.config, diff_ids=(*state.config.diff_ids, digest))
+    state = replace(state, stage=replace(state.stage, config=config), layers=(*state.layers, layer), key=key,
+                    created=record.created)
+    name = step_snapshot(key)
+    if state.pending is None and state.materialized == name:  # just committed by this build
+        return state
+    if snapshot_exists(services.snapshotter, name):
+        return replace(state, materialized=name, pending=None)
+    pending = state.pending or PendingLayers(services.store, services.snapshotter, state.materialized)
+    return replace(state, pending=pending.plus(name, layer))

@@ -1,0 +1,197 @@
+"""Cache export and import: the CI simulation of issue 6 (build, export, fresh root, import, rebuild)."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from builder.cachetransfer import CacheSpec, export_cache, import_cache
+from builder.events import BuildWarning, StepCached, StepStarted
+from builder.plan import PlanRequest
+from builder.services import open_services
+from builder.solve import BuildRequest, BuildResult, build
+from builder.source import DockerfileSource
+from tests.support.images import flatten, import_busybox
+
+pytestmark = pytest.mark.privileged
+
+DOCKERFILE = """\
+FROM busybox:local AS deps
+COPY deps.txt /deps/
+RUN cp /deps/deps.txt /deps/installed && echo built > /deps/marker
+
+FROM busybox:local
+COPY --from=deps /deps/installed /opt/
+WORKDIR /app
+COPY config.txt ./
+RUN cat config.txt > settings
+COPY main.txt ./
+RUN cat main.txt settings > out
+"""
+
+
+def make_context(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in {"deps.txt": "libfoo\n", "config.txt": "debug=0\n", "main.txt": "main v1\n"}.items():
+        (directory / name).write_text(text)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def base_root(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Path:
+    """A root holding only busybox:local: what a runner has after pulling the (same) base image."""
+    root = tmp_path_factory.mktemp("base-root")
+    import_busybox(root, busybox_tar)
+    return root
+
+
+def fresh_root(directory: Path, base_root: Path) -> Path:
+    """A runner that has never built anything: the whole pybuild root is new, the base image pulled."""
+    shutil.rmtree(directory, ignore_errors=True)
+    shutil.copytree(base_root, directory)
+    return directory
+
+
+def cached_build(root: Path, context: Path, events: list, cache_to: tuple[CacheSpec, ...] = (),
+                 cache_from: tuple[CacheSpec, ...] = ()) -> BuildResult:
+    """What ``pybuild build --cache-from ... --cache-to ...`` does around the core build."""
+    services = open_services(root, emit=events.append)
+    import_cache(services, cache_from)
+    result = None
+    try:
+        result = build(BuildRequest(source=DockerfileSource("Dockerfile", None, DOCKERFILE), context=context,
+                                    plan=PlanRequest()), services)
+    finally:
+        export_cache(services, cache_to, result.image.config.diff_ids if result else None)
+    return result
+
+
+def titles_of(events: list, kind: type) -> list[str]:
+    titles = {event.step_id: event.title for event in events if isinstance(event, StepStarted)}
+    return [titles[event.step_id] for event in events if isinstance(event, kind)]
+
+
+def ran(events: list) -> list[str]:
+    """Titles of the layer steps that ran (were not answered from the cache)."""
+    cached = set(titles_of(events, StepCached))
+    return [t for t in titles_of(events, StepStarted) if t not in cached and any(
+        op in t for op in ("] RUN", "] COPY", "] WORKDIR"))]
+
+
+def test_ci_simulation_fresh_runner_rebuilds_only_what_changed(tmp_path: Path, base_root: Path) -> None:
+    context = make_context(tmp_path / "context")
+    cache_dir = tmp_path / "ci-cache"
+    root = fresh_root(tmp_path / "runner", base_root)
+    started = time.monotonic()
+    first = cached_build(root, context, [], cache_to=(CacheSpec("local", cache_dir),))
+    cold = time.monotonic() - started
+    assert (cache_dir / "index.json").is_file()
+
+    root = fresh_root(tmp_path / "runner", base_root)  # the whole root is gone
+    events: list = []
+    started = time.monotonic()
+    second = cached_build(root, context, events, cache_to=(CacheSpec("local", cache_dir),),
+                          cache_from=(CacheSpec("local", cache_dir),))
+    warm = time.monotonic() - started
+    assert second.image.image_id == first.image.image_id
+    assert ran(events) == [] and len(titles_of(events, StepCached)) == 8
+    assert not [e for e in events if isinstance(e, BuildWarning)]
+    tree = flatten(root, second.image.image_id, tmp_path / "tree")
+    assert (tree / "app/out").read_text() == "main v1\ndebug=0\n"
+    assert (tree / "opt/installed").read_text() == "libfoo\n"
+    print(f"\nCI simulation: cold build {cold:.2f}s, fresh runner with imported cache {warm:.2f}s")
+
+    (context / "main.txt").write_text("main v2\n")
+    root = fresh_root(tmp_path / "runner", base_root)
+    events.clear()
+    third = cached_build(root, context, events, cache_from=(CacheSpec("local", cache_dir),))
+    assert [t.split("] ", 1)[1] for t in ran(events)] == ["COPY main.txt ./", "RUN cat main.txt settings > out"]
+    tree = flatten(root, third.image.image_id, tmp_path / "tree2")
+    assert (tree / "app/out").read_text() == "main v2\ndebug=0\n"
+
+
+def test_a_fully_cached_build_unpacks_nothing(tmp_path: Path, base_root: Path) -> None:
+    context = make_context(tmp_path / "context")
+    cache_dir = tmp_path / "ci-cache"
+    single_stage = DOCKERFILE.split("\n\n", 1)[1].replace("COPY --from=deps /deps/installed /opt/\n", "")
+    root = fresh_root(tmp_path / "runner", base_root)
+    services = open_services(root)
+    request = BuildRequest(source=DockerfileSource("Dockerfile", None, single_stage), context=context)
+    first = build(request, services)
+    export_cache(services, (CacheSpec("local", cache_dir),), first.image.config.diff_ids)
+
+    root = fresh_root(tmp_path / "runner", base_root)
+    services = open_services(root)
+    import_cache(services, (CacheSpec("local", cache_dir),))
+    second = build(request, services)
+    assert second.image.image_id == first.image.image_id
+    # The base image is unpacked when its stage starts (builder.baseimage); no cached step is.
+    assert not [info.name for info in services.snapshotter.list() if info.name.startswith("step-")]
+
+
+def test_a_corrupt_cache_blob_is_rejected_and_its_step_runs(tmp_path: Path, base_root: Path) -> None:
+    from builder.cachetransfer.ocidir import read_cache
+
+    context = make_context(tmp_path / "context")
+    cache_dir = tmp_path / "ci-cache"
+    first = cached_build(fresh_root(tmp_path / "runner", base_root), context, [],
+                         cache_to=(CacheSpec("local", cache_dir),))
+    document = read_cache(cache_dir)
+    record = dict(document.records)[next(key for key, r in document.records if r.diff_id)]
+    layer = document.layer_for(record.diff_id)
+    blob = cache_dir / "blobs" / "sha256" / layer.blob.digest.hex
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped bit in the middle of the compressed stream
+    blob.write_bytes(bytes(data))
+
+    events: list = []
+    second = cached_build(fresh_root(tmp_path / "runner", base_root), context, events,
+                          cache_from=(CacheSpec("local", cache_dir),))
+    warnings = [e.message for e in events if isinstance(e, BuildWarning)]
+    assert len(warnings) == 1 and str(layer.blob.digest) in warnings[0] and "rejected" in warnings[0]
+    assert ran(events) == ["[deps 2/3] COPY deps.txt /deps/"]  # the rest hit on top of the re-run step
+    assert second.image.config.diff_ids == first.image.config.diff_ids
+
+
+def test_a_failed_export_is_a_warning_and_a_failed_build_still_exports(tmp_path: Path, base_root: Path) -> None:
+    context = make_context(tmp_path / "context")
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache directory should be")
+    events: list = []
+    result = cached_build(fresh_root(tmp_path / "runner", base_root), context, events,
+                          cache_to=(CacheSpec("local", blocked / "cache", timeout=5),))
+    warnings = [e.message for e in events if isinstance(e, BuildWarning)]
+    assert result.image.image_id and len(warnings) == 1 and "cache export" in warnings[0]
+
+    cache_dir = tmp_path / "ci-cache"
+    (context / "main.txt").unlink()  # COPY main.txt fails: the steps before it are exported anyway
+    with pytest.raises(Exception):
+        cached_build(fresh_root(tmp_path / "runner", base_root), context, [],
+                     cache_to=(CacheSpec("local", cache_dir),))
+    from builder.cachetransfer.ocidir import read_cache
+
+    assert len(read_cache(cache_dir).records) == 6
+
+
+def test_mode_min_exports_only_the_final_images_steps(tmp_path: Path, base_root: Path) -> None:
+    from builder.cachetransfer.ocidir import read_cache
+
+    context = make_context(tmp_path / "context")
+    cached_build(fresh_root(tmp_path / "runner", base_root), context, [],
+                 cache_to=(CacheSpec("local", tmp_path / "min", mode="min"), CacheSpec("local", tmp_path / "max")))
+    assert len(read_cache(tmp_path / "max").records) == 8
+    assert len(read_cache(tmp_path / "min").records) == 6  # not the deps stage
+
+
+def test_cache_flags_parse_like_buildx() -> None:
+    from builder.cachetransfer import parse_cache_specs
+    from builder.errors import UsageError
+
+    (spec,) = parse_cache_specs(["type=local,dest=/tmp/c,mode=min,ignore-error=true"], export=True)
+    assert spec == CacheSpec("local", Path("/tmp/c"), "min")
+    assert parse_cache_specs(["type=local,src=/tmp/c"], export=False)[0].path == Path("/tmp/c")
+    for bad in ("type=gha", "type=local", "type=local,dest=/x,mode=all", "type=local,dest=/x,colour=red", "x"):
+        with pytest.raises(UsageError):
+            parse_cache_specs([bad], export=True)
