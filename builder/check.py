@@ -8,6 +8,7 @@ expansion, and references to stages defined later.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,10 +61,12 @@ def check_dockerfile(source: DockerfileSource, request: PlanRequest) -> CheckRep
     except GrammarError as exc:
         raise PlanError(str(exc), path=dockerfile.path) from None
     plan = make_plan(dockerfile, request, strict=False)
-    steps = walk_stages(plan)
+    walk_warnings: list[PlanWarning] = []
+    steps = walk_stages(plan, walk_warnings)
     warnings = [PlanWarning(w.message, w.line, w.line) for w in dockerfile.warnings]
     warnings += frontend_warnings(dockerfile)
     warnings += plan.warnings
+    warnings += walk_warnings
     return CheckReport(dockerfile.path, dockerfile.source_lines, plan, steps, tuple(warnings))
 
 
@@ -76,20 +79,20 @@ def frontend_warnings(dockerfile: Dockerfile) -> list[PlanWarning]:
                         line, line)]
 
 
-def walk_stages(plan: BuildPlan) -> dict[int, tuple[CheckedStep, ...]]:
+def walk_stages(plan: BuildPlan, warnings: list[PlanWarning]) -> dict[int, tuple[CheckedStep, ...]]:
     expander = ScopedExpander.for_dockerfile(plan.dockerfile)
     final_scopes: dict[int, StageScope] = {}
     steps: dict[int, tuple[CheckedStep, ...]] = {}
     for stage_plan in plan.stages:
         parent = stage_plan.base.stage_index
         scope = final_scopes.get(parent, StageScope()) if parent is not None else StageScope()
-        scope, steps[stage_plan.stage.index] = walk_stage(plan, stage_plan, scope, expander)
+        scope, steps[stage_plan.stage.index] = walk_stage(plan, stage_plan, scope, expander, warnings)
         final_scopes[stage_plan.stage.index] = scope
     return steps
 
 
-def walk_stage(plan: BuildPlan, stage_plan: StagePlan, scope: StageScope,
-               expander: ScopedExpander) -> tuple[StageScope, tuple[CheckedStep, ...]]:
+def walk_stage(plan: BuildPlan, stage_plan: StagePlan, scope: StageScope, expander: ScopedExpander,
+               warnings: list[PlanWarning]) -> tuple[StageScope, tuple[CheckedStep, ...]]:
     dockerfile, stage = plan.dockerfile, stage_plan.stage
     checked = []
     for instruction in stage.body:
@@ -98,7 +101,12 @@ def walk_stage(plan: BuildPlan, stage_plan: StagePlan, scope: StageScope,
                                           path=dockerfile.path, source_lines=dockerfile.source_lines)
             check_references(dockerfile, stage_plan, expanded)
         except ExpansionError as exc:
-            raise located_plan_error(dockerfile, str(exc), instruction.span) from None
+            if not isinstance(instruction, Arg):
+                raise located_plan_error(dockerfile, str(exc), instruction.span) from None
+            # An ARG default that cannot expand only matters if no --build-arg replaces it.
+            span = instruction.span
+            warnings.append(PlanWarning(f"{exc}; the value must come from --build-arg", span.line, span.end_line))
+            expanded = replace(instruction, args=tuple(replace(decl, default=None) for decl in instruction.args))
         scope = advance(scope, expanded, plan.build_args, plan.global_args)
         checked.append(CheckedStep(instruction, expanded))
     return scope, tuple(checked)

@@ -14,7 +14,7 @@ from builder.errors import PlanError
 from builder.planrequest import PlanRequest
 from builder.scope import ArgDeclaration, evaluate_global_args
 from builder.words import ScopedExpander, located_plan_error
-from grammar import Dockerfile, ExpansionError, GrammarError, Stage, base_stage, find_target, reachable
+from grammar import Dockerfile, ExpansionError, GrammarError, Span, Stage, base_stage, find_target, reachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +57,12 @@ def make_plan(dockerfile: Dockerfile, request: PlanRequest, *, strict: bool = Tr
     predefined = platform_args(request.platform, target.name or "default")
     declarations = [ArgDeclaration(d.name, d.default) for arg in dockerfile.meta_args for d in arg.args]
     expander = ScopedExpander.for_dockerfile(dockerfile)
+    unexpandable: list[tuple[ArgDeclaration, Exception]] | None = None if strict else []
     try:
-        global_args = evaluate_global_args(declarations, build_args, predefined, expander.expand_in)
+        global_args = evaluate_global_args(declarations, build_args, predefined, expander.expand_in, unexpandable)
     except ExpansionError as exc:
-        raise located_plan_error(dockerfile, str(exc), dockerfile.meta_args[0].span if dockerfile.meta_args else None)
-    warnings: list[PlanWarning] = []
+        raise located_plan_error(dockerfile, str(exc), _declaring(dockerfile, str(exc))) from None
+    warnings = [_unexpandable_warning(dockerfile, declaration, exc) for declaration, exc in unexpandable or ()]
     bases = {stage.index: _base(dockerfile, stage, global_args, expander, strict, warnings) for stage in dockerfile.stages}
     images = {index: base.image for index, base in bases.items() if base.kind == "image"}
     try:
@@ -70,6 +71,20 @@ def make_plan(dockerfile: Dockerfile, request: PlanRequest, *, strict: bool = Tr
         raise PlanError(str(exc), path=dockerfile.path) from None
     stages = tuple(StagePlan(stage, bases[stage.index], _needs(dockerfile, stage, bases)) for stage in wanted)
     return BuildPlan(dockerfile, stages, target.index, global_args, build_args, tuple(warnings))
+
+
+def _declaring(dockerfile: Dockerfile, message: str) -> Span | None:
+    """The span of the global ARG whose default ``message`` is about (else the first one)."""
+    for arg in dockerfile.meta_args:
+        if any(decl.default and decl.default in message for decl in arg.args):
+            return arg.span
+    return dockerfile.meta_args[0].span if dockerfile.meta_args else None
+
+
+def _unexpandable_warning(dockerfile: Dockerfile, declaration: ArgDeclaration, exc: Exception) -> PlanWarning:
+    span = _declaring(dockerfile, str(exc))
+    return PlanWarning(f"ARG {declaration.name}: {exc}; its value must come from --build-arg",
+                       span.line if span else 0, span.end_line if span else 0)
 
 
 def _target(dockerfile: Dockerfile, name: str | None) -> Stage:

@@ -26,18 +26,27 @@ def evaluate_global_args(
     build_args: Mapping[str, str],
     predefined: Mapping[str, str],
     expand: Expander,
+    unexpandable: list[tuple[ArgDeclaration, Exception]] | None = None,
 ) -> dict[str, str]:
     """Values of the global scope: predefined ARGs, then meta ARGs in declaration order.
 
     A ``--build-arg`` replaces a default without the default being evaluated. A
-    predefined ARG may be overridden by a build-arg of the same name.
+    predefined ARG may be overridden by a build-arg of the same name. When
+    ``unexpandable`` is given, a default that fails to expand is noted there and left
+    unset instead of raising (``--check``: a build-arg may still supply the value).
     """
     values = {name: build_args.get(name, value) for name, value in predefined.items()}
     for declaration in declarations:
         if declaration.name in build_args:
             values[declaration.name] = build_args[declaration.name]
         elif declaration.default is not None:
-            values[declaration.name] = expand(declaration.default, values)
+            try:
+                values[declaration.name] = expand(declaration.default, values)
+            except Exception as exc:  # the expander's own error type; re-raised unless collecting
+                if unexpandable is None:
+                    raise
+                unexpandable.append((declaration, exc))
+                values.pop(declaration.name, None)
         else:
             # A value-less global ARG is unset, even for an automatic platform ARG (as docker does).
             values.pop(declaration.name, None)
