@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from builder.cachekey import CacheKey, key_for
 from builder.distribution import pull_image
-from builder.imagestore import REF_NAME, ImageNotFound
+from builder.imagestore import REF_NAME, ImageNotFound, StoredImage
 from builder.layers import LayerRef, unpack
 from builder.services import Services
 from registry_client import ImageConfig, Platform, RegistryClient
@@ -53,6 +53,11 @@ def image_base(services: Services, reference: str, platform: Platform, *, pull: 
                             emit=services.emit)
         stored = services.images.image(str(result.name), platform)
     _journal_base(services, reference)
+    return stored_base(services, stored, platform)
+
+
+def stored_base(services: Services, stored: StoredImage, platform: Platform) -> BaseImage:
+    """An image already in the store, its layers unpacked into snapshots."""
     layers = tuple(LayerRef(descriptor, diff_id)
                    for descriptor, diff_id in zip(stored.manifest.layers, stored.config.diff_ids, strict=True))
     snapshot = unpack(layers, services.store, services.snapshotter)

@@ -167,6 +167,9 @@ class BuildView:
     def _on_StepCached(self, event: Any) -> None:
         self._say(f"#{event.step_id} CACHED")
 
+    def _on_StepCacheMiss(self, event: Any) -> None:
+        self._say(f"#{event.step_id} cache miss: {event.reason}")
+
     def _on_StepLog(self, event: Any) -> None:
         import time
 
@@ -240,10 +243,12 @@ class LiveBuildView:
             if kind == "StepStarted":
                 self._rows[event.step_id] = {"title": event.title, "start": time.monotonic(), "status": "",
                                              "tail": self._deque(maxlen=self.OUTPUT_LINES), "duration": None}
-            elif kind in ("StepCached", "StepLog", "StepFinished") and event.step_id in self._rows:
+            elif kind in ("StepCached", "StepCacheMiss", "StepLog", "StepFinished") and event.step_id in self._rows:
                 row = self._rows[event.step_id]
                 if kind == "StepCached":
                     row["status"] = "CACHED"
+                elif kind == "StepCacheMiss":
+                    row["miss"] = event.reason
                 elif kind == "StepLog":
                     row["tail"].extend(event.data.decode(errors="replace").splitlines())
                 else:
@@ -271,6 +276,8 @@ class LiveBuildView:
             style = {"CACHED": "cyan", "ERROR": "bold red", "DONE": "blue"}.get(row["status"], "yellow")
             status = f" {row['status']}" if row["status"] in ("CACHED", "ERROR") else ""
             lines.append(Text(f" => {row['title'][:100]}{status}  {elapsed:.1f}s", style=style))
+            if row.get("miss"):
+                lines.append(Text(f"    cache miss: {row['miss'][:120]}", style="magenta"))
             if row["duration"] is None or row["status"] == "ERROR":
                 lines += [Text(f"    {line[:120]}", style="dim") for line in row["tail"]]
         return Group(*lines)

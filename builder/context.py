@@ -70,6 +70,17 @@ class BuildContext:
             "utf-8", "surrogateescape"))
         return "sha256:" + hasher.hexdigest()
 
+    def fingerprints(self, paths: Iterable[str]) -> dict[str, str]:
+        """Per covered path, a short digest of what ``digest_of`` hashes for it (type, mode, content).
+
+        Two builds' fingerprints tell which files made a COPY's ``digest_of`` differ.
+        """
+        selected = self._select(paths)
+        entries = self.entries
+        digests = self._file_digests([relpath for relpath in selected if entries[relpath].kind == FILE])
+        return {relpath: hashlib.sha256(_record(relpath, entries[relpath], digests).encode(
+            "utf-8", "surrogateescape")).hexdigest()[:16] for relpath in selected}
+
     def covered_paths(self, paths: Iterable[str]) -> list[str]:
         """The relative paths ``digest_of(paths)`` reads: the paths and everything below them."""
         return self._select(paths)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from builder.context import BuildContext
 from builder.copy_sources import SourceRoot, select_sources
 from builder.copying import CopyRequest, InlineSource
 from builder.copying import execute_copy as copy_into
@@ -67,14 +68,18 @@ def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, A
     if from_:
         material["from"] = sources.source_view(from_)[1]
     else:
-        local = [word for word in instruction.sources if not _is_remote(word)]
-        if len(local) < len(instruction.sources):
+        if any(_is_remote(word) for word in instruction.sources):
             sources.journal.forbid("ADD of a URL or git repository")
-        root = sources.context.source()
-        selected = [found.relpath for word in local for found in select_sources(root, word)]
+        selected = context_selection(sources.context, instruction.sources)
         sources.journal.context(sources.context.covered_paths(selected) if selected else [])
         material["context"] = sources.context.digest_of(selected) if selected else ""
     return material
+
+
+def context_selection(context: BuildContext, words: Iterable[str]) -> list[str]:
+    """The context paths a COPY/ADD of ``words`` reads (remote sources are not in the context)."""
+    root = context.source()
+    return [found.relpath for word in words if not _is_remote(word) for found in select_sources(root, word)]
 
 
 def _is_remote(word: str) -> bool:

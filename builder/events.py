@@ -90,6 +90,15 @@ class StepCached:
 
 
 @dataclass(frozen=True, slots=True)
+class StepCacheMiss:
+    """A step that changes the filesystem found no usable cache entry; ``reason`` says which of its
+    inputs changed since the last build of the same Dockerfile and target (``builder.explain``)."""
+
+    step_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class StepLog:
     step_id: int
     stream: str  # "stdout" | "stderr"
@@ -119,7 +128,7 @@ class BuildFinished:
 
 Event = Union[
     PullStarted, PullProgress, PullFinished, PushStarted, PushProgress, PushFinished,
-    StepStarted, StepCached, StepLog, StepFinished, BuildWarning, BuildFinished,
+    StepStarted, StepCached, StepCacheMiss, StepLog, StepFinished, BuildWarning, BuildFinished,
 ]
 EventSink = Callable[[Event], None]
 

@@ -13,9 +13,11 @@ from builder.context import BuildContext
 from builder.copystep import SourceViews
 from builder.errors import BuildError, StepError
 from builder.events import StepFinished, StepStarted
+from builder.explain import CacheExplainer, open_explainer
 from builder.export import ExportedImage, export_image
 from builder.imageconfig import start_stage
-from builder.plan import BuildPlan, PlanRequest, StagePlan, make_plan
+from builder.namedcontexts import NamedContext, NamedContextResolver, replaced_stages, stages_to_build
+from builder.plan import BuildPlan, PlanRequest, StageBase, StagePlan, make_plan
 from builder.runmounts import MountSources
 from builder.scope import StageScope
 from builder.services import Services
@@ -56,6 +58,7 @@ class BuildRequest:
     registry: Callable[[], RegistryClient] = RegistryClient
     entitlements: frozenset[str] = frozenset()
     parsed: Dockerfile | None = None  # the Dockerfile already parsed (by --check's pass), to skip a re-parse
+    named_contexts: Mapping[str, NamedContext] = field(default_factory=dict)  # --build-context, by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class _Progress:
 
     next_id: int = 1
     steps: int = 0
+    explain: CacheExplainer | None = None  # says why steps miss the cache, and records this build
 
 
 def build(request: BuildRequest, services: Services) -> BuildResult:
@@ -84,34 +88,66 @@ def _build(request: BuildRequest, services: Services) -> BuildResult:
     platform = Platform.parse(normalize_platform(request.plan.platform) if request.plan.platform
                               else platform_args(None, "")["TARGETPLATFORM"])
     finals: dict[int, StageState] = {}
-    progress = _Progress()
-    views = SourceViews(services, dockerfile, finals, _image_snapshots(request, services, platform))
+    explain = open_explainer(services, request)
+    progress = _Progress(explain=explain)
+    named = NamedContextResolver(request.named_contexts, services, pull=request.pull, registry=request.registry,
+                                 use_cache=not request.no_cache, source_date_epoch=request.source_date_epoch,
+                                 next_step_id=lambda: _take_step_id(progress))
+    views = SourceViews(services, dockerfile, finals, _image_snapshots(request, services, platform, named))
+    complete = False
     try:
         sources = _mount_sources(request, services, views)
-        for stage_plan in plan.stages:
+        explain.use_context(sources.context)
+        replaced = replaced_stages(named, {sp.stage.index: sp.stage.name for sp in plan.stages})
+        wanted = stages_to_build(plan.target, {sp.stage.index: sp.needs for sp in plan.stages}, replaced)
+        for stage_plan in [sp for sp in plan.stages if sp.stage.index in wanted]:
+            if stage_plan.stage.index in replaced:  # a named context stands for the whole stage
+                context = named.lookup(stage_plan.stage.name)
+                stage_platform = _stage_platform(stage_plan.base, platform)
+                finals[stage_plan.stage.index] = _image_state(named.base(context, stage_platform))  # type: ignore[arg-type]
+                continue
             finals[stage_plan.stage.index] = _build_stage(request, services, plan, stage_plan, finals, platform,
-                                                          progress, sources)
+                                                          progress, sources, named)
+        complete = True
     finally:
         views.close()
+        named.close()
+        explain.save(complete=complete)
     target = finals[plan.target]
     image = export_image(services, target, request.tags, request.labels, request.source_date_epoch)
     return BuildResult(image, progress.steps)
 
 
-def _base_state(request: BuildRequest, services: Services, stage_plan: StagePlan,
-                finals: Mapping[int, StageState], platform: Platform) -> tuple[StageState, tuple[str, ...]]:
+def _take_step_id(progress: _Progress) -> int:
+    progress.next_id += 1
+    return progress.next_id - 1
+
+
+def _stage_platform(base: StageBase, platform: Platform) -> Platform:
+    return Platform.parse(normalize_platform(base.platform)) if base.platform else platform
+
+
+def _base_state(request: BuildRequest, services: Services, stage_plan: StagePlan, finals: Mapping[int, StageState],
+                platform: Platform, named: NamedContextResolver) -> tuple[StageState, tuple[str, ...]]:
     """The stage's starting state, and the base image's ONBUILD triggers (an earlier stage passes none)."""
     base = stage_plan.base
     if base.kind == "stage":
         parent = finals[base.stage_index]  # type: ignore[index]
         return replace(parent, stage=start_stage(parent.config)), ()
-    stage_platform = Platform.parse(normalize_platform(base.platform)) if base.platform else platform
-    image: BaseImage = scratch(stage_platform) if base.kind == "scratch" else image_base(
-        services, base.image, stage_platform, pull=request.pull, client_factory=request.registry)
+    stage_platform = _stage_platform(base, platform)
+    context = named.lookup(base.image) if base.kind == "image" else None
+    if context is not None:  # FROM a named context
+        image = named.base(context, stage_platform)
+    else:
+        image = scratch(stage_platform) if base.kind == "scratch" else image_base(
+            services, base.image, stage_platform, pull=request.pull, client_factory=request.registry)
+    return _image_state(image), tuple(image.config.onbuild or ())
+
+
+def _image_state(image: BaseImage) -> StageState:
     stage = start_stage(image.config)
-    state = StageState(stage, StageScope.from_image_env(stage.config.env), image.layers, image.snapshot, image.key,
-                       _parse_time(image.config.created))
-    return state, tuple(image.config.onbuild or ())
+    return StageState(stage, StageScope.from_image_env(stage.config.env), image.layers, image.snapshot, image.key,
+                      _parse_time(image.config.created))
 
 
 def _parse_triggers(dockerfile: Dockerfile, stage: Stage, triggers: tuple[str, ...]) -> tuple[Instruction, ...]:
@@ -129,9 +165,11 @@ def _parse_triggers(dockerfile: Dockerfile, stage: Stage, triggers: tuple[str, .
 
 def _build_stage(request: BuildRequest, services: Services, plan: BuildPlan, stage_plan: StagePlan,
                  finals: Mapping[int, StageState], platform: Platform, progress: _Progress,
-                 sources: MountSources) -> StageState:
+                 sources: MountSources, named: NamedContextResolver) -> StageState:
     stage = stage_plan.stage
-    state, triggers = _base_state(request, services, stage_plan, finals, platform)
+    state, triggers = _base_state(request, services, stage_plan, finals, platform, named)
+    if progress.explain is not None:
+        progress.explain.stage_base(stage.index, stage_plan.base.kind, stage_plan.base.image, state.key)
     steps = [*((instruction, True) for instruction in _parse_triggers(plan.dockerfile, stage, triggers)),
              *((instruction, False) for instruction in stage.body)]
     use_cache = not request.no_cache and (stage.name or "") not in request.no_cache_filter
@@ -141,7 +179,7 @@ def _build_stage(request: BuildRequest, services: Services, plan: BuildPlan, sta
         prefix = "ONBUILD " if is_trigger else ""
         title = f"[{stage.display_name} {number}/{len(steps) + 1}] {prefix}{instruction.source.splitlines()[0]}"
         services.emit(StepStarted(step_id, title, instruction.span.line))
-        options = StepOptions(step_id, use_cache, request.source_date_epoch)
+        options = StepOptions(step_id, use_cache, request.source_date_epoch, (stage.index, number), progress.explain)
         where = stage.base.span if is_trigger else instruction.span
         state = _run_step(request, services, plan, stage_plan, state, instruction, options, sources, where)
         progress.steps += 1
@@ -194,9 +232,13 @@ def _mount_sources(request: BuildRequest, services: Services, views: SourceViews
     )
 
 
-def _image_snapshots(request: BuildRequest, services: Services,
-                     platform: Platform) -> Callable[[str], tuple[str | None, str]]:
+def _image_snapshots(request: BuildRequest, services: Services, platform: Platform,
+                     named: NamedContextResolver) -> Callable[[str], tuple[str | None, str]]:
     def snapshot(reference: str) -> tuple[str | None, str]:
+        context = named.lookup(reference)
+        if context is not None:  # COPY --from / RUN --mount from= a named context that is no stage
+            made = named.base(context, platform)
+            return made.snapshot, f"context:{made.key.hex}"
         image = image_base(services, reference, platform, pull=request.pull, client_factory=request.registry)
         return image.snapshot, f"image:{image.manifest_digest}"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from builder.cache import CacheRecord
 from builder.cachekey import CacheKey, key_for
-from builder.events import StepCached
+from builder.events import StepCacheMiss, StepCached
 from builder.imageconfig import StageConfig
 from builder.layers import (
     UNCOMPRESSED_LAYER,
@@ -52,6 +52,8 @@ class StepOptions:
     step_id: int
     use_cache: bool
     source_date_epoch: int | None
+    position: tuple[int, int] = (0, 0)  # (stage index, step number in the stage): where the step sits
+    explain: Any = None  # a builder.explain.CacheExplainer: says why a step missed the cache
 
 
 Execute = Callable[[list[Any]], None]  # runs the step on the active snapshot's mounts
@@ -62,7 +64,11 @@ def layer_step(services: Services, state: StageState, material: dict[str, Any], 
     """Run (or reuse from the cache) a step that changes the filesystem; return (state, layer_added)."""
     key = key_for(state.key, material)
     record = services.cache.get(key) if options.use_cache else None
-    if record is not None and _usable(services, record):
+    hit = record is not None and _usable(services, record)
+    if options.explain is not None and (reason := options.explain.observe(options, state.key, key, material, hit)):
+        services.emit(StepCacheMiss(options.step_id, reason))
+    if hit:
+        assert record is not None
         services.cache.touch(key, record)
         services.emit(StepCached(options.step_id))
         return _with_record(services, state, key, record), record.diff_id is not None

@@ -44,11 +44,15 @@ class _Args:
 class ShapeBuilder(Transformer):
     """Callbacks named after the rules of dockerfile.lark's instruction layer."""
 
-    def instructions(self, entries: list[LineShape | None]) -> list[LineShape | None]:
+    def instructions(self, children: list[LineShape | Token]) -> list[LineShape | None]:
+        """One entry per line: its shape, or None for a line with no instruction."""
+        entries: list[LineShape | None] = [None]
+        for child in children:
+            if isinstance(child, Token):  # NL: the next line starts
+                entries.append(None)
+            else:
+                entries[-1] = child
         return entries
-
-    def entry(self, children: list[LineShape]) -> LineShape | None:
-        return children[0] if children else None
 
     def exec_args(self, children: list[Token]) -> _Args:
         return _maybe_json(children[0], fallback=lambda text: (text,))

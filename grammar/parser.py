@@ -8,6 +8,10 @@ The work is split the way the grammar is:
 3. the instruction layer parses all logical lines in one LALR run and gives
    each its argument shape (``grammar.lineshapes``).
 
+Both layers run lark's LALR tables, lexers and callbacks through
+``grammar.lalrdrive.FastParser``, a tighter loop than lark's own (which takes
+over whenever a parse fails, so syntax errors are lark's).
+
 Errors are reported in the order BuildKit meets them while reading the file.
 Lark and the parser modules are imported on first use, to keep
 ``import grammar`` cheap.
@@ -25,10 +29,9 @@ from grammar.nodes import Directives, Node, ParsedFile, ParseWarning
 from grammar.records import record
 
 if TYPE_CHECKING:
-    from grammar._lark_runtime import Lark
-
     from grammar.filelex import LogicalLine
     from grammar.heredocs import HeredocMarker
+    from grammar.lalrdrive import FastParser
     from grammar.lineshapes import LineShape
 
 NO_INSTRUCTIONS = "file with no instructions"
@@ -140,22 +143,25 @@ def _directives(text: str, escape: str) -> Directives:
 
 
 @functools.cache
-def line_parser(escape: str) -> Lark:
+def line_parser(escape: str) -> FastParser:
     """The instruction layer's parser (start ``instructions``)."""
+    from grammar.lalrdrive import FastParser
     from grammar.larkload import open_grammar
     from grammar.lineshapes import ShapeBuilder
 
-    return open_grammar(escape, "instructions", transformer=ShapeBuilder())
+    return FastParser(open_grammar(escape, "instructions", transformer=ShapeBuilder()))
 
 
 @functools.cache
-def file_parser(escape: str) -> Lark:
+def file_parser(escape: str) -> FastParser:
     """The file layer's parser (start ``dockerfile``), with the heredoc postlexer."""
     from grammar.filelex import HeredocPostLexer, LogicalLineBuilder
+    from grammar.lalrdrive import FastParser
     from grammar.larkload import open_grammar
 
     detector = functools.partial(_detect_heredocs, escape)
-    return open_grammar(escape, "dockerfile", transformer=LogicalLineBuilder(), postlex=HeredocPostLexer(detector))
+    return FastParser(open_grammar(escape, "dockerfile", transformer=LogicalLineBuilder(),
+                                   postlex=HeredocPostLexer(detector)))
 
 
 def _detect_heredocs(escape: str, line: str) -> tuple[list[HeredocMarker], str | None]:

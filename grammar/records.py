@@ -7,17 +7,27 @@ whose instances compare by value, hash by value and refuse assignment.
 Why not the plain decorator: ``dataclasses`` writes each generated method as
 source text and compiles it (``exec``), six compiles per frozen class
 (``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__``,
-``__delattr__``), about 1 ms a class on the CI machine. ``pybuild --check``
-defines some 60 of them at start-up. ``__repr__``, ``__eq__`` and ``__hash__``
-need no per-class code, so they are written once here and read the class's
-fields; ``dataclasses`` still generates ``__init__`` and the frozen
-``__setattr__``/``__delattr__``. That halves the cost of a class. The methods
-behave as the generated ones do (tests/grammar/test_records.py compares them).
+``__delattr__``), about 0.6 ms a class even with the shared methods below, and
+``pybuild --check`` defines some 60 of them at start-up. So ``@record`` compiles
+nothing when a class is defined:
+
+* ``__repr__``, ``__eq__`` and ``__hash__`` need no per-class code: they are
+  written once here and read the class's fields;
+* the frozen ``__setattr__``/``__delattr__`` are closures over the class, with
+  the generated methods' logic;
+* ``__init__`` is the one method that must be compiled to stay fast, and it is
+  compiled on the class's first instantiation, from the same source
+  ``dataclasses`` would write; a class that is never instantiated never pays.
+
+``dataclasses`` still does the rest (fields, defaults, ``KW_ONLY``, slots,
+``__match_args__``). The methods behave as the generated ones do
+(tests/grammar/test_records.py compares them). ``InitVar`` fields are not
+supported (no record uses them); a class with one gets the stock decorator.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
 from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform
 
@@ -39,7 +49,154 @@ def record(cls: _T) -> _T:
     class_hash = own.get("__hash__", MISSING)
     if class_hash is MISSING or (class_hash is None and "__eq__" in own):
         cls.__hash__ = _record_hash  # type: ignore[assignment]
-    return dataclass(frozen=True, slots=True, repr=False, eq=False)(cls)
+    if not _plain_fields(cls):
+        return dataclass(frozen=True, slots=True, repr=False, eq=False)(cls)
+    for name in ("__setattr__", "__delattr__"):
+        if name in own:  # as dataclass(frozen=True) says
+            raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
+    if not cls.__doc__:
+        cls.__doc__ = cls.__name__  # not empty, so dataclasses does not build the signature with inspect
+        has_doc = False
+    else:
+        has_doc = True
+    own_init = "__init__" in own
+    cls = dataclass(init=False, repr=False, eq=False, slots=True)(cls)  # compiles nothing
+    cls.__dataclass_params__.init = True
+    cls.__dataclass_params__.frozen = True
+    if not own_init:
+        _check_default_order(cls)
+        cls.__init__ = _lazy_init(cls)
+    if not has_doc:
+        cls.__doc__ = cls.__name__ + _text_signature(cls)
+    cls.__setattr__, cls.__delattr__ = _frozen_methods(cls)
+    own = cls.__dict__
+    if "__getstate__" not in own:  # as dataclasses does for frozen slotted classes: pickling needs these
+        cls.__getstate__ = _getstate
+    if "__setstate__" not in own:
+        cls.__setstate__ = _setstate
+    return cls
+
+
+def _plain_fields(cls: type) -> bool:
+    """No ``InitVar`` pseudo-fields and no frozen-dataclass bases that ``@record`` would have to check."""
+    for base in cls.__mro__[1:]:
+        if "__dataclass_fields__" in base.__dict__:
+            return False  # inheriting from a dataclass: let dataclasses do its checks
+    annotations = cls.__dict__.get("__annotations__", {})
+    return not any("InitVar" in str(annotation) for annotation in annotations.values())
+
+
+def _init_fields(cls: type) -> tuple[list, list]:
+    """(positional, keyword-only) ``__init__`` fields, as dataclasses orders them."""
+    found = [f for f in fields(cls) if f.init]
+    return [f for f in found if not f.kw_only], [f for f in found if f.kw_only]
+
+
+def _check_default_order(cls: type) -> None:
+    seen_default = False
+    for f in _init_fields(cls)[0]:
+        if not (f.default is MISSING and f.default_factory is MISSING):
+            seen_default = True
+        elif seen_default:
+            raise TypeError(f"non-default argument {f.name!r} follows default argument")
+
+
+class _Factory:
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_HAS_DEFAULT_FACTORY = _Factory()
+
+
+def _init_source(cls: type) -> tuple[str, dict[str, Any]]:
+    """The ``__init__`` that ``dataclass(frozen=True, slots=True)`` compiles, and its namespace."""
+    self_name = "__dataclass_self__" if "self" in cls.__dataclass_fields__ else "self"
+    namespace: dict[str, Any] = {"_HAS_DEFAULT_FACTORY": _HAS_DEFAULT_FACTORY, "__dataclass_builtins_object__": object}
+    body = []
+    for f in fields(cls):
+        default = f"_dflt_{f.name}"
+        if f.default_factory is not MISSING:
+            namespace[default] = f.default_factory
+            value = f"{default}() if {f.name} is _HAS_DEFAULT_FACTORY else {f.name}" if f.init else f"{default}()"
+        elif f.init:
+            if f.default is not MISSING:
+                namespace[default] = f.default
+            value = f.name
+        elif f.default is not MISSING:
+            namespace[default] = f.default
+            value = default
+        else:
+            continue
+        body.append(f"  __dataclass_builtins_object__.__setattr__({self_name},{f.name!r},{value})")
+    if hasattr(cls, "__post_init__"):
+        body.append(f"  {self_name}.__post_init__()")
+
+    def param(f: Any) -> str:
+        if f.default_factory is not MISSING:
+            return f"{f.name}=_HAS_DEFAULT_FACTORY"
+        return f.name if f.default is MISSING else f"{f.name}=_dflt_{f.name}"
+
+    positional, keyword = _init_fields(cls)
+    params = [self_name, *map(param, positional), *(["*", *map(param, keyword)] if keyword else [])]
+    return f"def __init__({', '.join(params)}):\n" + ("\n".join(body) or "  pass") + "\n", namespace
+
+
+def _lazy_init(cls: type) -> Callable[..., None]:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        source, namespace = _init_source(cls)
+        exec(source, namespace)  # noqa: S102 - the source is built from the class's field names
+        real = namespace["__init__"]
+        real.__qualname__ = f"{cls.__qualname__}.__init__"
+        real.__annotations__ = {**{f.name: f.type for f in fields(cls) if f.init}, "return": None}
+        cls.__init__ = real
+        real(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
+def _text_signature(cls: type) -> str:
+    """``(name: 'str', count: 'int' = 0)``, the doc dataclasses gives a class without a docstring."""
+    import inspect  # already imported by dataclasses
+
+    def parameter(f: Any, kind: Any) -> Any:
+        default = f.default if f.default_factory is MISSING else _HAS_DEFAULT_FACTORY
+        return inspect.Parameter(f.name, kind, annotation=f.type,
+                                 default=inspect.Parameter.empty if default is MISSING else default)
+
+    positional, keyword = _init_fields(cls)
+    parameters = [parameter(f, inspect.Parameter.POSITIONAL_OR_KEYWORD) for f in positional]
+    parameters += [parameter(f, inspect.Parameter.KEYWORD_ONLY) for f in keyword]
+    return str(inspect.Signature(parameters))
+
+
+def _frozen_methods(cls: type) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The ``__setattr__`` and ``__delattr__`` of ``dataclass(frozen=True)``."""
+    names = tuple(f.name for f in fields(cls))
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is cls or name in names:
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is cls or name in names:
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+
+    __setattr__.__qualname__ = f"{cls.__qualname__}.__setattr__"
+    __delattr__.__qualname__ = f"{cls.__qualname__}.__delattr__"
+    return __setattr__, __delattr__
+
+
+def _getstate(self: Any) -> list[Any]:
+    return [getattr(self, f.name) for f in fields(self)]
+
+
+def _setstate(self: Any, state: list[Any]) -> None:
+    for f, value in zip(fields(self), state):
+        object.__setattr__(self, f.name, value)
 
 
 def _getter(names: tuple[str, ...]) -> _Getter:

@@ -8,11 +8,14 @@ EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("context", help="build context directory")
+    parser.add_argument("context", help="build context: a directory, '-' (a tar on stdin) or a git URL")
     parser.add_argument("-f", "--file", dest="file", help="Dockerfile path ('-' reads stdin; default CONTEXT/Dockerfile)")
     parser.add_argument("-t", "--tag", dest="tags", action="append", default=[], help="name:tag for the image (repeatable)")
     parser.add_argument("--build-arg", dest="build_args", action="append", default=[], metavar="K[=V]",
                         help="set a build-time variable; a bare K takes the value from the environment")
+    parser.add_argument("--build-context", dest="build_contexts", action="append", default=[],
+                        metavar="NAME=DIR|docker-image://REF|oci-layout://PATH[:TAG|@DIGEST]|GIT-URL",
+                        help="replace the stage or image NAME with this source (repeatable)")
     parser.add_argument("--target", help="build this stage (default: the last one)")
     parser.add_argument("--platform", help="target platform, e.g. linux/amd64")
     parser.add_argument("--check", action="store_true", help="parse, expand and validate the Dockerfile, then stop")
@@ -21,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="do not use the build cache")
     parser.add_argument("--no-cache-filter", action="append", default=[], metavar="STAGE",
                         help="do not use the cache for this stage (repeatable)")
+    parser.add_argument("--explain", action="store_true",
+                        help="say why each step missed the cache, as a summary at the end (even with -q)")
     parser.add_argument("--pull", action="store_true", help="always check the registry for newer base images")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
     parser.add_argument("--progress", choices=("auto", "tty", "plain", "quiet"), default="auto",
@@ -47,7 +52,10 @@ def run(options: argparse.Namespace) -> int:
 
     console = Console()
     try:
-        return _run(options, console)
+        from builder.contextsource import prepared_context
+
+        with prepared_context(options):  # a stdin or git context becomes a temporary directory
+            return _run(options, console)
     except Exception as exc:  # user mistakes become messages; anything else is a real bug
         from builder.report import report_error
 

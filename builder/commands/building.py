@@ -86,6 +86,8 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
     from builder.cachetransfer import export_cache, import_cache, parse_cache_options
     from builder.console import BuildView, LiveBuildView
     from builder.events import StepStarted
+    from builder.explain import ExplainSummary
+    from builder.namedcontexts import parse_build_contexts
     from builder.outputs import apply_outputs, parse_outputs
     from builder.services import open_services
     from builder.solve import BuildRequest, build
@@ -100,10 +102,12 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
     live = not quiet and (options.progress == "tty" or (options.progress == "auto" and console.is_terminal))
     view: Any = LiveBuildView(console) if live else BuildView(console, quiet=quiet)
     titles: list[str] = []
+    summary = ExplainSummary(console, enabled=getattr(options, "explain", False))
 
     def emit(event: Any) -> None:
         if isinstance(event, StepStarted):
             titles.append(event.title)
+        summary(event)
         view(event)
 
     services = open_services(options.root, emit=emit)
@@ -115,8 +119,9 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
         entitlements=parse_entitlements(options.allow + (["network.host"] if options.network == "host" else [])),
         labels=parse_labels(options.label),
         registry=_registry_factory(options), parsed=report.plan.dockerfile,
+        named_contexts=parse_build_contexts(getattr(options, "build_contexts", [])),
     )
-    with view if live else contextlib.nullcontext():
+    with summary, view if live else contextlib.nullcontext():  # the summary prints after the live view ends
         import_cache(services, cache_from)
         result = None
         try:

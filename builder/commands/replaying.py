@@ -18,6 +18,8 @@ def replayable(options: argparse.Namespace) -> bool:
     return not (options.no_cache or options.pull or getattr(options, "outputs", None)
                 or getattr(options, "push", False) or getattr(options, "metadata_file", None)
                 or getattr(options, "cache_to", None) or getattr(options, "cache_from", None)
+                or getattr(options, "build_contexts", None)  # named contexts live outside the recorded context
+                or getattr(options, "context_origin", None)  # stdin and git contexts are temporary copies
                 or os.environ.get("PYBUILD_NO_REPLAY"))
 
 

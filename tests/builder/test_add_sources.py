@@ -9,11 +9,9 @@ import io
 import lzma
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
 import threading
-import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
@@ -28,6 +26,7 @@ from builder.copy_errors import ArchiveError, CopyError, DownloadError, GitSourc
 from builder.copying import CopyRequest, execute_copy
 from grammar import GitRef
 from grammar.chmod import parse_chmod
+from tests.support.gitdaemon import git_daemon_serving
 
 
 def tar_bytes(entries: list[tuple[str, str | None, dict]]) -> bytes:
@@ -238,22 +237,8 @@ def test_git_subdir_and_checksum(repository: Path, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def git_daemon(repository: Path) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={repository.parent}",
-                               "--listen=127.0.0.1", f"--port={port}", str(repository.parent)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            with socket.socket() as client:
-                if client.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        yield f"git://127.0.0.1:{port}/repo.git"
-    finally:
-        daemon.terminate()
-        daemon.wait()
+    with git_daemon_serving(repository) as url:
+        yield url
 
 
 def test_add_git_end_to_end(git_daemon: str, image: Path) -> None:

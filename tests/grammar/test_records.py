@@ -125,3 +125,77 @@ def test_every_grammar_record_uses_the_shared_methods() -> None:
                     and value.__dataclass_params__.frozen and value.__eq__ is not _record_eq):
                 plain.append(f"{module.__name__}.{value.__qualname__}")
     assert plain == []
+
+
+def _init_pair():  # noqa: ANN202
+    """Classes that exercise every ``__init__`` feature a record supports, under both decorators."""
+
+    def body(decorate):  # noqa: ANN001, ANN202
+        @decorate
+        class Options:
+            escape: str = "\\"
+            items: list = field(default_factory=list)
+            fixed: int = field(default=7, init=False)
+            made: tuple = field(default_factory=tuple, init=False)
+            _: dataclasses.KW_ONLY
+            strict: bool = False
+            name: str = field(default="", repr=False)
+
+            def __post_init__(self) -> None:
+                if len(self.escape) != 1:
+                    raise ValueError("escape")
+
+        @decorate
+        class Selfish:
+            self: int
+            other: str
+
+        @decorate
+        class Empty:
+            pass
+
+        return Options, Selfish, Empty
+
+    return body(record), body(dataclass(frozen=True, slots=True))
+
+
+def test_init_behaves_as_the_generated_one() -> None:
+    import inspect
+
+    for ours, stock in zip(*_init_pair()):
+        assert ours.__doc__.replace(ours.__name__, "X") == stock.__doc__.replace(stock.__name__, "X")
+        assert ours.__match_args__ == stock.__match_args__
+        assert ours.__dataclass_params__.init and ours.__dataclass_params__.frozen
+        assert "__init__" in ours.__dict__
+    (options, selfish, empty), (stock_options, stock_selfish, stock_empty) = _init_pair()
+    assert repr(options()).replace(options.__qualname__, "X") == repr(stock_options()).replace(
+        stock_options.__qualname__, "X")
+    assert options("x", [1], strict=True, name="n").items == [1] and options().items is not options().items
+    assert options().fixed == 7 and options().made == ()
+    with pytest.raises(ValueError):
+        options("ab")
+    with pytest.raises(TypeError):
+        options("x", [], True)  # keyword-only
+    assert selfish(1, "a") == selfish(self=1, other="a")
+    assert repr(empty()).endswith("Empty()") and empty() == empty()
+    assert str(inspect.signature(options)) == str(inspect.signature(stock_options))
+    assert str(inspect.signature(selfish)) == str(inspect.signature(stock_selfish))
+    with pytest.raises(TypeError, match="non-default argument"):
+        @record
+        class Wrong:
+            first: int = 0
+            second: int  # type: ignore[misc]
+
+
+def test_frozen_errors_and_copies_match_the_stock_dataclass() -> None:
+    ours, stock = _pair()
+    with pytest.raises(FrozenInstanceError, match="cannot assign to field 'other'"):
+        ours("a").other = 1  # type: ignore[attr-defined]  # (the stock class fails here: CPython gh-90562)
+    for cls in (ours, stock):
+        instance = cls("a")
+        with pytest.raises(FrozenInstanceError, match="cannot assign to field 'name'"):
+            instance.name = "b"  # type: ignore[misc]
+        with pytest.raises(FrozenInstanceError, match="cannot delete field 'name'"):
+            del instance.name  # type: ignore[misc]
+        copied = copy.deepcopy(instance)  # through __getstate__/__setstate__, as pickling
+        assert copied == instance and copied.hidden == () and copy.copy(instance) == instance

@@ -1,0 +1,430 @@
+"""Why a step missed the cache: compare its inputs with the last build of the same Dockerfile and target.
+
+After each build a small record is written to ``<root>/cache/explain/<sha256(dockerfile, target)>.json``:
+per stage its base image (reference, digest, key) and per layer step (the steps that look up the
+cache: RUN, COPY/ADD, WORKDIR) its position, parent key, key, material (the JSON the key hashes) and a
+fingerprint of every context file that fed it. On a miss the step is matched with the step of the
+last build that followed the same parent (else the one at the same position) and the difference
+becomes a short reason::
+
+    no previous build
+    context file changed: src/app.py
+    build arg / env changed: VERSION=1 -> 2
+    base image changed: busybox:local sha256:ab12… -> sha256:cd34…
+    instruction changed
+    because step #3 missed
+
+A miss cascades: every step after a miss misses too, and says only ``because step #N missed``
+(N being the first miss of the chain), plus any change of its own. Secrets never appear: the
+material holds only their ids.
+
+Nothing here may fail a build: any error becomes an ``explain failed`` reason.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from builder.cachekey import CacheKey
+
+RECORD_VERSION = 1
+MAX_NAMES = 5  # paths / variables named in one reason before "and N more"
+MAX_VALUE = 40  # characters of an ENV/ARG value shown
+
+
+def record_path(root: Path, dockerfile: str, target: str) -> Path:
+    name = hashlib.sha256(f"{dockerfile}\0{target}".encode("utf-8", "surrogateescape")).hexdigest()
+    return root / "cache" / "explain" / f"{name}.json"
+
+
+def open_explainer(services: Any, request: Any) -> CacheExplainer:
+    """The explainer of a ``builder.solve`` build: keyed by the Dockerfile's path (stdin: the context) and
+    the requested target."""
+    source = request.source
+    dockerfile = str(Path(source.path).resolve()) if source.path is not None else f"stdin:{request.context}"
+    target = request.plan.target or ""
+
+    def resolve_image(reference: str) -> str:
+        entry = services.images.resolve(reference)
+        return str(entry.digest) if entry is not None else ""
+
+    return CacheExplainer.open(services.root, dockerfile, target, resolve_image)
+
+
+class CacheExplainer:
+    """One build's view of the last build; ``observe`` each layer step, ``save`` when the build ends."""
+
+    def __init__(self, path: Path | None, dockerfile: str, target: str, previous: Mapping[str, Any] | None,
+                 resolve_image: Callable[[str], str] | None = None) -> None:
+        self._path = path
+        self._dockerfile = dockerfile
+        self._target = target
+        self._previous = previous
+        self._resolve_image = resolve_image
+        self._context: Any = None  # the build's BuildContext, for per-file fingerprints
+        self._bases: dict[int, dict[str, str]] = {}
+        self._steps: list[dict[str, Any]] = []
+        self._missed: dict[str, int] = {}  # key hex of a step that missed -> the first miss of its chain
+        self._hits: dict[str, int] = {}  # key hex of a cached step -> its step id
+        steps = previous.get("steps", []) if previous else []
+        self._prev_by_position = {(s["stage"], s["number"]): s for s in steps}
+        self._prev_by_parent: dict[str, list[dict[str, Any]]] = {}
+        for step in steps:
+            self._prev_by_parent.setdefault(step["parent"], []).append(step)
+        self._prev_bases = {int(k): v for k, v in (previous or {}).get("bases", {}).items()}
+
+    @classmethod
+    def open(cls, root: Path, dockerfile: str, target: str,
+             resolve_image: Callable[[str], str] | None = None) -> CacheExplainer:
+        path = record_path(root, dockerfile, target)
+        previous = None
+        with contextlib.suppress(OSError, ValueError):
+            document = json.loads(path.read_text())
+            if isinstance(document, dict) and document.get("version") == RECORD_VERSION:
+                previous = document
+        return cls(path, dockerfile, target, previous, resolve_image)
+
+    # ------------------------------------------------------------------ inputs
+
+    def use_context(self, context: Any) -> None:
+        self._context = context
+
+    def stage_base(self, stage: int, kind: str, reference: str, key: CacheKey) -> None:
+        """Where stage ``stage`` starts: an image (its digest is resolved here), a stage, or scratch."""
+        digest = ""
+        if kind == "image" and self._resolve_image is not None:
+            with contextlib.suppress(Exception):
+                digest = self._resolve_image(reference)
+        self._bases[stage] = {"kind": kind, "ref": reference, "digest": digest, "key": key.hex}
+
+    def observe(self, options: Any, parent: CacheKey, key: CacheKey, material: Mapping[str, Any],
+                hit: bool) -> str:
+        """Record the step; on a miss return why it missed ("" on a hit)."""
+        try:
+            return self._observe(options, parent, key, material, hit)
+        except Exception as exc:  # explaining is a courtesy: never fail the build for it
+            return "" if hit else f"explain failed: {type(exc).__name__}: {exc}"
+
+    def _observe(self, options: Any, parent: CacheKey, key: CacheKey, material: Mapping[str, Any],
+                 hit: bool) -> str:
+        stage, number = options.position
+        counterpart = self._counterpart(stage, number, parent.hex)
+        if counterpart is None or counterpart["parent"] != parent.hex:
+            counterpart = self._similar(stage, number, material, counterpart)
+        files = self._files(material, counterpart)
+        self._steps.append({"id": options.step_id, "stage": stage, "number": number, "parent": parent.hex,
+                            "key": key.hex, "material": material, "files": files})
+        if hit:
+            self._hits[key.hex] = options.step_id
+            return ""
+        reason, root = self._reason(options, stage, parent.hex, key.hex, material, files, counterpart)
+        self._missed[key.hex] = root
+        return reason
+
+    def _counterpart(self, stage: int, number: int, parent: str) -> dict[str, Any] | None:
+        at_position = self._prev_by_position.get((stage, number))
+        if at_position is not None and at_position["parent"] == parent:
+            return at_position
+        same_parent = self._prev_by_parent.get(parent)
+        if same_parent:
+            return min(same_parent, key=lambda s: (s["stage"] != stage, abs(s["number"] - number)))
+        return at_position
+
+    def _similar(self, stage: int, number: int, material: Mapping[str, Any],
+                 at_position: dict[str, Any] | None) -> dict[str, Any] | None:
+        """For a step whose parent is new: the same instruction of the stage if it moved (a step was
+        inserted or removed above it), else the step at the same position."""
+        if at_position is not None and _identity(at_position["material"]) == _identity(material):
+            return at_position
+        moved = [s for s in self._prev_by_position.values()
+                 if s["stage"] == stage and _identity(s["material"]) == _identity(material)]
+        if moved:
+            return min(moved, key=lambda s: abs(s["number"] - number))
+        return at_position
+
+    def _files(self, material: Mapping[str, Any], counterpart: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Fingerprints of the context files behind each context digest of ``material``."""
+        files: dict[str, Any] = {}
+        old_material = counterpart["material"] if counterpart else {}
+        old_files = counterpart.get("files", {}) if counterpart else {}
+        for slot, digest, paths in _context_inputs(material, self._context):
+            if _context_digest(old_material, slot) == digest and slot in old_files:
+                files[slot] = old_files[slot]  # same digest, same files: no need to look again
+            elif self._context is not None and paths is not None:
+                files[slot] = self._context.fingerprints(paths) if paths else {}
+        return files
+
+    # ------------------------------------------------------------------ reasons
+
+    def _reason(self, options: Any, stage: int, parent: str, key: str, material: Mapping[str, Any],
+                files: Mapping[str, Any], counterpart: Mapping[str, Any] | None) -> tuple[str, int]:
+        """(reason, first miss of the chain this miss belongs to)."""
+        if not options.use_cache:
+            return "cache disabled (--no-cache)", options.step_id
+        if self._previous is None:
+            return "no previous build", options.step_id
+        reasons: list[str] = []
+        root = options.step_id
+        upstream = self._upstream_miss(parent, material)
+        if upstream is not None:
+            root = upstream
+            reasons.append(f"because step #{upstream} missed")
+        elif counterpart is None or counterpart["parent"] != parent:
+            reasons += filter(None, [self._parent_changed(stage, parent)])
+        if counterpart is not None:
+            reasons += _material_changes(counterpart["material"], material, counterpart.get("files", {}), files,
+                                         self._missed)
+        elif not any(reason.startswith("base image") for reason in reasons):
+            reasons.append("instruction changed (no such step in the previous build)")
+        if not reasons:
+            if counterpart is not None and counterpart["key"] == key:
+                reasons.append("inputs unchanged, but the cache entry is gone (pruned or not imported)")
+            else:
+                reasons.append("inputs changed")
+        return "; ".join(dict.fromkeys(reasons)), root
+
+    def _upstream_miss(self, parent: str, material: Mapping[str, Any]) -> int | None:
+        if parent in self._missed:
+            return self._missed[parent]
+        for source in _stage_sources(material):  # COPY --from / RUN --mount from= an earlier stage
+            if source in self._missed:
+                return self._missed[source]
+        return None
+
+    def _parent_changed(self, stage: int, parent: str) -> str:
+        """Why the step's parent is not the one it had last time ("" if that is not the cause)."""
+        base = self._bases.get(stage)
+        if base is not None and base["key"] == parent:
+            old = self._prev_bases.get(stage)
+            if old is None:
+                return ""
+            if old.get("key") == parent:
+                return ""  # same base as last time: the step itself is what changed
+            if old.get("ref") != base["ref"] or old.get("kind") != base["kind"]:
+                return f"base image changed: {_base_name(old)} -> {_base_name(base)}"
+            return f"base image changed: {base['ref']} {_short(old.get('digest', ''))} -> {_short(base['digest'])}"
+        if parent in self._hits:
+            return f"step #{self._hits[parent]} changed (its result came from an older cache entry)"
+        return "an earlier step changed"
+
+    # ------------------------------------------------------------------ record
+
+    def misses_recorded(self) -> int:
+        return len(self._missed)
+
+    def save(self, *, complete: bool) -> None:
+        """Write this build's record; a failed build only updates the steps it reached."""
+        if self._path is None:
+            return
+        steps = self._steps
+        bases = dict(self._bases)
+        if not complete and self._previous is not None:
+            reached = {(s["stage"], s["number"]) for s in steps}
+            steps = [*[s for s in self._previous.get("steps", []) if (s["stage"], s["number"]) not in reached],
+                     *steps]
+            bases = {**self._prev_bases, **bases}
+        document = {"version": RECORD_VERSION, "dockerfile": self._dockerfile, "target": self._target,
+                    "bases": {str(k): v for k, v in bases.items()}, "steps": steps}
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".explain-")
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    json.dump(document, handle, separators=(",", ":"), ensure_ascii=False)
+                os.replace(temporary, self._path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+
+
+# ---------------------------------------------------------------------- material comparison
+
+_FLAG_NAMES = {"argv": "command", "script": "command", "sources": "sources", "dest": "destination",
+               "inline": "heredoc", "path": "path"}
+
+
+def _material_changes(old: Mapping[str, Any], new: Mapping[str, Any], old_files: Mapping[str, Any],
+                      new_files: Mapping[str, Any], missed: Mapping[str, int]) -> list[str]:
+    reasons: list[str] = []
+    if old.get("op") != new.get("op"):
+        return ["instruction changed"]
+    instruction: list[str] = []
+    for name in sorted(set(old) | set(new)):
+        before, after = old.get(name), new.get(name)
+        if before == after or name in ("op", "context", "env", "mounts", "from"):
+            continue
+        if name == "cwd":
+            reasons.append(f"workdir changed: {before} -> {after}")
+        elif name == "user":
+            reasons.append(f"user changed: {before} -> {after}")
+        elif name in ("network", "security"):
+            reasons.append(f"{name} changed: {before} -> {after}")
+        else:
+            instruction.append(_FLAG_NAMES.get(name, name))
+    if old.get("from") != new.get("from") and not _from_missed(new.get("from"), missed):
+        reasons.append(f"--from source changed: {_source_name(old.get('from'))} -> {_source_name(new.get('from'))}")
+    env = _env_changes(old.get("env") or [], new.get("env") or [])
+    if env:
+        reasons.append(env)
+    old_mounts, new_mounts = old.get("mounts") or [], new.get("mounts") or []
+    if _without_content(old_mounts) != _without_content(new_mounts):
+        instruction.append("mounts")
+    if old.get("context") != new.get("context"):
+        reasons.append(_file_changes(old_files.get("context"), new_files.get("context")))
+    for index, (before, after) in enumerate(zip(old_mounts, new_mounts)):
+        if before.get("context") != after.get("context") and "context" in after:
+            slot = f"mount:{index}"
+            reasons.append(_file_changes(old_files.get(slot), new_files.get(slot), f" (RUN --mount {after['target']})"))
+        if before.get("from") != after.get("from") and "from" in after and not _from_missed(after["from"], missed):
+            reasons.append(f"mount source changed: {_source_name(before.get('from'))} -> {_source_name(after['from'])}")
+    if instruction:
+        reasons.insert(0, f"instruction changed ({', '.join(dict.fromkeys(instruction))})")
+    return reasons
+
+
+def _identity(material: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What names an instruction regardless of its inputs: the op and its command, sources or path."""
+    return (material.get("op"), material.get("argv"), material.get("script"), material.get("sources"),
+            material.get("dest"), material.get("inline"), material.get("path"))
+
+
+def _env_changes(old: Iterable[str], new: Iterable[str]) -> str:
+    before = dict(item.partition("=")[::2] for item in old)
+    after = dict(item.partition("=")[::2] for item in new)
+    changes = []
+    for name in sorted(set(before) | set(after)):
+        if name not in after:
+            changes.append(f"{name} unset")
+        elif name not in before:
+            changes.append(f"{name}={_value(after[name])} set")
+        elif before[name] != after[name]:
+            changes.append(f"{name}={_value(before[name])} -> {_value(after[name])}")
+    return f"build arg / env changed: {_names(changes)}" if changes else ""
+
+
+def _file_changes(old: Mapping[str, str] | None, new: Mapping[str, str] | None, where: str = "") -> str:
+    if old is None or new is None:
+        return f"context files changed{where}"
+    changed = [path for path in sorted(set(old) & set(new)) if old[path] != new[path]]
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    parts = []
+    for label, paths in (("changed", changed), ("added", added), ("removed", removed)):
+        if paths:
+            noun = "context file" if len(paths) == 1 else "context files"
+            parts.append(f"{noun} {label}: {_names(paths)}")
+    return "; ".join(parts) + where if parts else f"context files changed{where}"
+
+
+def _context_inputs(material: Mapping[str, Any], context: Any) -> list[tuple[str, str, list[str] | None]]:
+    """(slot, digest, context paths) for each part of ``material`` hashed from the context."""
+    inputs: list[tuple[str, str, list[str] | None]] = []
+    if material.get("context"):
+        paths = None
+        if context is not None:
+            from builder.copystep import context_selection
+
+            paths = context_selection(context, material.get("sources", []))
+        inputs.append(("context", material["context"], paths))
+    for index, mount in enumerate(material.get("mounts") or []):
+        if isinstance(mount, Mapping) and mount.get("context"):
+            inputs.append((f"mount:{index}", mount["context"], [mount.get("source") or ""]))
+    return inputs
+
+
+def _context_digest(material: Mapping[str, Any], slot: str) -> str | None:
+    if slot == "context":
+        return material.get("context")
+    mounts = material.get("mounts") or []
+    index = int(slot.split(":", 1)[1])
+    return mounts[index].get("context") if index < len(mounts) else None
+
+
+def _stage_sources(material: Mapping[str, Any]) -> list[str]:
+    sources = [material.get("from")] + [m.get("from") for m in material.get("mounts") or [] if isinstance(m, Mapping)]
+    return [s.split(":", 1)[1] for s in sources if isinstance(s, str) and s.startswith("stage:")]
+
+
+def _from_missed(source: Any, missed: Mapping[str, int]) -> bool:
+    return isinstance(source, str) and source.startswith("stage:") and source.split(":", 1)[1] in missed
+
+
+def _without_content(mounts: list[Any]) -> list[Any]:
+    return [{k: v for k, v in m.items() if k not in ("context", "from")} if isinstance(m, Mapping) else m
+            for m in mounts]
+
+
+def _source_name(source: Any) -> str:
+    if not isinstance(source, str):
+        return "none"
+    kind, _, value = source.partition(":")
+    return f"stage {value[:12]}" if kind == "stage" else _short(value)
+
+
+def _base_name(base: Mapping[str, str]) -> str:
+    if base.get("kind") == "image":
+        return f"{base.get('ref')} {_short(base.get('digest', ''))}".strip()
+    return base.get("ref") or base.get("kind", "")
+
+
+def _short(digest: str) -> str:
+    if not digest:
+        return "(unknown)"
+    algorithm, _, value = digest.partition(":")
+    return f"{algorithm}:{value[:12]}…" if value else digest[:12]
+
+
+def _value(text: str) -> str:
+    return text if len(text) <= MAX_VALUE else text[:MAX_VALUE] + "…"
+
+
+def _names(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_NAMES])
+    return shown + (f" and {len(items) - MAX_NAMES} more" if len(items) > MAX_NAMES else "")
+
+
+# ---------------------------------------------------------------------- summary (--explain)
+
+class ExplainSummary:
+    """An event sink that collects misses and, as a context manager, prints them when the build ends."""
+
+    def __init__(self, console: Any, enabled: bool) -> None:
+        import threading
+
+        self._console = console
+        self._enabled = enabled
+        self._lock = threading.Lock()
+        self._titles: dict[int, str] = {}
+        self._misses: list[tuple[int, str]] = []
+
+    def __call__(self, event: Any) -> None:
+        kind = type(event).__name__
+        with self._lock:
+            if kind == "StepStarted":
+                self._titles[event.step_id] = event.title
+            elif kind == "StepCacheMiss":
+                self._misses.append((event.step_id, event.reason))
+
+    def __enter__(self) -> ExplainSummary:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._enabled:
+            return
+        for line in self.lines():
+            self._console.info(line)
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            misses = list(self._misses)
+        if not misses:
+            return ["cache misses: none"]
+        return [f"cache misses ({len(misses)}):",
+                *(f"#{step} {self._titles.get(step, '')}: {reason}" for step, reason in misses)]
