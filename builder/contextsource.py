@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -59,8 +58,10 @@ def prepared_context(options: argparse.Namespace, stdin: BinaryIO | None = None)
 
 def read_stdin_context(stream: BinaryIO, scratch: str) -> tuple[str, str | None]:
     """(context directory, Dockerfile path when stdin held only a Dockerfile) of the bytes on stdin."""
-    from builder.archives import is_tar_archive, open_decompressed
+    from tarfile import TarError
+
     import runtime
+    from builder.archives import is_tar_archive, open_decompressed
 
     spooled = os.path.join(scratch, "stdin")
     with open(spooled, "wb") as handle:
@@ -77,7 +78,7 @@ def read_stdin_context(stream: BinaryIO, scratch: str) -> tuple[str, str | None]
         with contextlib.ExitStack() as stack:
             # apply_layer's extraction refuses absolute names, ``..`` and links leading out of the tree.
             runtime.apply_layer(open_decompressed(spooled, stack), root)
-    except (runtime.UnsafeLayerError, runtime.LayerFormatError, tarfile.TarError, OSError, EOFError) as error:
+    except (runtime.UnsafeLayerError, runtime.LayerFormatError, TarError, OSError, EOFError) as error:
         raise UsageError(f"unable to read the context tar from stdin: {error}") from None
     finally:
         os.unlink(spooled)

@@ -14,14 +14,16 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from builder.cachetransfer.specs import CacheSpec, TransferReport, add_cache_arguments, parse_cache_specs
+from builder.cachetransfer.flags import add_cache_arguments
 
 if TYPE_CHECKING:
     from builder.cachetransfer.exporting import export_cache, select_records
     from builder.cachetransfer.importing import import_cache
+    from builder.cachetransfer.specs import CacheSpec, TransferReport, parse_cache_specs
 
 # Loaded on first use: declaring the build flags must not import the exporter (and the runtime).
-_LAZY = {"export_cache": "exporting", "select_records": "exporting", "import_cache": "importing"}
+_LAZY = {"export_cache": "exporting", "select_records": "exporting", "import_cache": "importing",
+         "CacheSpec": "specs", "TransferReport": "specs", "parse_cache_specs": "specs"}
 
 
 def __getattr__(name: str) -> Any:
@@ -36,6 +38,8 @@ def __getattr__(name: str) -> Any:
 
 def parse_cache_options(options: argparse.Namespace) -> tuple[tuple[CacheSpec, ...], tuple[CacheSpec, ...]]:
     """(--cache-to specs, --cache-from specs) from the parsed build flags."""
+    from builder.cachetransfer.specs import parse_cache_specs
+
     return (parse_cache_specs(getattr(options, "cache_to", []) or [], export=True),
             parse_cache_specs(getattr(options, "cache_from", []) or [], export=False))
 

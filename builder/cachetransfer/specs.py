@@ -19,15 +19,6 @@ class CacheSpec:
     timeout: float = EXPORT_TIMEOUT_SECONDS  # export: total time for all attempts
 
 
-def add_cache_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cache-to", dest="cache_to", action="append", default=[],
-                        metavar="type=local,dest=DIR[,mode=min|max]",
-                        help="export the build cache (all stages by default); a failed export only warns")
-    parser.add_argument("--cache-from", dest="cache_from", action="append", default=[],
-                        metavar="type=local,src=DIR",
-                        help="import a build cache before building (digests are verified)")
-
-
 def parse_cache_specs(values: list[str], *, export: bool) -> tuple[CacheSpec, ...]:
     return tuple(_parse(value, export=export) for value in values)
 

@@ -52,6 +52,8 @@ def run(options: argparse.Namespace) -> int:
 
     console = Console()
     try:
+        if Path(options.context).is_dir():  # the common case: no stdin tar or git URL to prepare
+            return _run(options, console)
         from builder.contextsource import prepared_context
 
         with prepared_context(options):  # a stdin or git context becomes a temporary directory
