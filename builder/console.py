@@ -281,3 +281,28 @@ class LiveBuildView:
             if row["duration"] is None or row["status"] == "ERROR":
                 lines += [Text(f"    {line[:120]}", style="dim") for line in row["tail"]]
         return Group(*lines)
+
+
+class JsonEventView:
+    """``--progress rawjson``: every event as one JSON object per line on stderr, for tools.
+
+    Each object has ``type`` (the event class) and the event's fields; output bytes are text
+    (undecodable bytes escaped), so a line is always valid JSON.
+    """
+
+    def __init__(self, console: Console) -> None:
+        import threading
+
+        self._console = console
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        import dataclasses
+        import json
+
+        fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+        document = {"type": type(event).__name__,
+                    **{k: v.decode(errors="backslashreplace") if isinstance(v, bytes) else v
+                       for k, v in fields.items()}}
+        with self._lock:
+            self._console.info(json.dumps(document, default=str))

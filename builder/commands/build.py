@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="say why each step missed the cache, as a summary at the end (even with -q)")
     parser.add_argument("--pull", action="store_true", help="always check the registry for newer base images")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
-    parser.add_argument("--progress", choices=("auto", "tty", "plain", "quiet"), default="auto",
+    parser.add_argument("--progress", choices=("auto", "tty", "plain", "quiet", "rawjson"),
+                        default="auto",
                         help="how to show progress")
     parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
                         help="expose a secret to RUN --mount=type=secret (repeatable)")

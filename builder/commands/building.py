@@ -84,7 +84,7 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
 
     from builder.commands.replaying import record_build
     from builder.cachetransfer import export_cache, import_cache, parse_cache_options
-    from builder.console import BuildView, LiveBuildView
+    from builder.console import BuildView, JsonEventView, LiveBuildView
     from builder.events import StepStarted
     from builder.explain import ExplainSummary
     from builder.namedcontexts import parse_build_contexts
@@ -100,7 +100,8 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
     to_stdout = any(spec.dest == "-" for spec in outputs)
     quiet = options.quiet or options.progress == "quiet"
     live = not quiet and (options.progress == "tty" or (options.progress == "auto" and console.is_terminal))
-    view: Any = LiveBuildView(console) if live else BuildView(console, quiet=quiet)
+    view: Any = (LiveBuildView(console) if live else JsonEventView(console) if options.progress == "rawjson"
+                 else BuildView(console, quiet=quiet))
     titles: list[str] = []
     summary = ExplainSummary(console, enabled=getattr(options, "explain", False))
 

@@ -73,3 +73,19 @@ def test_unknown_target_suggests_the_closest_stage(tmp_path: Path) -> None:
     result = pybuild("--check", "--target", "bulid", str(tmp_path))
     assert result.returncode == 2
     assert 'target stage "bulid" could not be found (did you mean build?)' in result.stderr
+
+
+def test_rawjson_progress_writes_one_json_object_per_event() -> None:
+    import io
+    import json
+
+    from builder.console import Console, JsonEventView
+    from builder.events import StepLog, StepStarted
+
+    err = io.StringIO()
+    view = JsonEventView(Console(err=err, out=io.StringIO(), color=False))
+    view(StepStarted(1, "[stage-0 2/3] RUN true", 2))
+    view(StepLog(1, "stdout", b"caf\xc3\xa9 \xff\n"))
+    lines = [json.loads(line) for line in err.getvalue().splitlines()]
+    assert lines[0] == {"type": "StepStarted", "step_id": 1, "title": "[stage-0 2/3] RUN true", "line": 2}
+    assert lines[1]["type"] == "StepLog" and lines[1]["data"].startswith("café ")
