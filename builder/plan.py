@@ -7,7 +7,6 @@ when checking and errors when building (``strict``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from builder.buildargs import CONTROL_ARGS, platform_args
 from builder.errors import PlanError
@@ -15,16 +14,17 @@ from builder.planrequest import PlanRequest
 from builder.scope import ArgDeclaration, evaluate_global_args
 from builder.words import ScopedExpander, located_plan_error
 from grammar import Dockerfile, ExpansionError, GrammarError, Span, Stage, base_stage, find_target, reachable
+from grammar import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanWarning:
     message: str
     line: int = 0
     end_line: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StageBase:
     """What a stage starts from: an image reference, an earlier stage, or nothing."""
 
@@ -34,14 +34,14 @@ class StageBase:
     platform: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StagePlan:
     stage: Stage
     base: StageBase
     needs: tuple[int, ...]  # indices of the stages this one reads from
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildPlan:
     dockerfile: Dockerfile
     stages: tuple[StagePlan, ...]  # reachable from the target, in file (= dependency) order

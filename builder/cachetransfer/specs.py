@@ -1,7 +1,6 @@
 """``--cache-to`` and ``--cache-from``: buildx's ``type=...,key=value`` syntax, parsed before the build."""
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
