@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import replace
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from builder.errors import PlanError
@@ -18,6 +17,7 @@ from builder.plan import BuildPlan, PlanRequest, PlanWarning, StagePlan, make_pl
 from builder.scope import StageScope, resolve_stage_arg
 from builder.source import DockerfileSource, load_dockerfile
 from builder.words import ScopedExpander, located_plan_error
+from grammar import record
 from grammar import (
     Arg,
     Copy,
@@ -36,13 +36,13 @@ from grammar import (
 KNOWN_FRONTENDS = ("docker/dockerfile", "docker.io/docker/dockerfile")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CheckedStep:
     instruction: Instruction
     expanded: Instruction
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CheckReport:
     path: str
     source_lines: tuple[str, ...]

@@ -9,13 +9,14 @@ reaches the image config.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+
+from grammar import record
 
 # Expands one word against an env; raises the grammar's ExpansionError.
 Expander = Callable[[str, Mapping[str, str]], str]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ArgDeclaration:
     name: str
     default: str | None  # None: `ARG X` (no value); "": `ARG X=`
@@ -60,7 +61,7 @@ def _set(pairs: tuple[tuple[str, str], ...], name: str, value: str) -> tuple[tup
     return (*pairs, (name, value))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StageScope:
     """What a stage's instructions see at one point of the stage."""
 

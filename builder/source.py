@@ -5,17 +5,17 @@ import contextlib
 import os
 import sys
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from builder.errors import UsageError
+from grammar import record
 
 if TYPE_CHECKING:
     from grammar import Dockerfile
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DockerfileSource:
     display_path: str  # what error messages call the file
     path: Path | None  # None when read from stdin

@@ -7,10 +7,9 @@ is reported at its instruction with a snippet.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from builder.errors import PlanError
-from grammar import Dockerfile, ExpansionError, Lexer, Span
+from grammar import Dockerfile, ExpansionError, Lexer, Span, record
 
 
 def located_plan_error(dockerfile: Dockerfile, message: str, span: Span | None) -> PlanError:
@@ -18,7 +17,7 @@ def located_plan_error(dockerfile: Dockerfile, message: str, span: Span | None) 
     return PlanError(message, path=dockerfile.path, line=line, end_line=end, source_lines=dockerfile.source_lines)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BoundExpander:
     """Implements grammar's ``Expander`` protocol for one env."""
 
@@ -36,7 +35,7 @@ class BoundExpander:
         return self.heredoc_lexer.process_word(text, self.env)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScopedExpander:
     dockerfile: Dockerfile
     lexer: Lexer

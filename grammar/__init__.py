@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from grammar.instructions import parse_dockerfile, parse_instruction
     from grammar.nodes import Directives, Heredoc, Node, ParsedFile, ParseWarning
     from grammar.parser import parse_nodes
+    from grammar.records import record
     from grammar.stages import (
         Dockerfile,
         Stage,
@@ -85,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("parse_dockerfile", "parse_instruction"), "grammar.instructions"),
     **dict.fromkeys(("Directives", "Heredoc", "Node", "ParsedFile", "ParseWarning"), "grammar.nodes"),
     "parse_nodes": "grammar.parser",
+    "record": "grammar.records",
     **dict.fromkeys(("Dockerfile", "Stage", "StageDependency", "base_stage", "check_cycles", "copy_source",
                      "dependencies", "find_target", "mount_source", "reachable"), "grammar.stages"),
     **dict.fromkeys(("Lexer", "WordResult"), "grammar.words"),
@@ -98,7 +100,7 @@ __all__ = [
     "RunMount", "Shell", "ShellForm", "Span", "Stage", "StageDependency", "StopSignal", "User", "Volume",
     "WordResult", "Workdir", "base_stage", "check_cycles", "copy_source", "dependencies", "expand_instruction",
     "find_ignore_file", "find_target", "mount_source", "parse_chmod", "parse_dockerfile", "parse_git_ref", "parse_instruction", "parse_nodes",
-    "reachable", "read_ignore_file", "read_ignore_patterns", "render_snippet",
+    "reachable", "record", "read_ignore_file", "read_ignore_patterns", "render_snippet",
 ]
 
 

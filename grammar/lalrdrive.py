@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grammar._lark_runtime import ChildFilter, ChildFilterLALR_NoPlaceholders, PostLexConnector, Shift, Token
+from grammar._lark_runtime import (ChildFilter, ChildFilterLALR_NoPlaceholders, PostLexConnector, Shift, Token,
+                                   _create_unless)
 
 _new_str = str.__new__
 
@@ -113,7 +114,8 @@ class FastParser:
             self._postlex = lexer.postlexer
             lexer = lexer.lexer
         self._state_lexers = lexer.lexers  # parser state -> lark BasicLexer (scanner compiled on first use)
-        self._scanners: dict[int, tuple] = {}
+        self._scanners: dict[int, tuple] = {}  # parser state -> its lexer's scanner
+        self._by_lexer: dict[int, tuple] = {}  # id(lark lexer) -> scanner (states share lexers)
         transformer = lark.options.transformer
         callbacks = {rule: (f if isinstance(rule, str) else rule_callback(rule, f, transformer))
                      for rule, f in parser.callbacks.items()}
@@ -139,12 +141,28 @@ class FastParser:
             return self._lark.parse(text)
 
     def _scanner(self, state: int) -> tuple:
-        """(match functions, unless-callbacks, newline types) of the lexer lark uses in ``state``."""
+        """(match functions with their terminal names, unless-callbacks, newline types) of ``state``'s lexer.
+
+        lark's scanner compiles one alternation of all the state's terminals,
+        ``(?P<A>a)|(?P<B>b)|...``, per state: most of a first parse's time goes
+        into compiling those, although the same 29 terminals recur in all of them.
+        An alternation matches with its first alternative that matches, so
+        trying each terminal's own pattern in the same order finds the same
+        token; those patterns compile once (``re``'s cache shares them between
+        states and with lark's own checks), and a state has only a few terminals.
+        """
         lexer = self._state_lexers[state]
-        scanner = lexer.scanner  # lark builds the scanner (and its callbacks) on first use
         if lexer.ignore_types:
             raise _Handover  # no grammar here ignores terminals; lark handles it if one ever does
-        found = (tuple(mre.match for mre in scanner._mres), lexer.callback, lexer.newline_types)
+        found = self._by_lexer.get(id(lexer))
+        if found is None:
+            if lexer.user_callbacks or lexer.use_bytes:
+                raise _Handover  # lark's lexer options pybuild does not use
+            terminals, unless = _create_unless(lexer.terminals, lexer.g_regex_flags, lexer.re, False)
+            flags, compile_ = lexer.g_regex_flags, lexer.re.compile
+            matchers = tuple((compile_(terminal.pattern.to_regexp(), flags).match, terminal.name)
+                             for terminal in terminals)
+            found = self._by_lexer[id(lexer)] = (matchers, unless, lexer.newline_types)
         self._scanners[state] = found
         return found
 
@@ -155,14 +173,13 @@ class FastParser:
         while pos < end:
             state = states[-1]
             matchers, unless, newline_types = scanners.get(state) or self._scanner(state)
-            for match in matchers:
+            for match, kind in matchers:
                 found = match(text, pos)
                 if found:
                     break
             else:
                 raise _Handover
             value = found.group()
-            kind = found.lastgroup
             token = _new_str(Token, value)
             token.type = kind
             token.value = value

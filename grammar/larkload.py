@@ -2,8 +2,8 @@
 
 The parsers run on lark's stand-alone runtime (``grammar._lark_runtime``) with
 tables built ahead of time (``grammar._lalr_tables``); ``grammar.larkbuild``
-generates both. Loading a parser is then a base64/zlib/pickle decode and lark's
-own deserialization, exactly what lark does with its table cache.
+generates both. Loading a parser is then a zlib/pickle decode and lark's own
+deserialization, exactly what lark does with its table cache.
 
 If a ``.lark`` file no longer matches the fingerprint the tables were built from
 (someone edited the grammar and has not run ``python -m grammar.larkbuild`` yet),
@@ -44,10 +44,9 @@ def tables(escape: str, start: str) -> dict[str, Any]:
     from grammar import _lalr_tables
 
     if _lalr_tables.FINGERPRINT == grammar_fingerprint():
-        import base64
         import pickle
 
-        return pickle.loads(zlib.decompress(base64.b64decode(_lalr_tables.TABLES[(escape, start)])))
+        return pickle.loads(zlib.decompress(_lalr_tables.TABLES[(escape, start)]))
     from grammar.larkbuild import build_tables  # the grammar changed: build with lark (slow)
 
     return build_tables(escape, start, cache=_cache_file(GRAMMAR_FILES[escape], start))

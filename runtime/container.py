@@ -79,7 +79,7 @@ def _run_in(state: ContainerState, spec: ProcessSpec, rootfs: tuple[Mount, ...],
             stop: StopPolicy, stdio: Stdio, control: ContainerControl) -> ExitStatus:
     lease = None
     if spec.network == "default":
-        from runtime import network  # imports pyroute2 (slow): only when needed, and before the fork
+        from runtime import network  # only when needed, and before the fork (the shim uses it)
 
         state.remember("lease", {"container_id": state.id, "address": "", "host_ifname": ""})
         lease = network.allocate(state.id)

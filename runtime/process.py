@@ -1,7 +1,8 @@
 """The three processes of a container, all forked from pybuild without a new interpreter.
 
 * **shim** (forked by pybuild): joins the cgroups, ``setsid``, unshares the mount, uts, ipc, pid and
-  (unless host) net namespaces, makes mounts private, waits for the network if needed, forks the init
+  (unless host) net namespaces, connects the default network (veth to the bridge, address, route: all
+  from the shim, no round trip to pybuild), makes mounts private, forks the init
   and relays its exit code. It exists because a new pid namespace applies to children only.
 * **init** (PID 1 of the new pid namespace): builds the rootfs, ``pivot_root``s, resolves the user, forks
   the main process, forwards signals to it, reaps every zombie, and when the main process ends kills
@@ -45,14 +46,12 @@ class Pipes:
     stdout: int
     stderr: int
     report: int
-    ready: int | None = None  # shim -> pybuild: namespaces exist (default network only)
-    go: int | None = None     # pybuild -> shim: veth is in place
     stdin: int | None = None  # read end of the forwarded stdin (``-i`` without a tty)
     console: int | None = None  # unix socket the pty master goes back on (``-t``)
 
     def inherited(self) -> set[int]:
         """What the shim and init keep open."""
-        optional = (self.ready, self.go, self.stdin, self.console)
+        optional = (self.stdin, self.console)
         return {self.stdout, self.stderr, self.report, *(fd for fd in optional if fd is not None)}
 
 
@@ -62,7 +61,7 @@ class Launch:
     plan: RootfsPlan
     pipes: Pipes
     cgroup_procs: tuple[str, ...]
-    network_lease: object | None  # runtime.network.Lease; typed loosely to keep pyroute2 out of here
+    network_lease: object | None  # runtime.network.Lease; typed loosely: runtime.network is imported lazily
     parent_pid: int
     window_size: WindowSize | None = None  # the pty's size before the process starts
 
@@ -96,13 +95,16 @@ def shim(launch: Launch) -> None:
         for path in launch.cgroup_procs:
             with open(path, "w") as handle:
                 handle.write(str(os.getpid()))
+        host_side = None
+        if launch.network_lease is not None:
+            from runtime import network  # already imported by pybuild before the fork
+
+            host_side = network.open_host_side()  # while still in pybuild's netns
         flags = ns.CLONE_NEWNS | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC | ns.CLONE_NEWPID
         ns.unshare(flags if launch.spec.network == "host" else flags | ns.CLONE_NEWNET)
+        if host_side is not None:
+            network.connect(launch.network_lease, host_side)  # type: ignore[arg-type]
         ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
-        if pipes.ready is not None and pipes.go is not None:
-            os.write(pipes.ready, b"u")
-            if os.read(pipes.go, 1) != b"g":
-                os._exit(SETUP_FAILED)
         alive_r, alive_w = os.pipe2(os.O_CLOEXEC)  # EOF here tells the init its shim is gone
         init_pid = os.fork()
         if init_pid == 0:
@@ -146,11 +148,7 @@ def init(launch: Launch, shim_alive: int) -> None:
         spec = launch.spec
         ns.sethostname(spec.hostname)
         if spec.network == "none":
-            ns.bring_up_loopback()
-        elif spec.network == "default":
-            from runtime import network  # already imported by pybuild before the fork
-
-            network.configure_inside(launch.network_lease)  # type: ignore[arg-type]
+            ns.bring_up_loopback()  # "default" is configured by the shim (network.connect)
         stubs = build_rootfs(launch.plan)
         enter_rootfs(launch.plan.root)
         credentials = resolve_user("/", spec.user)

@@ -82,7 +82,7 @@ def release_resources(record: dict[str, Any]) -> None:
     cgroups.remove(record.get("cgroups", []))
     lease = record.get("lease")
     if lease:
-        from runtime import network  # pyroute2 is heavy: import it only when a lease exists
+        from runtime import network  # only needed when the container had a network lease
 
         network.release(lease)
 

@@ -95,11 +95,9 @@ def fork_and_supervise(spec: ProcessSpec, plan: RootfsPlan, cgroup_dirs: list[st
         cleanup.callback(channels.close, channels.theirs)
         cleanup.callback(channels.close, channels.ours)
         (out_r, out_w), (err_r, err_w), (report_r, report_w) = channels.pipe(), channels.pipe(), channels.pipe()
-        ready_r, ready_w = channels.pipe() if lease else (None, None)
-        go_w, go_r = channels.pipe(towards_us=False) if lease else (None, None)
         stdin_w, stdin_r = channels.pipe(towards_us=False) if stdio.stdin is not None and not stdio.tty else (None, None)
         console, console_theirs = channels.socket() if stdio.tty else (None, None)
-        pipes = Pipes(out_w, err_w, report_w, ready_w, go_r, stdin_r, console_theirs)
+        pipes = Pipes(out_w, err_w, report_w, stdin_r, console_theirs)
         size = terminal.window_size(stdio.terminal) if stdio.tty and stdio.terminal is not None else None
         launch = Launch(spec, plan, pipes, tuple(cgroups.procs_files(cgroup_dirs)), lease, os.getpid(), size)
         pid = os.fork()
@@ -114,8 +112,6 @@ def fork_and_supervise(spec: ProcessSpec, plan: RootfsPlan, cgroup_dirs: list[st
         if stdin_w is not None and stdio.stdin is not None:
             pump.forward_input(stdio.stdin, channels.hand_over(stdin_w))
         try:
-            if lease is not None and ready_r is not None and go_w is not None:
-                _connect_network(lease, pid, ready_r, go_w)
             deadline = None if stop.timeout is None else time.monotonic() + stop.timeout
             if console is not None:
                 _attach_console(pump, cleanup, console, stdio, deadline)
@@ -169,15 +165,6 @@ def _resize(changes: int, caller: int, master: int) -> None:
     size = terminal.window_size(caller)
     if size is not None:
         terminal.set_window_size(master, size)
-
-
-def _connect_network(lease: object, pid: int, ready_r: int, go_w: int) -> None:
-    from runtime import network
-
-    if os.read(ready_r, 1) != b"u":
-        raise ContainerStartError("container shim exited before its network could be set up")
-    network.connect(lease, pid)  # type: ignore[arg-type]
-    os.write(go_w, b"g")
 
 
 def _kill(pid: int) -> None:
