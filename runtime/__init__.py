@@ -40,7 +40,7 @@ from runtime.overlay import OverlaySnapshotter, overlay_supported
 from runtime.snapshots import Kind, SnapshotInfo, Snapshotter
 from runtime.spec import BindMount, ExitStatus, Limits, ProcessSpec, Stdio
 from runtime.supervisor import ContainerControl
-from runtime.paths import scoped_join
+from runtime.paths import scoped_components, scoped_join
 from runtime.state import cleanup_stale
 from runtime.users import Credentials, resolve_user
 
@@ -72,6 +72,7 @@ __all__ = [
     "cleanup_stale",
     "Credentials",
     "resolve_user",
+    "scoped_components",
     "scoped_join",
     "mounted",
     "overlay_supported",

@@ -16,22 +16,30 @@ from runtime.errors import ContainerStartError
 _MAX_LINKS = 255
 
 
-def scoped_join(root: str, path: str) -> str:
-    """The host path of container path ``path``; the last component may not exist yet."""
+def scoped_components(root: str, path: str, *, follow_final: bool = True) -> list[str]:
+    """The components below ``root`` that ``path`` designates once symlinks are resolved.
+
+    Components that do not exist are kept as they are. With ``follow_final=False`` a symlink
+    in the last component is kept, not followed.
+    """
     pending = [part for part in path.split("/") if part not in ("", ".")]
+    pending.reverse()  # a stack: the next component is last
     resolved: list[str] = []
     links = 0
     while pending:
-        part = pending.pop(0)
+        part = pending.pop()
         if part == "..":
             if resolved:
                 resolved.pop()
             continue
+        if not pending and not follow_final:
+            resolved.append(part)
+            break
         candidate = os.path.join(root, *resolved, part)
         try:
             mode = os.lstat(candidate).st_mode
-        except FileNotFoundError:
-            resolved.append(part)
+        except (FileNotFoundError, NotADirectoryError):
+            resolved.append(part)  # does not exist (yet): nothing to follow
             continue
         if not stat.S_ISLNK(mode):
             resolved.append(part)
@@ -42,5 +50,10 @@ def scoped_join(root: str, path: str) -> str:
         target = os.readlink(candidate)
         if target.startswith("/"):
             resolved = []
-        pending = [p for p in target.split("/") if p not in ("", ".")] + pending
-    return os.path.join(root, *resolved)
+        pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
+    return resolved
+
+
+def scoped_join(root: str, path: str, *, follow_final: bool = True) -> str:
+    """The host path of container path ``path``; the last component may not exist yet."""
+    return os.path.join(root, *scoped_components(root, path, follow_final=follow_final))
