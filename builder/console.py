@@ -148,6 +148,7 @@ class BuildView:
         self._titles: dict[int, str] = {}
         self._tails: dict[int, list[str]] = {}
         self._partial: dict[int, str] = {}
+        self._last_miss: str | None = None
 
     def __call__(self, event: Any) -> None:
         kind = type(event).__name__
@@ -168,6 +169,10 @@ class BuildView:
         self._say(f"#{event.step_id} CACHED")
 
     def _on_StepCacheMiss(self, event: Any) -> None:
+        # The same reason on every step (a first build, --no-cache) is said once, not per step.
+        if event.reason == self._last_miss and "because step" not in event.reason:
+            return
+        self._last_miss = event.reason
         self._say(f"#{event.step_id} cache miss: {event.reason}")
 
     def _on_StepLog(self, event: Any) -> None:
