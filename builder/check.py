@@ -14,7 +14,7 @@ from typing import Any
 
 from builder.errors import PlanError
 from builder.plan import BuildPlan, PlanRequest, PlanWarning, StagePlan, make_plan
-from builder.scope import StageScope, resolve_stage_arg
+from builder.scope import StageScope, advance
 from builder.source import DockerfileSource, load_dockerfile
 from builder.words import ScopedExpander, located_plan_error
 from grammar import record
@@ -22,7 +22,6 @@ from grammar import (
     Arg,
     Copy,
     Dockerfile,
-    Env,
     ExpansionError,
     GrammarError,
     Instruction,
@@ -118,17 +117,6 @@ def check_references(dockerfile: Dockerfile, stage_plan: StagePlan, instruction:
     elif isinstance(instruction, Run):
         for mount in instruction.mounts:
             mount_source(dockerfile, stage_plan.stage, instruction, mount.from_, mount.target)
-
-
-def advance(scope: StageScope, instruction: Instruction, build_args: Mapping[str, str],
-            global_args: Mapping[str, str]) -> StageScope:
-    """The scope after ``instruction`` (already expanded) ran."""
-    if isinstance(instruction, Env):
-        return scope.with_env([(pair.key, pair.value) for pair in instruction.pairs])
-    if isinstance(instruction, Arg):
-        for decl in instruction.args:
-            scope = scope.with_arg(decl.name, resolve_stage_arg(decl.name, decl.default, build_args, global_args))
-    return scope
 
 
 def plan_document(report: CheckReport) -> dict[str, Any]:

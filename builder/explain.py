@@ -222,9 +222,6 @@ class CacheExplainer:
 
     # ------------------------------------------------------------------ record
 
-    def misses_recorded(self) -> int:
-        return len(self._missed)
-
     def save(self, *, complete: bool) -> None:
         """Write this build's record; a failed build only updates the steps it reached."""
         if self._path is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from grammar import record
+from grammar import Arg, Env, Instruction, record
 
 # Expands one word against an env; raises the grammar's ExpansionError.
 Expander = Callable[[str, Mapping[str, str]], str]
@@ -63,34 +63,30 @@ def _set(pairs: tuple[tuple[str, str], ...], name: str, value: str) -> tuple[tup
 
 @record
 class StageScope:
-    """What a stage's instructions see at one point of the stage."""
+    """What a stage's instructions see at one point of the stage.
 
-    config_env: tuple[tuple[str, str], ...] = ()  # the image's Env (ENV only)
-    state_env: tuple[tuple[str, str], ...] = ()  # ENV and valued ARGs: expansion + RUN env
-    declared_args: tuple[str, ...] = ()  # ARG names declared so far (inherited by child stages)
+    Only the env that expansion and RUN use lives here; the image's own ``Env`` (ENV only)
+    is the image config's business (``builder.imageconfig``).
+    """
+
+    state_env: tuple[tuple[str, str], ...] = ()  # ENV and valued ARGs, in write order
 
     @classmethod
     def from_image_env(cls, env: Sequence[str]) -> StageScope:
-        pairs: tuple[tuple[str, str], ...] = ()
-        for item in env:
-            name, _, value = item.partition("=")
-            pairs = _set(pairs, name, value)
-        return cls(config_env=pairs, state_env=pairs)
+        return cls().with_env([(name, value) for name, _, value in (item.partition("=") for item in env)])
 
     def lookup(self) -> dict[str, str]:
         return dict(self.state_env)
 
     def with_env(self, updates: Sequence[tuple[str, str]]) -> StageScope:
-        config_env, state_env = self.config_env, self.state_env
+        state_env = self.state_env
         for name, value in updates:
-            config_env = _set(config_env, name, value)
             state_env = _set(state_env, name, value)
-        return StageScope(config_env, state_env, self.declared_args)
+        return StageScope(state_env)
 
     def with_arg(self, name: str, value: str | None) -> StageScope:
-        declared = self.declared_args if name in self.declared_args else (*self.declared_args, name)
-        state_env = self.state_env if value is None else _set(self.state_env, name, value)
-        return StageScope(self.config_env, state_env, declared)
+        """A declared ARG; one without a value (and no build-arg) leaves the env as it is."""
+        return self if value is None else StageScope(_set(self.state_env, name, value))
 
 
 def resolve_stage_arg(
@@ -110,5 +106,12 @@ def resolve_stage_arg(
     return global_values.get(name)
 
 
-def config_env_strings(scope: StageScope) -> list[str]:
-    return [f"{name}={value}" for name, value in scope.config_env]
+def advance(scope: StageScope, instruction: Instruction, build_args: Mapping[str, str],
+            global_args: Mapping[str, str]) -> StageScope:
+    """The scope after ``instruction`` (already expanded) ran: ENV and ARG write to it."""
+    if isinstance(instruction, Env):
+        return scope.with_env([(pair.key, pair.value) for pair in instruction.pairs])
+    if isinstance(instruction, Arg):
+        for decl in instruction.args:
+            scope = scope.with_arg(decl.name, resolve_stage_arg(decl.name, decl.default, build_args, global_args))
+    return scope

@@ -8,14 +8,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from builder.buildargs import PROXY_ARGS
+from builder.copy_dest import make_dirs
 from builder.copystep import copy_material, execute_copy
 from builder.errors import BuildError
 from builder.events import StepLog
 from builder.history import BUILDKIT_COMMENT, created_by
 from builder.imageconfig import apply, shell_of
+from builder.owners import Owner
 from builder.runmounts import MountSources, mount_material
 from builder.runstep import RunRequest, execute_run, run_command
-from builder.scope import StageScope, resolve_stage_arg
+from builder.scope import StageScope, advance
 from builder.services import Services
 from builder.stagestate import StageState, StepOptions, layer_step
 from grammar import Add, Arg, Copy, Env, Instruction, Run, Workdir
@@ -50,15 +52,9 @@ def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruct
         case Workdir():
             state = replace(state, stage=apply(state.stage, instruction))
             state, layer = _make_workdir(ctx, state)
-        case Env(pairs=pairs):
-            scope = state.scope.with_env([(pair.key, pair.value) for pair in pairs])
+        case Env() | Arg():
+            scope = advance(state.scope, instruction, ctx.build_args, ctx.global_args)
             state = replace(state, stage=apply(state.stage, instruction), scope=scope)
-        case Arg(args=args):
-            scope = state.scope
-            for decl in args:
-                scope = scope.with_arg(decl.name, resolve_stage_arg(decl.name, decl.default, ctx.build_args,
-                                                                    ctx.global_args))
-            state = replace(state, scope=scope)
         case _:
             state = replace(state, stage=apply(state.stage, instruction))
     entry = History(created=history_time(state.created, ctx.options.source_date_epoch),
@@ -118,20 +114,10 @@ def _make_workdir(ctx: StepContext, state: StageState) -> tuple[StageState, bool
         with mounted(mounts) as root:
             if os.path.isdir(scoped_join(root, path)):
                 return
-            owner = resolve_user(root, user)
-            _mkdir_all(root, path, owner.uid, owner.gid)
+            credentials = resolve_user(root, user)
+            make_dirs(root, path, Owner(credentials.uid, credentials.gid), [])
 
     return layer_step(ctx.services, state, {"op": "workdir", "path": path, "user": user}, execute, ctx.options)
-
-
-def _mkdir_all(root: str, path: str, uid: int, gid: int) -> None:
-    current = ""
-    for part in [p for p in path.split("/") if p]:
-        current = f"{current}/{part}"
-        host = scoped_join(root, current)
-        if not os.path.lexists(host):
-            os.mkdir(host, 0o755)
-            os.chown(host, uid, gid)
 
 
 def history_time(created: float, source_date_epoch: int | None) -> str:

@@ -1,10 +1,10 @@
 """Resolve a Dockerfile USER against the image's own /etc/passwd and /etc/group (never the host's NSS)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from runtime.errors import UserLookupError
+from runtime.paths import scoped_join
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,10 +16,12 @@ class Credentials:
 
 
 def _read_table(root: str, name: str) -> list[list[str]]:
+    # Resolved inside the root: an image whose /etc/passwd links to /etc/shadow or to ../../x
+    # must not make the builder read a host file.
     try:
-        with open(os.path.join(root, "etc", name), encoding="utf-8", errors="replace") as handle:
+        with open(scoped_join(root, f"/etc/{name}"), encoding="utf-8", errors="replace") as handle:
             lines = handle.read().splitlines()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return []
     return [line.split(":") for line in lines if line and not line.startswith("#")]
 

@@ -10,7 +10,8 @@ import pytest
 from layer_trees import dump_tree
 
 from runtime.apply import apply_layer
-from runtime.errors import ContainerError, UnsafeLayerError
+from runtime.errors import ContainerError, UnsafeLayerError, UserLookupError
+from runtime.users import resolve_user
 
 OUTSIDE = "__OUTSIDE__"  # replaced by the absolute path of the sibling "outside" directory
 
@@ -153,3 +154,13 @@ def test_errors_explain_the_problem(tmp_path: Path) -> None:
         apply_layer(io.BytesIO(layer), str(tmp_path))
     with pytest.raises(UnsafeLayerError, match="'..' component"):
         apply_layer(io.BytesIO(_tar([reg("../x")], "")), str(tmp_path))
+
+
+def test_user_lookup_never_follows_a_passwd_symlink_out_of_the_root(tmp_path: Path) -> None:
+    outside = tmp_path / "host-passwd"
+    outside.write_text("ghost:x:4242:4242::/:/bin/sh\n")
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").symlink_to(f"../../{outside.name}")
+    with pytest.raises(UserLookupError):
+        resolve_user(str(root), "ghost")
