@@ -37,7 +37,7 @@ from grammar import (
     parse_instruction,
     parse_nodes,
 )
-from registry_client import Platform, RegistryClient
+from registry_client import Platform, RegistryClient, RegistryError
 from runtime import ContainerError
 
 
@@ -59,6 +59,7 @@ class BuildRequest:
     entitlements: frozenset[str] = frozenset()
     parsed: Dockerfile | None = None  # the Dockerfile already parsed (by --check's pass), to skip a re-parse
     named_contexts: Mapping[str, NamedContext] = field(default_factory=dict)  # --build-context, by name
+    extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,12 @@ def _build_stage(request: BuildRequest, services: Services, plan: BuildPlan, sta
                  finals: Mapping[int, StageState], platform: Platform, progress: _Progress,
                  sources: MountSources, named: NamedContextResolver) -> StageState:
     stage = stage_plan.stage
-    state, triggers = _base_state(request, services, stage_plan, finals, platform, named)
+    try:
+        state, triggers = _base_state(request, services, stage_plan, finals, platform, named)
+    except RegistryError as exc:  # BuildKit points at the FROM line when the base cannot be resolved
+        raise StepError(f"failed to resolve source metadata for {stage_plan.base.image}: {exc}",
+                        path=plan.dockerfile.path, line=stage.base.span.line, end_line=stage.base.span.end_line,
+                        source_lines=plan.dockerfile.source_lines) from exc
     if progress.explain is not None:
         progress.explain.stage_base(stage.index, stage_plan.base.kind, stage_plan.base.image, state.key)
     steps = [*((instruction, True) for instruction in _parse_triggers(plan.dockerfile, stage, triggers)),
@@ -197,7 +203,7 @@ def _run_step(request: BuildRequest, services: Services, plan: BuildPlan, stage_
     except ExpansionError as exc:
         raise located_plan_error(dockerfile, str(exc), where) from None
     context = StepContext(services, options, plan.build_args, plan.global_args, sources, request.network,
-                          request.entitlements)
+                          request.entitlements, extra_hosts=request.extra_hosts)
     try:
         state = apply_instruction(context, state, expanded)
     except (BuildError, ContainerError) as exc:
