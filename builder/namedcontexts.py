@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -64,12 +65,20 @@ def parse_build_contexts(values: Iterable[str]) -> dict[str, NamedContext]:
         name, sep, source = value.partition("=")
         if not sep or not name or not source:
             raise UsageError(f"invalid --build-context {value!r}: expected NAME=VALUE")
+        name, has_platform, platform = name.partition("::")  # NAME::os/arch: only for that platform
         try:
             normalised = parse_reference(name).familiar.removesuffix(":latest")
+            if has_platform:
+                normalised += "::" + _platform_suffix(Platform.parse(platform))
         except RegistryError as exc:
-            raise UsageError(f"invalid --build-context name {name!r}: {exc}") from None
+            raise UsageError(f"invalid --build-context name {value.partition('=')[0]!r}: {exc}") from None
         contexts[normalised] = _parse_source(normalised, source)
     return contexts
+
+
+def _platform_suffix(platform: Platform) -> str:
+    """How BuildKit spells the platform of a ``NAME::PLATFORM`` context: normalised (``linux/arm64``)."""
+    return str(platform.normalized())
 
 
 def _parse_source(name: str, source: str) -> NamedContext:
@@ -108,8 +117,9 @@ class NamedContextResolver:
 
     def __init__(self, contexts: Mapping[str, NamedContext], services: Services, *, pull: bool,
                  registry: Callable[[], RegistryClient], use_cache: bool, source_date_epoch: int | None,
-                 next_step_id: Callable[[], int]) -> None:
+                 next_step_id: Callable[[], int], platform: Platform | None = None) -> None:
         self._contexts = contexts
+        self._platform = platform  # the build's target platform, for ``NAME::PLATFORM`` contexts
         self._services = services
         self._pull = pull
         self._registry = registry
@@ -117,24 +127,33 @@ class NamedContextResolver:
         self._epoch = source_date_epoch
         self._next_step_id = next_step_id
         self._made: dict[tuple[str, str], BaseImage] = {}
+        self._making = threading.Lock()
         self._scratch = contextlib.ExitStack()  # git checkouts, removed by ``close``
 
     def __bool__(self) -> bool:
         return bool(self._contexts)
 
-    def lookup(self, reference: str | None) -> NamedContext | None:
+    def lookup(self, reference: str | None, platform: Platform | None = None) -> NamedContext | None:
+        """The context standing for ``reference``: ``NAME::PLATFORM`` first, then ``NAME`` (as BuildKit).
+
+        ``platform`` defaults to the build's target platform.
+        """
         if not self._contexts or not reference:
             return None
-        return self._contexts.get(context_name(reference))
+        name = context_name(reference)
+        wanted = platform or self._platform
+        specific = self._contexts.get(f"{name}::{_platform_suffix(wanted)}") if wanted is not None else None
+        return specific or self._contexts.get(name)
 
     def base(self, context: NamedContext, platform: Platform) -> BaseImage:
-        made = self._made.get((context.name, str(platform)))
-        if made is None:
-            # A named context reads outside the build context: a replay record could not check it.
-            self._services.journal.forbid(f"named context {context.name}")
-            made = self._make(context, platform)
-            self._made[(context.name, str(platform))] = made
-        return made
+        with self._making:  # parallel stages reading one context make it once
+            made = self._made.get((context.name, str(platform)))
+            if made is None:
+                # A named context reads outside the build context: a replay record could not check it.
+                self._services.journal.forbid(f"named context {context.name}")
+                made = self._make(context, platform)
+                self._made[(context.name, str(platform))] = made
+            return made
 
     def close(self) -> None:
         self._scratch.close()

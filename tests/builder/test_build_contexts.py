@@ -19,6 +19,7 @@ from builder.commands.replaying import replayable
 from builder.contextsource import checkout_git_context, is_materialized_context, read_stdin_context
 from builder.errors import StepError, UsageError
 from builder.imagestore import ImageStore
+from registry_client import host_platform
 from builder.namedcontexts import IMAGE, LOCAL, OCI_LAYOUT, context_name, parse_build_contexts, stages_to_build
 from builder.plan import PlanRequest
 from builder.services import open_services
@@ -70,9 +71,29 @@ def test_parse_build_contexts_kinds_and_names(tmp_path: Path) -> None:
     assert context_name("docker.io/library/alpine:latest") == context_name("alpine") == "alpine"
 
 
+def test_platform_specific_context_names_are_normalised(tmp_path: Path) -> None:
+    contexts = parse_build_contexts([f"alpine::linux/aarch64={tmp_path}", f"alpine::linux/arm64/v8={tmp_path}",
+                                     f"docker.io/library/alpine::linux/amd64={tmp_path}"])
+    assert set(contexts) == {"alpine::linux/arm64", "alpine::linux/amd64"}
+
+
+@privileged
+def test_a_platform_specific_context_wins_for_its_platform(built_root: Path, tmp_path: Path) -> None:
+    host = make_dir(tmp_path / "host", {"which.txt": "host platform"})
+    other = make_dir(tmp_path / "other", {"which.txt": "any platform"})
+    arm = make_dir(tmp_path / "arm", {"which.txt": "arm64 only"})
+    dockerfile = "FROM busybox:local\nCOPY --from=files /which.txt /which.txt\n"
+    contexts = [f"files={other}", f"files::{host_platform()}={host}", f"files::linux/arm64={arm}"]
+    run_build(built_root, tmp_path / "empty-context", dockerfile, contexts, tags=("ctx:platform",))
+    assert (flatten(built_root, "ctx:platform", tmp_path / "tree") / "which.txt").read_text() == "host platform"
+    run_build(built_root, tmp_path / "empty-context", dockerfile, contexts[:1] + contexts[2:], tags=("ctx:plain",))
+    assert (flatten(built_root, "ctx:plain", tmp_path / "tree2") / "which.txt").read_text() == "any platform"
+
+
 @pytest.mark.parametrize("value, message", [
     ("noequals", "expected NAME=VALUE"),
     ("Bad=.", "invalid --build-context name"),
+    ("x::linux=.", "invalid --build-context name"),
     ("x=/no/such/dir", "is not a directory"),
     ("x=oci-layout:///no/such/layout", "not an OCI layout"),
     ("x=input:foo", "unsupported source"),
