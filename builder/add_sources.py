@@ -1,8 +1,8 @@
 """ADD's remote sources: an http(s) URL downloaded to one file, or a git repository checked out.
 
 URL (BuildKit ``source/http``): the file is named after the URL path's last
-element (``__unnamed__`` when there is none), gets mode 0600, owner 0:0 and the
-``Last-Modified`` time; ``--checksum`` is verified before anything is copied.
+element (``__unnamed__`` when there is none); ``--checksum`` is validated here and
+verified by ``builder.remote_files``, which fetches, caches and revalidates URLs.
 Git (``source/git``): a shallow fetch of the ref (default branch when none),
 submodules unless ``submodules=false``, ``.git`` dropped unless kept, and the
 ``subdir`` as the tree's root. Git records only 0644/0755, so modes are set from
@@ -10,13 +10,11 @@ the executable bit whatever the umask.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import shutil
 import stat
 import subprocess
-from email.utils import parsedate_to_datetime
 from urllib.parse import unquote, urlsplit
 
 from builder.copy_errors import DownloadError, GitSourceError
@@ -24,8 +22,6 @@ from builder.scoped_path import resolve_in_root
 from grammar import GitRef
 
 _DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
-_URL_FILE_MODE = 0o600
-_TIMEOUT_SECONDS = 60
 
 
 def url_file_name(url: str) -> str:
@@ -44,38 +40,6 @@ def check_checksum(checksum: str) -> tuple[str, str]:
     if len(hex_digest) != _DIGEST_LENGTHS[algorithm] or any(c not in "0123456789abcdef" for c in hex_digest):
         raise DownloadError(f"invalid checksum digest length: {checksum}")
     return algorithm, hex_digest
-
-
-def download(url: str, directory: str, checksum: str | None = None) -> str:
-    """Fetch ``url`` into ``directory``; the file's name (see ``url_file_name``)."""
-    import requests  # lazy: most builds never ADD a URL
-
-    expected = check_checksum(checksum) if checksum else None
-    name = url_file_name(url)
-    target = os.path.join(directory, name)
-    hasher = hashlib.new(expected[0] if expected else "sha256")
-    try:
-        with requests.get(url, stream=True, timeout=_TIMEOUT_SECONDS) as response:
-            if not 200 <= response.status_code < 400:
-                raise DownloadError(f"{url}: invalid response status {response.status_code}")
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _URL_FILE_MODE)
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in response.iter_content(chunk_size=1 << 20):
-                    hasher.update(chunk)
-                    handle.write(chunk)
-            modified = response.headers.get("Last-Modified")
-    except requests.RequestException as error:
-        raise DownloadError(f"failed to download {url}: {error}") from None
-    if expected and hasher.hexdigest() != expected[1]:
-        raise DownloadError(f"digest mismatch {checksum}: {expected[0]}:{hasher.hexdigest()}")
-    os.chmod(target, _URL_FILE_MODE)
-    if modified:
-        try:
-            when = parsedate_to_datetime(modified).timestamp()
-            os.utime(target, (when, when))
-        except (TypeError, ValueError):
-            pass  # an unparsable date keeps the download time, as upstream
-    return name
 
 
 def fetch_git(ref: GitRef, directory: str, keep_git_dir: bool) -> str:

@@ -21,20 +21,23 @@ key only when ``--chmod`` is absent, as BuildKit falls back otherwise).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import posixpath
 import stat
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
-from builder.add_sources import download, fetch_git
+from builder.add_sources import fetch_git
 from builder.archives import is_tar_archive, unpack_archive
 from builder.copy_dest import Destination, make_dirs, normalize_dest
 from builder.copy_errors import CopyError
 from builder.copy_sources import SelectedSource, SourceRoot, parents_selection, select_sources
 from builder.copy_tree import CopyOptions, ModeChange, TreeCopier
 from builder.owners import resolve_chown
+from builder.remote_files import RemoteFiles
 from builder.scoped_path import resolve_in_root
 from grammar import GitRef, GitRefError, PatternMatcher, parse_git_ref
 
@@ -67,6 +70,7 @@ class CopyRequest:
     checksum: str | None = None
     keep_git_dir: bool | None = None
     scratch_dir: str | None = None  # where downloads and clones are staged
+    remote: RemoteFiles | None = None  # the build's URL fetcher (None: download without a cache)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +193,11 @@ def _copy_inline(step: _Step, inline: InlineSource, scratch_dir: str | None) -> 
 
 
 def _add_url(step: _Step, url: str, request: CopyRequest) -> None:
-    with tempfile.TemporaryDirectory(prefix="pybuild-url-", dir=request.scratch_dir) as staging:
-        name = download(url, staging, request.checksum)
+    with contextlib.ExitStack() as stack:
+        staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-url-", dir=request.scratch_dir))
+        remote = request.remote or RemoteFiles(Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="pybuild-download-", dir=request.scratch_dir))))
+        name = remote.fetch(url, request.checksum).stage(staging)
         root = SourceRoot(staging, from_context=True, name=url)
         if request.unpack and is_tar_archive(root.host(name)):
             step.unpack(root.host(name), request.scratch_dir)

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from builder.add_sources import url_file_name
 from builder.context import BuildContext
 from builder.copy_sources import SourceRoot, select_sources
 from builder.copying import CopyRequest, InlineSource
@@ -56,7 +57,8 @@ def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, A
     """What decides a COPY/ADD's result: the selected files' content (never mtimes), the flags, the dest."""
     material: dict[str, Any] = {
         "op": "add" if isinstance(instruction, Add) else "copy",
-        "sources": list(instruction.sources), "dest": instruction.dest,
+        "sources": [_source_material(word, instruction, sources) for word in instruction.sources],
+        "dest": instruction.dest,
         "chown": instruction.chown, "chmod": instruction.chmod, "link": instruction.link,
         "exclude": list(instruction.exclude), "parents": getattr(instruction, "parents", False),
         "inline": [[doc.name, doc.content] for doc in instruction.heredoc_sources],
@@ -76,6 +78,19 @@ def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, A
     return material
 
 
+def _source_material(word: str, instruction: Copy | Add, sources: MountSources) -> Any:
+    """A source word, or for an ADD of a URL its content (BuildKit keys the http source on it, not the URL).
+
+    Every build asks the server (revalidating what an earlier build fetched), except with a pinned
+    ``--checksum``: then the checksum is the content's identity and nothing is asked before a miss.
+    """
+    if not isinstance(instruction, Add) or not _is_url(word):
+        return word
+    if instruction.checksum:
+        return ["url", url_file_name(word), instruction.checksum, ""]
+    return ["url", *sources.remote_files.fetch(word).key_material()]
+
+
 def context_selection(context: BuildContext, words: Iterable[str]) -> list[str]:
     """The context paths a COPY/ADD of ``words`` reads (remote sources are not in the context)."""
     root = context.source()
@@ -84,6 +99,11 @@ def context_selection(context: BuildContext, words: Iterable[str]) -> list[str]:
 
 def _is_remote(word: str) -> bool:
     return word.startswith(("http://", "https://")) or parse_git_ref(word) is not None
+
+
+def _is_url(word: str) -> bool:
+    """An http(s) source that is no git repository (``https://host/repo.git`` is git)."""
+    return word.startswith(("http://", "https://")) and parse_git_ref(word) is None
 
 
 def execute_copy(instruction: Copy | Add, workdir: str, mounts: list[Any], sources: MountSources) -> None:
@@ -105,6 +125,6 @@ def execute_copy(instruction: Copy | Add, workdir: str, mounts: list[Any], sourc
             exclude=instruction.exclude, parents=getattr(instruction, "parents", False),
             add=isinstance(instruction, Add), unpack=getattr(instruction, "unpack", None),
             checksum=getattr(instruction, "checksum", None), keep_git_dir=getattr(instruction, "keep_git_dir", None),
-            scratch_dir=scratch,
+            scratch_dir=scratch, remote=sources.remote_files,
         )
         copy_into(root, request)

@@ -38,6 +38,7 @@ class MountSources:
     ssh_sockets: Mapping[str, str]
     source_view: Callable[[str], tuple[list[Any], str]]  # from= ref -> (snapshot mounts, cache identity)
     journal: BuildJournal
+    remote_files: Any = None  # a builder.remote_files.RemoteFiles: ADD's URLs, fetched once per build
 
 
 @dataclass(frozen=True, slots=True)

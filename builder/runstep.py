@@ -69,6 +69,7 @@ class RunRequest:
     network: str
     mounts: tuple
     insecure: bool = False  # RUN --security=insecure: every capability, as a privileged container has
+    extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address), written to /etc/hosts
 
 
 def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_root: str,
@@ -87,6 +88,7 @@ def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_
             hostname=SANDBOX_HOSTNAME,
             network=_network_mode(request.network),
             mounts=tuple(binds),
+            extra_hosts=request.extra_hosts,
             **({"capabilities": ALL_CAPABILITIES} if request.insecure else {}),
         )
         try:

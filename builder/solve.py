@@ -18,6 +18,7 @@ from builder.export import ExportedImage, export_image
 from builder.imageconfig import start_stage
 from builder.namedcontexts import NamedContext, NamedContextResolver, replaced_stages, stages_to_build
 from builder.plan import BuildPlan, PlanRequest, StageBase, StagePlan, make_plan
+from builder.remote_files import RemoteFiles
 from builder.runmounts import MountSources
 from builder.scope import StageScope
 from builder.services import Services
@@ -59,6 +60,7 @@ class BuildRequest:
     entitlements: frozenset[str] = frozenset()
     parsed: Dockerfile | None = None  # the Dockerfile already parsed (by --check's pass), to skip a re-parse
     named_contexts: Mapping[str, NamedContext] = field(default_factory=dict)  # --build-context, by name
+    extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
 
 
@@ -235,6 +237,7 @@ def _mount_sources(request: BuildRequest, services: Services, views: SourceViews
         ssh_sockets=request.ssh,
         source_view=views,
         journal=services.journal,
+        remote_files=RemoteFiles(services.root / "cache" / "http"),
     )
 
 

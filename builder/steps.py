@@ -34,6 +34,7 @@ class StepContext:
     mount_sources: MountSources
     default_network: str
     entitlements: frozenset[str] = frozenset()  # --allow: "network.host", "security.insecure"
+    extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address) for every RUN
 
 
 def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruction) -> StageState:
@@ -76,13 +77,15 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
     security = run.security or "sandbox"
     _check_entitlements(ctx, network, security)
     request = RunRequest(command, env, state.config.workdir or "/", state.config.user or "0:0",
-                         network, run.mounts, insecure=security == "insecure")
+                         network, run.mounts, insecure=security == "insecure", extra_hosts=ctx.extra_hosts)
     material: dict[str, Any] = {
         "op": "run", "argv": list(command.argv), "script": list(command.script or ()),
         "env": [f"{k}={v}" for k, v in env if k not in PROXY_ARGS],
         "cwd": request.cwd, "user": request.user, "network": request.network, "security": security,
         "mounts": list(mount_material(run.mounts, ctx.mount_sources)),
     }
+    if ctx.extra_hosts:  # BuildKit's ExecOp cache map keeps the names and blanks the addresses
+        material["extra_hosts"] = [name for name, _ in ctx.extra_hosts]
     step_id = ctx.options.step_id
 
     def on_output(stream: str, data: bytes) -> None:

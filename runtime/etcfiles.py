@@ -29,8 +29,21 @@ def _is_loopback_nameserver(line: str) -> bool:
         return False
 
 
-def hosts(hostname: str, address: str | None = None) -> str:
+HOST_GATEWAY = "host-gateway"  # an --add-host address that stands for the bridge's gateway (the host)
+
+
+def hosts(hostname: str, address: str | None = None, extra: tuple[tuple[str, str], ...] = ()) -> str:
+    """BuildKit's hosts file: localhost lines, the container's own address, then ``--add-host`` entries."""
     lines = [f"127.0.0.1\tlocalhost {hostname}", "::1\tlocalhost ip6-localhost ip6-loopback"]
     if address:
         lines.append(f"{address}\t{hostname}")
+    lines += [f"{_host_address(ip)}\t{name}" for name, ip in extra]
     return "\n".join(lines) + "\n"
+
+
+def _host_address(address: str) -> str:
+    if address != HOST_GATEWAY:
+        return address
+    from runtime.network import GATEWAY  # only when asked for: the network module is not needed otherwise
+
+    return str(GATEWAY)

@@ -67,6 +67,7 @@ class ProcessSpec:
     mounts: tuple[BindMount, ...] = ()
     limits: Limits = field(default_factory=Limits)
     capabilities: frozenset[int] = DOCKER_DEFAULT_CAPABILITIES
+    extra_hosts: tuple[tuple[str, str], ...] = ()  # (name, address) lines added to /etc/hosts; see etcfiles
 
     def __post_init__(self) -> None:
         if not self.argv:

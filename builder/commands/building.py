@@ -57,6 +57,28 @@ def parse_labels(values: list[str]) -> dict[str, str]:
     return labels
 
 
+def parse_add_hosts(values: list[str]) -> tuple[tuple[str, str], ...]:
+    """``--add-host`` values as docker's CLI reads them: ``host=ip`` or ``host:ip`` (IPv6 after the first ``:``)."""
+    import ipaddress
+
+    hosts = []
+    for value in values:
+        name, separator, address = value.partition("=")
+        if not separator:
+            name, separator, address = value.partition(":")
+        if not separator or not name or ":" in name:
+            raise UsageError(f"bad format for add-host: {value!r} (expected HOST:IP or HOST=IP)")
+        if address != "host-gateway":  # the runtime writes the bridge gateway's address for it
+            if len(address) > 2 and address[0] == "[" and address[-1] == "]":
+                address = address[1:-1]
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise UsageError(f"invalid IP address in add-host: {address!r}") from None
+        hosts.append((name, address))
+    return tuple(hosts)
+
+
 ENTITLEMENTS = ("network.host", "security.insecure")
 
 
@@ -121,6 +143,7 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
         labels=parse_labels(options.label),
         registry=_registry_factory(options), parsed=report.plan.dockerfile,
         named_contexts=parse_build_contexts(getattr(options, "build_contexts", [])),
+        extra_hosts=parse_add_hosts(getattr(options, "add_hosts", [])),
     )
     with summary, view if live else contextlib.nullcontext():  # the summary prints after the live view ends
         import_cache(services, cache_from)

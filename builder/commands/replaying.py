@@ -29,6 +29,7 @@ def key_for(options: argparse.Namespace, source: DockerfileSource, plan: PlanReq
         "context": os.path.realpath(options.context),
         "build_args": dict(sorted(plan.build_args.items())), "target": plan.target, "platform": plan.platform,
         "tags": list(options.tags), "labels": list(options.label), "network": options.network,
+        "add_hosts": list(getattr(options, "add_hosts", [])),
         "allow": sorted(getattr(options, "allow", [])),
         "no_cache_filter": sorted(options.no_cache_filter), "uid": os.geteuid(),
         "epoch": os.environ.get("SOURCE_DATE_EPOCH"), "machine": os.uname().machine,
