@@ -8,7 +8,7 @@ EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("context", help="build context: a directory, '-' (a tar on stdin) or a git URL")
+    parser.add_argument("context", help="build context: a directory, '-' (a tar on stdin), a git URL, or an http(s) URL of a tar or a Dockerfile")
     parser.add_argument("-f", "--file", dest="file", help="Dockerfile path ('-' reads stdin; default CONTEXT/Dockerfile)")
     parser.add_argument("-t", "--tag", dest="tags", action="append", default=[], help="name:tag for the image (repeatable)")
     parser.add_argument("--build-arg", dest="build_args", action="append", default=[], metavar="K[=V]",
