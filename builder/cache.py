@@ -81,6 +81,10 @@ class CacheIndex:
         except (FileNotFoundError, ValueError, TypeError):
             return None
 
+    def has(self, key_hex: str) -> bool:
+        """Whether a record file exists for the key (not whether it is readable)."""
+        return (self.directory / f"{key_hex}.json").exists()
+
     def put(self, key: CacheKey, record: CacheRecord, *, used: bool = True) -> None:
         """Store ``record``; ``used=False`` for records this build did not make (a cache import)."""
         from builder.imagestore.layout import write_file_atomically

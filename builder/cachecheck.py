@@ -7,24 +7,22 @@
 - ``corrupt-blob``: a layer blob whose bytes do not hash to its digest;
 - ``dangling-snapshot``: a step snapshot that no record names and nothing builds on.
 
-*Leftovers* of dead processes (temp files in ``cache/keys`` and ``ingest``, active
-snapshots of dead builds) are not problems: every start sweeps them, and so does check.
+*Leftovers* of dead processes (``builder.leftovers``: temp files, lock files, snapshots of
+killed builds) are not problems: every start sweeps them, and so does check.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 
 from builder.cache import TEMP_PREFIX, record_from_json
 from builder.cachesweep import exclusive, remove_snapshots, unrecorded_snapshots
-from builder.services import Services, sweep_dead_snapshots
-from builder.services import _alive as process_alive  # one definition of 'alive' for all sweeps
+from builder.leftovers import sweep_leftovers
+from builder.services import Services
 from registry_client import Digest, RegistryError
 
-TEMP_GRACE_SECONDS = 60.0  # a live writer renames its temp file within milliseconds
 _CHUNK = 1 << 20
 
 
@@ -45,7 +43,7 @@ class CheckResult:
 def check_cache(services: Services, fix: bool = False, now: float | None = None) -> CheckResult:
     now = time.time() if now is None else now
     with exclusive(services):
-        leftovers = len(sweep_dead_snapshots(services.snapshotter)) + _sweep_temp_files(services, now)
+        leftovers = sweep_leftovers(services.root, services.snapshotter, services.cache, now).total
         problems = [*_record_problems(services), *_blob_problems(services)]
         if fix:
             _repair(services, problems)
@@ -53,21 +51,6 @@ def check_cache(services: Services, fix: bool = False, now: float | None = None)
         if fix:
             remove_snapshots(services, [p.subject for p in problems if p.kind == "dangling-snapshot"])
     return CheckResult(tuple(problems), leftovers, fix)
-
-
-def _sweep_temp_files(services: Services, now: float) -> int:
-    removed = 0
-    for path in services.cache.record_files():
-        if path.name.startswith(TEMP_PREFIX) and _older_than(path, now - TEMP_GRACE_SECONDS):
-            path.unlink(missing_ok=True)
-            removed += 1
-    ingest = services.root / "ingest"
-    for path in ingest.iterdir() if ingest.is_dir() else ():
-        owner = _writer_pid(path.name)
-        if owner is not None and not process_alive(owner):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
 
 
 def _record_problems(services: Services) -> list[Problem]:
@@ -116,16 +99,3 @@ def _repair(services: Services, problems: list[Problem]) -> None:
             services.cache.remove(entry.key)
     for text in corrupt:
         services.store.delete(Digest.parse(text))  # useless to images too: its bytes are wrong
-
-
-def _older_than(path: os.PathLike[str], limit: float) -> bool:
-    try:
-        return os.stat(path).st_mtime < limit
-    except FileNotFoundError:
-        return False
-
-
-def _writer_pid(name: str) -> int | None:
-    """The pid in a content store temp file name ``<prefix>-<pid>-<hex8>``."""
-    parts = name.rsplit("-", 2)
-    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() and len(parts[2]) == 8 else None

@@ -6,17 +6,15 @@ run, so no snapshot or blob disappears under a live build.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterable, Iterator
 
 from builder.imagestore.collect import Collected, delete_blobs
 from builder.imagestore.locks import locked
 from builder.imagestore.reading import ManifestReader
+from builder.leftovers import unrecorded_step_snapshots
 from builder.services import Services
 from registry_client import Digest, RegistryError
-from runtime import Kind, SnapshotError
-
-STEP_SNAPSHOT = re.compile(r"step-([0-9a-f]{64})")
+from runtime import SnapshotError
 
 
 @contextlib.contextmanager
@@ -26,24 +24,8 @@ def exclusive(services: Services) -> Iterator[None]:
 
 
 def unrecorded_snapshots(services: Services) -> list[str]:
-    """Committed step snapshots no record names and no other snapshot builds on, children first.
-
-    A step snapshot whose record is gone but that still has a child is kept: the child's
-    filesystem is layered on it.
-    """
-    entries = list(services.cache.entries())
-    recorded = {entry.key.hex for entry in entries} | {entry.record.snapshot for entry in entries}
-    infos = services.snapshotter.list()
-    found: list[str] = []
-    while True:  # removing a leaf may make its parent a leaf
-        live = [info for info in infos if info.name not in found]
-        parents = {info.parent for info in live if info.parent}
-        leaves = [info.name for info in live if info.kind is Kind.COMMITTED and info.name not in parents
-                  and (match := STEP_SNAPSHOT.fullmatch(info.name)) and match.group(1) not in recorded
-                  and info.name not in recorded]
-        if not leaves:
-            return found
-        found += leaves
+    """Committed step snapshots no record names and nothing builds on (see ``builder.leftovers``)."""
+    return unrecorded_step_snapshots(services.snapshotter, services.cache)
 
 
 def remove_snapshots(services: Services, names: Iterable[str]) -> int:

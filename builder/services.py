@@ -5,13 +5,12 @@ Layout of ``<root>`` (the root is itself an OCI image layout, see ``builder.imag
     blobs/ index.json oci-layout ingest/   image store and content store (shared blobs)
     snapshots/                             the snapshotter (overlay or native)
     cache/keys/                            the build cache index
+    cache/locks/                           per-cache-key locks of steps being run (builder.cachelocks)
     cache/mounts/                          RUN --mount=type=cache directories
     run/                                   runtime state of live containers
 """
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +18,9 @@ from builder.cache import CacheIndex, protected_blobs
 from builder.events import EventSink, ignore_event
 from builder.imagestore import ImageStore
 from builder.journal import BuildJournal
-from builder.layers import temporary_key_owner
+from builder.leftovers import sweep_leftovers
 from registry_client import ContentStore
-from runtime import Kind, NativeSnapshotter, OverlaySnapshotter, SnapshotError, Snapshotter, overlay_supported
+from runtime import NativeSnapshotter, OverlaySnapshotter, Snapshotter, overlay_supported
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,30 +42,6 @@ class Services:
         return self.root / "cache" / "mounts"
 
 
-def sweep_dead_snapshots(snapshotter: Snapshotter) -> list[str]:
-    """Remove active and view snapshots left by builds that died (their key names the pid)."""
-    removed = []
-    for info in reversed(snapshotter.list()):  # children before parents
-        if info.kind is Kind.COMMITTED:
-            continue
-        owner = temporary_key_owner(info.name)
-        if owner is not None and not _alive(owner):
-            with contextlib.suppress(SnapshotError):
-                snapshotter.remove(info.name)
-                removed.append(info.name)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def open_services(root: Path, emit: EventSink = ignore_event) -> Services:
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -77,6 +52,7 @@ def open_services(root: Path, emit: EventSink = ignore_event) -> Services:
         snapshotter = OverlaySnapshotter(str(snapshots / "overlay"))
     else:
         snapshotter = NativeSnapshotter(str(snapshots / "native"))
-    sweep_dead_snapshots(snapshotter)
+    cache = CacheIndex(root)
+    sweep_leftovers(root, snapshotter, cache)
     images = ImageStore(root, protect=protected_blobs(root))
-    return Services(root, ContentStore(root), images, snapshotter, CacheIndex(root), emit)
+    return Services(root, ContentStore(root), images, snapshotter, cache, emit)

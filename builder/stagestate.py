@@ -1,13 +1,15 @@
 """The state of a stage between two instructions, and how a layer step moves it forward."""
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 from builder.cache import CacheRecord
 from builder.cachekey import CacheKey, key_for
+from builder.cachelocks import key_locked
 from builder.events import StepCacheMiss, StepCached
 from builder.imageconfig import StageConfig
 from builder.layers import (
@@ -63,8 +65,13 @@ def layer_step(services: Services, state: StageState, material: dict[str, Any], 
                options: StepOptions) -> tuple[StageState, bool]:
     """Run (or reuse from the cache) a step that changes the filesystem; return (state, layer_added)."""
     key = key_for(state.key, material)
-    record = services.cache.get(key) if options.use_cache else None
-    hit = record is not None and _usable(services, record)
+    with _claimed(services, key, options.use_cache) as record:
+        return _layer_step(services, state, material, execute, options, key, record)
+
+
+def _layer_step(services: Services, state: StageState, material: dict[str, Any], execute: Execute,
+                options: StepOptions, key: CacheKey, record: CacheRecord | None) -> tuple[StageState, bool]:
+    hit = record is not None
     if options.explain is not None and (reason := options.explain.observe(options, state.key, key, material, hit)):
         services.emit(StepCacheMiss(options.step_id, reason))
     if hit:
@@ -94,6 +101,22 @@ def layer_step(services: Services, state: StageState, material: dict[str, Any], 
 def step_snapshot(key: CacheKey) -> str:
     """The snapshot name of a step's result: derived from the key, so any build can rebuild it."""
     return f"step-{key.hex}"
+
+
+@contextlib.contextmanager
+def _claimed(services: Services, key: CacheKey, use_cache: bool) -> Iterator[CacheRecord | None]:
+    """A usable record of ``key``; or None, with the key locked until the block has published the step.
+
+    Another build may be running the same step: waiting for its lock and looking again turns
+    its work into a hit here (``builder.cachelocks``).
+    """
+    record = services.cache.get(key) if use_cache else None
+    if not use_cache or (record is not None and _usable(services, record)):
+        yield record
+        return
+    with key_locked(services.root, key):
+        record = services.cache.get(key)
+        yield record if record is not None and _usable(services, record) else None
 
 
 def _usable(services: Services, record: CacheRecord) -> bool:

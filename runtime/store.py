@@ -78,7 +78,10 @@ class SnapshotStore:
             temporary = tempfile.mkdtemp(prefix="new-", dir=os.path.join(self.root, "snapshots"))
             try:
                 populate(temporary, chain)
-                os.rename(temporary, self.directory(snapshot_id))
+                target = self.directory(snapshot_id)
+                if os.path.lexists(target):  # left by a create killed before COMMIT: the id was free again
+                    shutil.rmtree(target)
+                os.rename(temporary, target)
             except BaseException:
                 shutil.rmtree(temporary, ignore_errors=True)
                 raise
@@ -131,11 +134,25 @@ class SnapshotStore:
         return [SnapshotInfo(key, Kind(kind), parent, created) for key, kind, parent, created in rows]
 
     def cleanup(self) -> None:
-        known = {str(row[0]) for row in self._db.execute("SELECT id FROM snapshots")}
+        """Delete directories no row owns. Inside a write transaction: no thread or process is then
+        between building a directory and committing its row (``create`` holds one throughout)."""
         base = os.path.join(self.root, "snapshots")
-        for name in os.listdir(base):
-            if name not in known:
-                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+        doomed = []
+        with self._transaction() as db:
+            known = {str(row[0]) for row in db.execute("SELECT id FROM snapshots")}
+            for name in os.listdir(base):
+                if name in known:
+                    continue
+                if name.startswith("rm-"):
+                    doomed.append(name)
+                    continue
+                try:  # out of the way at once: a later create may reuse a rolled-back id
+                    os.rename(os.path.join(base, name), os.path.join(base, f"rm-{name}"))
+                    doomed.append(f"rm-{name}")
+                except OSError:
+                    shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+        for name in doomed:
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
 
 
 class DirectorySnapshotter:

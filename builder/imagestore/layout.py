@@ -22,6 +22,7 @@ from typing import Any
 from registry_client import Descriptor, MediaType, RegistryError
 
 from .errors import StoreCorrupt
+from .locks import locked
 
 LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
@@ -54,7 +55,9 @@ def ensure_layout(root: Path) -> None:
     if not (root / LAYOUT_FILE).exists():
         write_file_atomically(root / LAYOUT_FILE, json.dumps(LAYOUT_VERSION).encode())
     if not (root / INDEX_FILE).exists():
-        write_index(root, [])
+        with locked(root / "index.lock"):  # a concurrent first writer may have tagged an image meanwhile
+            if not (root / INDEX_FILE).exists():
+                write_index(root, [])
 
 
 def read_index(root: Path) -> list[Descriptor]:

@@ -166,7 +166,7 @@ def test_copy_from_context_and_stage_with_dockerignore(built_root: Path, tmp_pat
 
 
 def test_snapshots_of_a_killed_build_are_swept(built_root: Path) -> None:
-    from builder.services import sweep_dead_snapshots
+    from builder.leftovers import sweep_dead_snapshots
 
     services = open_services(built_root)
     dead_pid = 2**22 + 12345  # above pid_max on this kernel: never alive
