@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from grammar._lark_runtime import Token, Transformer
+from grammar._lark_token import Token
 
 from grammar.heredocs import HeredocMarker, is_terminator
 from grammar.linesplit import first_line_text, go_trim_space, next_line_text
@@ -117,8 +117,9 @@ def join_logical_line(tokens: list[Token]) -> tuple[str, bool]:
     return "".join(parts), empty_continuation
 
 
-class LogicalLineBuilder(Transformer):
-    """Callbacks named after the rules of dockerfile.lark's file layer."""
+class LogicalLineBuilder:
+    """Callbacks named after the rules of dockerfile.lark's file layer (lark's transformer interface:
+    a method per rule, called with the rule's children)."""
 
     def heredoc(self, children: list[Token]) -> tuple[Heredoc, _MarkedToken]:
         end = children[-1]

@@ -1,27 +1,33 @@
-"""A tight run loop for the stand-alone lark LALR parsers of ``grammar.larkload``.
+"""A tight run loop for the LALR parsers of dockerfile.lark, run from plain tables.
 
 lark's own loop spends most of a parse on plumbing around each token: a lexer
 generator per state, a ``LineCounter``, ``Token`` construction through
 keyword-checking ``__new__``, a ``ParserState`` method call per token, and a
 ``Rule`` hashed in Python (``Rule.__hash__``/``__eq__``) at every reduction.
-``FastParser`` runs the *same* parse: lark's LALR table, lark's contextual
-lexers (one compiled scanner per parser state, built by lark), lark's rule
-callbacks (the transformer and lark's child filters) and the same postlexer,
-in the same order, with tokens that carry the same positions. Only the loop is
-different.
+And before the first parse, lark must deserialize its objects (rules, terminals,
+lexer configurations: a few thousand of them) and import its runtime.
+
+``FastParser`` runs the *same* parse from plain data that ``grammar.larkbuild``
+extracts from lark's loaded parser (``grammar._lalr_tables.FAST``, see
+``larkbuild.fast_tables``): lark's LALR table, lark's contextual lexers (per
+parser state, the terminals lark tries, in lark's order), lark's rule callbacks
+(the transformer's methods and lark's child filters) and the same postlexer, in
+the same order, with lark's own ``Token`` class and the same positions. Only the
+loop is different, and a successful parse never imports lark's runtime.
 
 Anything the loop does not handle itself (a text no scanner matches, a token the
-table has no action for) makes it start over with lark's own ``parse``, so every
-syntax error is exactly the one lark raises. Callbacks run in the same order as
-under lark, so an exception raised by a callback is the same too and passes
-straight through.
+table has no action for, a rule shape it does not rebuild) makes it start over
+with lark's own parser, loaded then, so every syntax error is exactly the one
+lark raises. Callbacks run in the same order as under lark, so an exception
+raised by a callback is the same too and passes straight through.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
-from grammar._lark_runtime import (ChildFilter, ChildFilterLALR_NoPlaceholders, PostLexConnector, Shift, Token,
-                                   _create_unless)
+from grammar._lark_token import Token
 
 _new_str = str.__new__
 
@@ -41,31 +47,37 @@ class _Inline(list):
         return self
 
 
-def rule_callback(rule: Any, callback: Any, transformer: Any) -> Any:
-    """lark's reduction ``callback`` for ``rule``, minus the trees of inlined rules.
+class _Handover(Exception):
+    """The fast loop cannot go on: lark's own parse takes over (and raises the error)."""
+
+
+def _hand_over(children: list) -> Any:
+    raise _Handover
+
+
+def rule_callback(spec: tuple | None, transformer: Any) -> Callable[[list], Any]:
+    """lark's reduction callback for a rule of ``larkbuild.fast_tables``, minus the trees of inlined rules.
 
     lark's callback is a chain: an optional child filter (drops filtered-out
     tokens, splices in the children of inlined rules), then the transformer's
     method, or a ``Tree`` for a rule without one. The same chain is rebuilt here
-    with ``_Inline`` lists in place of those trees. A chain of any other shape
-    (``?rule``, ``propagate_positions``...) is kept as lark built it.
+    with ``_Inline`` lists in place of the inlined rules' trees. A rule whose
+    result would be a ``Tree`` (or a chain of another shape, ``spec`` None)
+    hands the parse over to lark.
     """
-    if type(callback) is ChildFilterLALR_NoPlaceholders:
-        include, builder = callback.to_include, callback.node_builder
-    elif isinstance(callback, ChildFilter) or type(callback).__module__ == ChildFilter.__module__:
-        return callback  # a wrapper this driver does not rebuild
-    else:
-        include, builder = None, callback
-    name = rule.alias or rule.options.template_source or rule.origin.name
-    if getattr(transformer, name, None) is None:
-        if not rule.origin.name.startswith("_") or rule.alias or rule.options.expand1:
-            return callback  # lark builds a Tree that stays in the result
+    if spec is None:
+        return _hand_over
+    _, size, name, inlinable, include = spec
+    builder = getattr(transformer, name, None)
+    if builder is None:
+        if not inlinable:
+            return _hand_over  # lark builds a Tree that stays in the result
         builder = _Inline
     if include is None:
         return builder
     if not any(expand for _, expand in include):
         indices = [index for index, _ in include]
-        if indices == list(range(len(rule.expansion))):
+        if indices == list(range(size)):
             return builder
         return lambda children: builder([children[index] for index in indices])
 
@@ -93,46 +105,38 @@ def rule_callback(rule: Any, callback: Any, transformer: Any) -> Any:
     return filtered
 
 
-class _Handover(Exception):
-    """The fast loop cannot go on: lark's own parse takes over (and raises the error)."""
-
-
 class FastParser:
-    """Parses like ``lark.parse(text)`` for a stand-alone LALR ``Lark`` with a contextual lexer."""
+    """Parses like lark's ``parse(text)`` for one LALR parser with a contextual lexer.
 
-    def __init__(self, lark: Any) -> None:
-        frontend = lark.parser
-        parser = frontend.parser.parser  # lark's _Parser
-        table = parser.parse_table
-        (start,) = frontend.parser_conf.start
-        self._lark = lark
-        self._start_state = table.start_states[start]
-        self._end_state = table.end_states[start]
-        lexer = frontend.lexer
-        self._postlex = None
-        if isinstance(lexer, PostLexConnector):
-            self._postlex = lexer.postlexer
-            lexer = lexer.lexer
-        self._state_lexers = lexer.lexers  # parser state -> lark BasicLexer (scanner compiled on first use)
-        self._scanners: dict[int, tuple] = {}  # parser state -> its lexer's scanner
-        self._by_lexer: dict[int, tuple] = {}  # id(lark lexer) -> scanner (states share lexers)
-        transformer = lark.options.transformer
-        callbacks = {rule: (f if isinstance(rule, str) else rule_callback(rule, f, transformer))
-                     for rule, f in parser.callbacks.items()}
-        self._token_callbacks = {name: f for name, f in callbacks.items() if isinstance(name, str)}
-        reductions: dict[Any, tuple] = {}
-        self._actions: dict[int, dict[str, Any]] = {}
-        for state, actions in table.states.items():
-            converted = {}
-            for symbol, (action, arg) in actions.items():
-                if action is Shift:
-                    converted[symbol] = arg
-                else:
-                    reduction = reductions.get(arg)
-                    if reduction is None:
-                        reduction = reductions[arg] = (len(arg.expansion), arg.origin.name, callbacks[arg])
-                    converted[symbol] = reduction
-            self._actions[state] = converted
+    ``tables``: that parser's ``larkbuild.fast_tables``; ``transformer`` and
+    ``postlex``: as given to lark; ``open_lark``: loads lark's own parser, with the
+    same transformer and postlexer, for a parse the loop hands over.
+    """
+
+    def __init__(self, tables: dict[str, Any], transformer: Any, postlex: Any, open_lark: Callable[[], Any]) -> None:
+        self._tables = tables
+        self._open_lark = open_lark
+        self._lark_parser: Any = None
+        self._postlex = postlex
+        self._start_state = tables["start"]
+        self._end_state = tables["end"]
+        reductions = [(spec[1], spec[0], rule_callback(spec, transformer)) if spec else (0, "", _hand_over)
+                      for spec in tables["rules"]]
+        # per state: terminal or rule name -> the state to shift to (an int) or (size, origin, callback)
+        self._actions = [{symbol: action if action >= 0 else reductions[~action] for symbol, action in row.items()}
+                         for row in tables["actions"]]
+        self._token_callbacks = {name: found for name in tables["terminal_names"]
+                                 if (found := getattr(transformer, name, None)) is not None}
+        self._newline_types = frozenset(tables["newline_types"])
+        self._by_scanner: dict[int, tuple] = {}  # index in tables["scanners"] -> compiled scanner
+        self._scanners: dict[int, tuple] = {}  # parser state -> compiled scanner
+
+    @property
+    def _lark(self) -> Any:
+        """lark's own parser for the same grammar (loaded on first use: a parse that failed here)."""
+        if self._lark_parser is None:
+            self._lark_parser = self._open_lark()
+        return self._lark_parser
 
     def parse(self, text: str) -> Any:
         try:
@@ -141,38 +145,38 @@ class FastParser:
             return self._lark.parse(text)
 
     def _scanner(self, state: int) -> tuple:
-        """(match functions with their terminal names, unless-callbacks, newline types) of ``state``'s lexer.
+        """(match functions with their terminal names, unless-callbacks) of ``state``'s lexer.
 
         lark's scanner compiles one alternation of all the state's terminals,
-        ``(?P<A>a)|(?P<B>b)|...``, per state: most of a first parse's time goes
-        into compiling those, although the same 29 terminals recur in all of them.
-        An alternation matches with its first alternative that matches, so
+        ``(?P<A>a)|(?P<B>b)|...``, per state: most of a first parse's time would
+        go into compiling those, although the same terminals recur in all of
+        them. An alternation matches with its first alternative that matches, so
         trying each terminal's own pattern in the same order finds the same
-        token; those patterns compile once (``re``'s cache shares them between
-        states and with lark's own checks), and a state has only a few terminals.
+        token; those patterns compile once each (``re``'s cache shares them
+        between states), on first use, and a state has only a few terminals.
         """
-        lexer = self._state_lexers[state]
-        if lexer.ignore_types:
-            raise _Handover  # no grammar here ignores terminals; lark handles it if one ever does
-        found = self._by_lexer.get(id(lexer))
+        index = self._tables["state_scanners"][state]
+        found = self._by_scanner.get(index)
         if found is None:
-            if lexer.user_callbacks or lexer.use_bytes:
-                raise _Handover  # lark's lexer options pybuild does not use
-            terminals, unless = _create_unless(lexer.terminals, lexer.g_regex_flags, lexer.re, False)
-            flags, compile_ = lexer.g_regex_flags, lexer.re.compile
-            matchers = tuple((compile_(terminal.pattern.to_regexp(), flags).match, terminal.name)
-                             for terminal in terminals)
-            found = self._by_lexer[id(lexer)] = (matchers, unless, lexer.newline_types)
+            spec = self._tables["scanners"][index]
+            if spec is None:
+                raise _Handover  # a lexer option pybuild does not use; lark handles it if one ever does
+            patterns, flags = self._tables["patterns"], self._tables["regex_flags"]
+            order, keywords = spec
+            matchers = tuple((re.compile(patterns[at][1], flags).match, patterns[at][0]) for at in order)
+            unless = {kind: _unless_callback(alternatives, flags) for kind, alternatives in keywords.items()}
+            found = self._by_scanner[index] = (matchers, unless)
         self._scanners[state] = found
         return found
 
     def _tokens(self, text: str, states: list[int]):
         """lark's contextual lexing: the scanner of the parser's current state, one token at a time."""
         scanners = self._scanners
+        newline_types = self._newline_types
         pos, end, line, line_start = 0, len(text), 1, 0
         while pos < end:
             state = states[-1]
-            matchers, unless, newline_types = scanners.get(state) or self._scanner(state)
+            matchers, unless = scanners.get(state) or self._scanner(state)
             for match, kind in matchers:
                 found = match(text, pos)
                 if found:
@@ -226,6 +230,19 @@ class FastParser:
             _reduce(action, states, values, actions)
             if states[-1] == end_state:
                 return values[-1]
+
+
+def _unless_callback(alternatives: tuple[tuple[str, str], ...], flags: int) -> Callable[[Token], Token]:
+    """lark's ``UnlessCallback``: a token whose whole text is one of the keywords takes the keyword's type."""
+    keywords = re.compile("|".join(f"(?P<{name}>{regexp})" for name, regexp in alternatives), flags)
+
+    def retype(token: Token) -> Token:
+        found = keywords.fullmatch(token.value)
+        if found is not None:
+            token.type = found.lastgroup
+        return token
+
+    return retype
 
 
 def _reduce(action: tuple[int, str, Any], states: list[int], values: list[Any], actions: Any) -> None:

@@ -8,9 +8,14 @@ generated files:
 * ``grammar/_lark_runtime.py``: lark's own stand-alone runtime (lexer, LALR
   parser, transformer plumbing), extracted as ``python -m lark.tools.standalone``
   does, without the grammar data, and with the few edits of ``RUNTIME_EDITS``;
-* ``grammar/_lalr_tables.py``: the serialized LALR tables of the four parsers
-  (escape ``\\`` or backtick x start ``dockerfile`` or ``instructions``),
-  compressed, plus a fingerprint of the ``.lark`` files they were built from.
+* ``grammar/_lark_token.py``: lark's ``Token`` class, cut out of that runtime
+  (which imports it from there), so that parsing needs only this small module;
+* ``grammar/_lalr_tables.py``: the tables of the four parsers (escape ``\\`` or
+  backtick x start ``dockerfile`` or ``instructions``), plus a fingerprint of the
+  ``.lark`` files they were built from, twice: as plain data that
+  ``grammar.lalrdrive.FastParser`` runs from (``FAST``, see ``fast_tables``), and
+  serialized for lark's own parser (``TABLES``), which is loaded only when a
+  parse fails, to raise lark's error.
 
 Regenerate both after changing a ``.lark`` file or upgrading lark::
 
@@ -36,6 +41,7 @@ from grammar.larkload import GRAMMAR_FILES, STARTS, grammar_fingerprint
 
 HERE = Path(__file__).resolve().parent
 RUNTIME_FILE = HERE / "_lark_runtime.py"
+TOKEN_FILE = HERE / "_lark_token.py"
 TABLES_FILE = HERE / "_lalr_tables.py"
 # Options the build uses beyond the defaults; the loader passes transformer and postlex.
 BUILD_OPTIONS: dict[str, Any] = {"parser": "lalr", "lexer": "contextual"}
@@ -82,12 +88,16 @@ class _AlwaysAccept:
         return stream
 
 
+def _postlex(start: str) -> _AlwaysAccept | None:
+    return _AlwaysAccept() if start == "dockerfile" else None
+
+
 def build_tables(escape: str, start: str, cache: str | bool = False) -> dict[str, Any]:
     """The serialized parser (``{"data": ..., "memo": ...}``) for one grammar variant and start."""
     from lark import Lark, Token
     from lark.lark import _LOAD_ALLOWED_OPTIONS
 
-    postlex = _AlwaysAccept() if start == "dockerfile" else None
+    postlex = _postlex(start)
     parser = Lark.open_from_package("grammar", GRAMMAR_FILES[escape], ("",), start=start, postlex=postlex,
                                     cache=cache, **BUILD_OPTIONS)
     buffer = io.BytesIO()
@@ -138,6 +148,121 @@ def canonical_parse_table(table: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def fast_tables(serialized: dict[str, Any], start: str) -> dict[str, Any]:
+    """What ``grammar.lalrdrive.FastParser`` needs of the parser ``serialized``, as plain data.
+
+    The parser is loaded as ``grammar.larkload`` loads it for lark's own parse, so
+    both run the same table, the same per-state lexers and the same rules:
+
+    * ``start``/``end``: the LALR start and end states;
+    * ``actions``: per state, terminal or rule name -> the state to shift to (>= 0)
+      or ``~index`` of the rule to reduce by (< 0);
+    * ``rules``: per rule, ``(origin, size, callback name, inlinable, include)``:
+      the transformer method lark would call (``rule.alias``, template or origin),
+      whether lark splices the rule's children into its parent's (``_name`` rules),
+      and lark's child filter, ``((index, expand), ...)``, or None when lark keeps
+      all children; None for the whole entry when lark wraps the callback in
+      something else (``?rule``, ``propagate_positions``...): FastParser hands
+      such a parse over to lark;
+    * ``patterns``: ``(terminal name, regexp)`` of every terminal a state lexes;
+      ``regex_flags``: the flags they are compiled with;
+    * ``scanners``: per distinct state lexer, ``(pattern indices in the order lark
+      tries them, unless)``, where ``unless`` maps a terminal to the
+      ``(terminal name, regexp)`` of the keywords it may turn out to be (lark's
+      ``UnlessCallback``); None for a lexer FastParser does not run (ignored
+      terminals, user callbacks, bytes);
+    * ``state_scanners``: per state, its index into ``scanners``;
+    * ``newline_types``: terminals whose text may hold a line break;
+    * ``terminal_names``: every terminal (a transformer method of that name is a
+      token callback).
+    """
+    from grammar._lark_runtime import (ChildFilterLALR_NoPlaceholders, Lark, PostLexConnector, Shift,
+                                       _create_unless)
+
+    parser = Lark._load_from_dict(serialized["data"], serialized["memo"], postlex=_postlex(start))
+    frontend = parser.parser
+    table = frontend.parser.parser.parse_table
+    callbacks = frontend.parser.parser.callbacks
+    lexer = frontend.lexer
+    if isinstance(lexer, PostLexConnector):
+        lexer = lexer.lexer
+    if sorted(table.states) != list(range(len(table.states))):
+        raise AssertionError("LALR states are not numbered 0..n-1 (see canonical_parse_table)")
+
+    rules: list[Any] = []
+    rule_index: dict[Any, int] = {}
+    actions = []
+    for state in range(len(table.states)):
+        row = {}
+        for symbol, (action, arg) in table.states[state].items():
+            if action is Shift:
+                row[symbol] = arg
+                continue
+            if arg not in rule_index:
+                rule_index[arg] = len(rules)
+                rules.append(_rule_spec(arg, callbacks[arg], ChildFilterLALR_NoPlaceholders))
+            row[symbol] = ~rule_index[arg]
+        actions.append(row)
+
+    patterns: list[tuple[str, str]] = []
+    scanners: list[Any] = []
+    scanner_of_lexer: dict[int, int] = {}
+    state_scanners = []
+    newline_types: set[str] = set()
+    for state in range(len(table.states)):
+        state_lexer = lexer.lexers[state]
+        if id(state_lexer) not in scanner_of_lexer:
+            scanner_of_lexer[id(state_lexer)] = len(scanners)
+            scanners.append(_scanner_spec(state_lexer, patterns, _create_unless))
+            newline_types |= state_lexer.newline_types
+        state_scanners.append(scanner_of_lexer[id(state_lexer)])
+    (start_symbol,) = frontend.parser_conf.start
+    return {
+        "start": table.start_states[start_symbol],
+        "end": table.end_states[start_symbol],
+        "actions": tuple(actions),
+        "rules": tuple(rules),
+        "patterns": tuple(patterns),
+        "regex_flags": lexer.root_lexer.g_regex_flags,
+        "scanners": tuple(scanners),
+        "state_scanners": tuple(state_scanners),
+        "newline_types": tuple(sorted(newline_types)),
+        "terminal_names": tuple(sorted(terminal.name for terminal in parser.terminals)),
+    }
+
+
+def _rule_spec(rule: Any, callback: Any, child_filter: type) -> tuple | None:
+    """``(origin, size, callback name, inlinable, include)`` of a rule, see ``fast_tables``."""
+    from functools import partial as partial_type
+
+    include = None
+    if type(callback) is child_filter:
+        include = tuple((index, bool(expand)) for index, expand in callback.to_include)
+        callback = callback.node_builder
+    if type(callback) is not partial_type or rule.options.expand1:
+        return None  # a wrapper (ExpandSingleChild, PropagatePositions...) around lark's tree builder
+    name = str(rule.alias or rule.options.template_source or rule.origin.name)
+    inlinable = rule.origin.name.startswith("_") and not rule.alias
+    return (str(rule.origin.name), len(rule.expansion), name, inlinable, include)
+
+
+def _scanner_spec(lexer: Any, patterns: list[tuple[str, str]], create_unless: Any) -> tuple | None:
+    """One state lexer as ``(pattern indices, unless)``, adding its terminals to ``patterns``."""
+    if lexer.ignore_types or lexer.user_callbacks or lexer.use_bytes:
+        return None
+    terminals, unless = create_unless(lexer.terminals, lexer.g_regex_flags, lexer.re, False)
+
+    def index(terminal: Any) -> int:
+        pattern = (terminal.name, terminal.pattern.to_regexp())
+        if pattern not in patterns:
+            patterns.append(pattern)
+        return patterns.index(pattern)
+
+    keywords = {kind: tuple((t.name, t.pattern.to_regexp()) for t in callback.scanner.terminals)
+                for kind, callback in sorted(unless.items())}
+    return tuple(index(terminal) for terminal in terminals), keywords
+
+
 def _plain(value: Any, token_class: type) -> Any:
     """``value`` with lark Tokens (rule template names) turned into plain strings."""
     if isinstance(value, token_class):
@@ -160,7 +285,46 @@ def encode_tables(tables: dict[str, Any]) -> bytes:
 
 
 def runtime_source() -> str:
-    """lark's stand-alone runtime, as ``lark.tools.standalone`` writes it before the grammar data."""
+    """lark's stand-alone runtime, as ``lark.tools.standalone`` writes it before the grammar data,
+    importing its ``Token`` class from ``grammar._lark_token`` (see ``token_source``)."""
+    source = _lark_runtime_source()
+    start, end = _token_class_span(source)
+    return source[:start] + "from grammar._lark_token import Token\n" + source[end:]
+
+
+def token_source() -> str:
+    """lark's ``Token`` class on its own: the parse path needs it, not the rest of the runtime."""
+    import lark
+
+    source = _lark_runtime_source()
+    start, end = _token_class_span(source)
+    return (
+        "# This file was generated by `python -m grammar.larkbuild`: the Token class of Lark v%s's\n"
+        "# stand-alone runtime (MPL-2.0, see grammar/_lark_runtime.py). Do not edit.\n"
+        "# ruff: noqa\n" % lark.__version__
+        + '"""lark\'s Token, shared by grammar.lalrdrive\'s parse and lark\'s (grammar._lark_runtime)."""\n'
+        "import warnings\n"
+        "from typing import Any, Optional, Type, TypeVar, overload\n\n"
+        "_T = TypeVar('_T', bound=\"Token\")\n\n\n"
+        + source[start:end]
+    )
+
+
+def _token_class_span(source: str) -> tuple[int, int]:
+    """Where ``class Token(str):`` starts and where its body ends in the runtime's source."""
+    header = "\nclass Token(str):\n"
+    if source.count(header) != 1:
+        raise RuntimeError("lark's runtime changed: cannot find its Token class")
+    start = source.index(header) + 1
+    end = start + len(header) - 1
+    for line in source[end:].splitlines(True):
+        if line.strip() and not line[0].isspace():
+            break
+        end += len(line)
+    return start, end
+
+
+def _lark_runtime_source() -> str:
     import lark
     from lark.tools.standalone import EXTRACT_STANDALONE_FILES, extract_sections, strip_docstrings
 
@@ -188,7 +352,7 @@ def tables_source() -> str:
     import lark
 
     lines = [
-        '"""Serialized LALR tables for grammar.larkload. Generated by `python -m grammar.larkbuild`: do not edit."""',
+        '"""LALR tables for grammar.larkload. Generated by `python -m grammar.larkbuild`: do not edit."""',
         "",
         f"LARK_VERSION = {lark.__version__!r}",
         f"PYTHON_VERSION = {tuple(sys.version_info[:2])!r}",
@@ -196,22 +360,36 @@ def tables_source() -> str:
         "",
         "# (escape token, start symbol) -> zlib(pickle({'data': ..., 'memo': ...})), as a bytes literal:",
         "# compiling it costs next to nothing, and reading it needs no base64 decoding (nor import).",
+        "# Only lark's own parse (a syntax error) loads these.",
         "TABLES = {",
     ]
-    for escape in GRAMMAR_FILES:
-        for start in STARTS:
-            encoded = encode_tables(build_tables(escape, start))
-            chunks = [encoded[i:i + 64] for i in range(0, len(encoded), 64)]
-            lines.append(f"    ({escape!r}, {start!r}): (")
-            lines += [f"        {chunk!r}" for chunk in chunks]
-            lines.append("    ),")
+    serialized = {(escape, start): build_tables(escape, start) for escape in GRAMMAR_FILES for start in STARTS}
+    for (escape, start), tables in serialized.items():
+        encoded = encode_tables(tables)
+        chunks = [encoded[i:i + 64] for i in range(0, len(encoded), 64)]
+        lines.append(f"    ({escape!r}, {start!r}): (")
+        lines += [f"        {chunk!r}" for chunk in chunks]
+        lines.append("    ),")
+    lines.append("}")
+    lines += ["", "# (escape token, start symbol) -> what grammar.lalrdrive.FastParser runs, see larkbuild.fast_tables.",
+              "FAST = {"]
+    for (escape, start), tables in serialized.items():
+        lines.append(f"    ({escape!r}, {start!r}): {{")
+        for name, value in fast_tables(tables, start).items():
+            if isinstance(value, tuple) and len(value) > 1 and not all(isinstance(item, str) for item in value):
+                lines.append(f"        {name!r}: (")
+                lines += [f"            {item!r}," for item in value]
+                lines.append("        ),")
+            else:
+                lines.append(f"        {name!r}: {value!r},")
+        lines.append("    },")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
 def generate() -> dict[Path, str]:
     """The generated files' contents (the same bytes on every run, see ``canonical_parse_table``)."""
-    return {RUNTIME_FILE: runtime_source(), TABLES_FILE: tables_source()}
+    return {RUNTIME_FILE: runtime_source(), TOKEN_FILE: token_source(), TABLES_FILE: tables_source()}
 
 
 def main() -> None:

@@ -1,9 +1,12 @@
 """Loading the LALR parsers of dockerfile.lark without importing lark.
 
-The parsers run on lark's stand-alone runtime (``grammar._lark_runtime``) with
-tables built ahead of time (``grammar._lalr_tables``); ``grammar.larkbuild``
-generates both. Loading a parser is then a zlib/pickle decode and lark's own
+``grammar.lalrdrive.FastParser`` parses from plain tables built ahead of time
+(``grammar._lalr_tables.FAST``, see ``fast_tables``). Only when it hands a parse
+over (a syntax error) is lark's own parser loaded (``open_grammar``): lark's
+stand-alone runtime (``grammar._lark_runtime``) with the same tables in lark's
+serialized form (``_lalr_tables.TABLES``), a zlib/pickle decode and lark's own
 deserialization, exactly what lark does with its table cache.
+``grammar.larkbuild`` generates all of these.
 
 If a ``.lark`` file no longer matches the fingerprint the tables were built from
 (someone edited the grammar and has not run ``python -m grammar.larkbuild`` yet),
@@ -31,6 +34,17 @@ def open_grammar(escape: str, start: str, **options: Any) -> Any:
     return Lark._load_from_dict(serialized["data"], serialized["memo"], **options)  # as Lark_StandAlone() does
 
 
+def fast_tables(escape: str, start: str) -> dict[str, Any]:
+    """The plain tables ``grammar.lalrdrive.FastParser`` runs for ``start`` in the grammar that matches ``escape``."""
+    from grammar import _lalr_tables
+
+    if _tables_are_current():
+        return _lalr_tables.FAST[(escape, start)]
+    from grammar.larkbuild import fast_tables as build_fast_tables  # the grammar changed: build with lark (slow)
+
+    return build_fast_tables(tables(escape, start), start)
+
+
 def grammar_fingerprint() -> str:
     """A cheap checksum of the grammar files (CRC-32: this detects edits, it is no security measure)."""
     checksum = 0
@@ -43,13 +57,19 @@ def tables(escape: str, start: str) -> dict[str, Any]:
     """The serialized parser (``{"data": ..., "memo": ...}``) for ``escape`` and ``start``."""
     from grammar import _lalr_tables
 
-    if _lalr_tables.FINGERPRINT == grammar_fingerprint():
+    if _tables_are_current():
         import pickle
 
         return pickle.loads(zlib.decompress(_lalr_tables.TABLES[(escape, start)]))
     from grammar.larkbuild import build_tables  # the grammar changed: build with lark (slow)
 
     return build_tables(escape, start, cache=_cache_file(GRAMMAR_FILES[escape], start))
+
+
+def _tables_are_current() -> bool:
+    from grammar import _lalr_tables
+
+    return _lalr_tables.FINGERPRINT == grammar_fingerprint()
 
 
 def _cache_file(grammar_file: str, start: str) -> str | bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from grammar._lark_runtime import Token, Transformer
+from grammar._lark_token import Token
 
 from grammar.jsonargs import classify_bracket_text, decode_string_array
 from grammar.records import record
@@ -41,8 +41,9 @@ class _Args:
     json: bool = False
 
 
-class ShapeBuilder(Transformer):
-    """Callbacks named after the rules of dockerfile.lark's instruction layer."""
+class ShapeBuilder:
+    """Callbacks named after the rules of dockerfile.lark's instruction layer (lark's transformer
+    interface: a method per rule, called with the rule's children)."""
 
     def instructions(self, children: list[LineShape | Token]) -> list[LineShape | None]:
         """One entry per line: its shape, or None for a line with no instruction."""

@@ -9,8 +9,9 @@ The work is split the way the grammar is:
    each its argument shape (``grammar.lineshapes``).
 
 Both layers run lark's LALR tables, lexers and callbacks through
-``grammar.lalrdrive.FastParser``, a tighter loop than lark's own (which takes
-over whenever a parse fails, so syntax errors are lark's).
+``grammar.lalrdrive.FastParser``, a tighter loop than lark's own, from plain
+tables; lark's own parser is loaded and takes over only when a parse fails, so
+syntax errors are lark's.
 
 Errors are reported in the order BuildKit meets them while reading the file.
 Lark and the parser modules are imported on first use, to keep
@@ -74,18 +75,16 @@ def parse_nodes(text: str, path: str = "Dockerfile") -> ParsedFile:
 
 
 def _logical_lines(text: str, escape: str, source: _Source) -> list[LogicalLine]:
-    from grammar._lark_runtime import UnexpectedInput
-
     try:
         return file_parser(escape).parse(text)
-    except UnexpectedInput as error:  # the file grammar accepts any text; this is a safety net
+    except Exception as error:  # the file grammar accepts any text; this is a safety net
+        if not _is_lark_syntax_error(error):
+            raise
         raise source.error(f"unexpected text: {error}", error.line, column=error.column) from None
 
 
 def _shapes(lines: list[LogicalLine], escape: str, source: _Source) -> list[tuple[LineShape | None, str]]:
     """Each logical line's shape, with the trimmed text it was parsed from."""
-    from grammar._lark_runtime import UnexpectedInput
-
     from grammar.lineshapes import LineShapeError
 
     trimmed = [go_trim_space(line.text) for line in lines]
@@ -94,7 +93,9 @@ def _shapes(lines: list[LogicalLine], escape: str, source: _Source) -> list[tupl
     except LineShapeError as error:
         failed = lines[error.line_index]
         raise source.error(str(error), failed.start_line, failed.end_line, failed.column) from None
-    except (UnexpectedInput, RecursionError) as error:  # safety net, as above
+    except Exception as error:  # safety net, as above
+        if not isinstance(error, RecursionError) and not _is_lark_syntax_error(error):
+            raise
         failed = lines[max(0, getattr(error, "line", 1) - 1)]
         raise source.error(f"cannot parse instruction: {failed.text}", failed.start_line, failed.end_line) from None
     offsets = _line_offsets(trimmed)
@@ -145,36 +146,53 @@ def _directives(text: str, escape: str) -> Directives:
 @functools.cache
 def line_parser(escape: str) -> FastParser:
     """The instruction layer's parser (start ``instructions``)."""
-    from grammar.lalrdrive import FastParser
-    from grammar.larkload import open_grammar
     from grammar.lineshapes import ShapeBuilder
 
-    return FastParser(open_grammar(escape, "instructions", transformer=ShapeBuilder()))
+    return _parser(escape, "instructions", ShapeBuilder(), None)
 
 
 @functools.cache
 def file_parser(escape: str) -> FastParser:
     """The file layer's parser (start ``dockerfile``), with the heredoc postlexer."""
     from grammar.filelex import HeredocPostLexer, LogicalLineBuilder
-    from grammar.lalrdrive import FastParser
-    from grammar.larkload import open_grammar
 
     detector = functools.partial(_detect_heredocs, escape)
-    return FastParser(open_grammar(escape, "dockerfile", transformer=LogicalLineBuilder(),
-                                   postlex=HeredocPostLexer(detector)))
+    return _parser(escape, "dockerfile", LogicalLineBuilder(), HeredocPostLexer(detector))
+
+
+def _parser(escape: str, start: str, transformer: object, postlex: object | None) -> FastParser:
+    from grammar.lalrdrive import FastParser
+    from grammar.larkload import fast_tables, open_grammar
+
+    options = {"transformer": transformer} if postlex is None else {"transformer": transformer, "postlex": postlex}
+    return FastParser(fast_tables(escape, start), transformer, postlex,
+                      functools.partial(open_grammar, escape, start, **options))
+
+
+def _is_lark_syntax_error(error: Exception) -> bool:
+    """Whether lark's own parse raised ``error`` for a text it cannot parse.
+
+    Only a parse that failed loads lark's runtime, so only then is the class there to check against.
+    """
+    from sys import modules
+
+    runtime = modules.get("grammar._lark_runtime")
+    return runtime is not None and isinstance(error, runtime.UnexpectedInput)
 
 
 def _detect_heredocs(escape: str, line: str) -> tuple[list[HeredocMarker], str | None]:
     """Heredoc markers of an instruction that may carry them (RUN/COPY/ADD, also under ONBUILD)."""
-    from grammar._lark_runtime import UnexpectedInput
-
     from grammar.heredocs import HEREDOC_KEYWORDS, HeredocWordError, heredocs_from_line
     from grammar.lineshapes import LineShapeError
 
     try:
         shape = line_parser(escape).parse(go_trim_space(line))[0]
-    except (LineShapeError, UnexpectedInput, RecursionError):
+    except (LineShapeError, RecursionError):
         return [], None  # the instruction layer reports this line's error in order
+    except Exception as error:
+        if not _is_lark_syntax_error(error):
+            raise
+        return [], None
     if shape is not None and shape.keyword == "onbuild" and shape.inner is not None:
         shape = shape.inner
     if shape is None or shape.keyword not in HEREDOC_KEYWORDS or shape.json:

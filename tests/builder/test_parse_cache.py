@@ -126,11 +126,11 @@ def test_check_from_the_cache_skips_the_parser(cache_home: Path, tmp_path: Path)
     context.mkdir()
     (context / "Dockerfile").write_text(TEXT)
     code = ("import sys; from builder.cli import main; code = main(['--check', sys.argv[1]]); "
-            "print(sorted(m for m in sys.modules if m in ('grammar.parser', 'grammar._lark_runtime'))); "
+            "print(sorted(m for m in sys.modules if m in ('grammar.parser', 'grammar._lalr_tables'))); "
             "sys.exit(code)")
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_home.parent.parent)}
     runs = [subprocess.run([sys.executable, "-c", code, str(context)], capture_output=True, text=True, env=env,
                            cwd=ROOT, check=True) for _ in range(2)]
-    assert runs[0].stdout.strip() == "['grammar._lark_runtime', 'grammar.parser']"
+    assert runs[0].stdout.strip() == "['grammar._lalr_tables', 'grammar.parser']"
     assert runs[1].stdout.strip() == "[]"
     assert runs[0].stderr == runs[1].stderr

@@ -1,4 +1,4 @@
-"""The generated parser files (grammar/_lark_runtime.py, grammar/_lalr_tables.py) are up to date.
+"""The generated parser files (grammar/_lark_runtime.py, _lark_token.py, _lalr_tables.py) are up to date.
 
 If a test here fails after a grammar change or a lark upgrade, regenerate them:
 ``.venv/bin/python -m grammar.larkbuild``.
@@ -45,6 +45,14 @@ def test_fingerprint_sees_a_changed_grammar(tmp_path: Path, monkeypatch: pytest.
 @same_lark
 def test_runtime_is_lark_standalone_runtime() -> None:
     assert larkbuild.RUNTIME_FILE.read_text() == larkbuild.runtime_source(), REGENERATE
+    assert larkbuild.TOKEN_FILE.read_text() == larkbuild.token_source(), REGENERATE
+
+
+def test_lark_runtime_and_fast_parser_share_lark_token_class() -> None:
+    from grammar import _lark_runtime, _lark_token
+
+    assert _lark_runtime.Token is _lark_token.Token
+    assert "class Token(" not in larkbuild.RUNTIME_FILE.read_text()
 
 
 @same_lark
@@ -54,8 +62,23 @@ def test_tables_match_a_fresh_build(key: tuple[str, str]) -> None:
     assert decode(_lalr_tables.TABLES[key]) == larkbuild.build_tables(escape, start), REGENERATE
 
 
+@same_lark
+@pytest.mark.parametrize("key", sorted(_lalr_tables.FAST))
+def test_fast_tables_match_a_fresh_build(key: tuple[str, str]) -> None:
+    escape, start = key
+    assert _lalr_tables.FAST[key] == larkbuild.fast_tables(larkbuild.build_tables(escape, start), start), REGENERATE
+
+
 def test_tables_cover_every_grammar_and_start() -> None:
     assert set(_lalr_tables.TABLES) == {(e, s) for e in larkload.GRAMMAR_FILES for s in larkload.STARTS}
+    assert set(_lalr_tables.FAST) == set(_lalr_tables.TABLES)
+
+
+def test_fast_tables_describe_every_rule_and_lexer() -> None:
+    """No rule or state lexer that FastParser would hand over to lark on every parse."""
+    for tables in _lalr_tables.FAST.values():
+        assert None not in tables["rules"]
+        assert None not in tables["scanners"]
 
 
 def test_generation_is_reproducible() -> None:
@@ -78,12 +101,23 @@ def test_postlexer_terminals_match_the_build() -> None:
 
 
 def test_parsing_does_not_import_lark() -> None:
+    """A valid file parses from the plain tables: neither lark nor its runtime is imported."""
     code = ("import sys; from grammar import parse_nodes, parse_dockerfile; "
             "parse_dockerfile(parse_nodes('FROM a\\nRUN <<EOF\\nx\\nEOF\\n')); "
             "parse_nodes('# escape=`\\nFROM a\\nRUN b `\\n  c\\n'); "
-            "print(sorted(m for m in sys.modules if m == 'lark' or m.startswith('lark.')))")
+            "print(sorted(m for m in sys.modules if m in ('lark', 'grammar._lark_runtime') or m.startswith('lark.')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_syntax_error_is_lark_s_own() -> None:
+    """A parse the fast loop cannot finish is lark's: its runtime is loaded then and raises its error."""
+    from grammar._lark_runtime import UnexpectedInput
+    from grammar.parser import line_parser
+
+    with pytest.raises(UnexpectedInput) as raised:
+        line_parser("\\").parse("RUN a\n\tRUN b")  # the layer parses trimmed lines only
+    assert (raised.value.line, raised.value.column) == (2, 1)
 
 
 def test_stale_tables_are_built_with_lark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
