@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 
 from builder.errors import UsageError
@@ -23,6 +24,15 @@ _MACHINE_TO_ARCH = {
     "armv7l": ("arm", "v7"), "armv6l": ("arm", "v6"), "i686": ("386", ""), "i386": ("386", ""),
     "ppc64le": ("ppc64le", ""), "s390x": ("s390x", ""), "riscv64": ("riscv64", ""),
 }
+
+
+# containerd's platform vocabulary: a one-word --platform must name one of these.
+_KNOWN_OS = frozenset("aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 "
+                      "solaris wasip1 windows zos".split())
+_KNOWN_ARCH = frozenset("386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 "
+                        "mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm".split())
+_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "i386": "386"}
+_SPECIFIER_PART = re.compile(r"[a-z0-9_.-]+")
 
 
 def parse_build_args(values: Iterable[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -48,12 +58,17 @@ def host_platform_string() -> str:
 
 def normalize_platform(text: str) -> str:
     """``linux/arm64/v8`` -> ``linux/arm64``; ``amd64`` -> ``linux/amd64`` (containerd's normalisation)."""
-    parts = [part.strip().lower() for part in text.split("/") if part.strip()]
-    if len(parts) == 1:
-        parts.insert(0, "linux")
-    if len(parts) < 2 or len(parts) > 3:
-        raise UsageError(f"invalid platform {text!r}: expected os/arch[/variant]")
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(parts[1], parts[1])
+    parts = [part.strip().lower() for part in text.split("/")]
+    if not 1 <= len(parts) <= 3 or not all(_SPECIFIER_PART.fullmatch(part) for part in parts):
+        raise UsageError(f"failed to parse platform {text}: expected os/arch[/variant]")
+    if len(parts) == 1:  # containerd: a known OS on this machine's architecture, else a known architecture
+        if parts[0] in _KNOWN_OS:
+            parts = [parts[0], *host_platform_string().split("/")[1:]]
+        elif _ARCH_ALIASES.get(parts[0], parts[0]) in _KNOWN_ARCH:
+            parts.insert(0, "linux")
+        else:
+            raise UsageError(f"failed to parse platform {text}: {text!r}: unknown operating system or architecture")
+    arch = _ARCH_ALIASES.get(parts[1], parts[1])
     variant = parts[2] if len(parts) == 3 else ""
     if arch == "arm64" and variant == "v8":
         variant = ""

@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ class CacheExplainer:
         self._previous = previous
         self._resolve_image = resolve_image
         self._context: Any = None  # the build's BuildContext, for per-file fingerprints
+        self._lock = threading.Lock()  # stages built in parallel observe their steps from several threads
         self._bases: dict[int, dict[str, str]] = {}
         self._steps: list[dict[str, Any]] = []
         self._missed: dict[str, int] = {}  # key hex of a step that missed -> the first miss of its chain
@@ -102,19 +104,22 @@ class CacheExplainer:
     def use_context(self, context: Any) -> None:
         self._context = context
 
-    def stage_base(self, stage: int, kind: str, reference: str, key: CacheKey) -> None:
+    def stage_base(self, stage: int, kind: str, reference: str, key: CacheKey, platform: str = "") -> None:
         """Where stage ``stage`` starts: an image (its digest is resolved here), a stage, or scratch."""
         digest = ""
         if kind == "image" and self._resolve_image is not None:
             with contextlib.suppress(Exception):
                 digest = self._resolve_image(reference)
-        self._bases[stage] = {"kind": kind, "ref": reference, "digest": digest, "key": key.hex}
+        with self._lock:
+            self._bases[stage] = {"kind": kind, "ref": reference, "digest": digest, "key": key.hex,
+                                  "platform": platform}
 
     def observe(self, options: Any, parent: CacheKey, key: CacheKey, material: Mapping[str, Any],
                 hit: bool) -> str:
         """Record the step; on a miss return why it missed ("" on a hit)."""
         try:
-            return self._observe(options, parent, key, material, hit)
+            with self._lock:
+                return self._observe(options, parent, key, material, hit)
         except Exception as exc:  # explaining is a courtesy: never fail the build for it
             return "" if hit else f"explain failed: {type(exc).__name__}: {exc}"
 
@@ -215,6 +220,10 @@ class CacheExplainer:
                 return ""  # same base as last time: the step itself is what changed
             if old.get("ref") != base["ref"] or old.get("kind") != base["kind"]:
                 return f"base image changed: {base_name(old)} -> {base_name(base)}"
+            if old.get("platform", "") != base.get("platform", ""):
+                return f"platform changed: {old.get('platform') or '(unknown)'} -> {base.get('platform')}"
+            if base["kind"] != "image":
+                return f"{base_name(base)} changed"  # an earlier stage's result, or a named context
             return f"base image changed: {base['ref']} {short(old.get('digest', ''))} -> {short(base['digest'])}"
         if parent in self._hits:
             return f"step #{self._hits[parent]} changed (its result came from an older cache entry)"

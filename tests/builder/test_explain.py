@@ -163,6 +163,15 @@ def test_changed_base_image_digest(tmp_path: Path, busybox_tar: Path, context: P
 
 
 @pytest.mark.privileged
+def test_changed_target_platform_of_a_scratch_stage(tmp_path: Path, context: Path) -> None:
+    dockerfile = "FROM scratch\nCOPY a.txt /a\n"
+    run_build(tmp_path / "root", context, dockerfile, plan=PlanRequest(platform="linux/arm64"))
+    events: list = []
+    run_build(tmp_path / "root", context, dockerfile, events, plan=PlanRequest(platform="linux/amd64"))
+    assert misses(events) == {"COPY a.txt /a": "platform changed: linux/arm64 -> linux/amd64"}
+
+
+@pytest.mark.privileged
 def test_explain_flag_prints_a_summary_in_quiet_mode(tmp_path: Path, busybox_tar: Path, context: Path) -> None:
     root = tmp_path / "root"
     import_busybox(root, busybox_tar)

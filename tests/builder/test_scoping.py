@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from builder.buildargs import parse_build_args, platform_args
+from builder.buildargs import host_platform_string, normalize_platform, parse_build_args, platform_args
 from builder.check import check_dockerfile
-from builder.errors import PlanError
+from builder.errors import PlanError, UsageError
 from builder.plan import PlanRequest
 from builder.source import DockerfileSource
 
@@ -72,6 +72,23 @@ def test_platform_args_are_global_and_must_be_redeclared() -> None:
                 platform="linux/arm64/v8")
     assert env_pairs(steps(doc)[0]) == [("BEFORE", "[]")]
     assert env_pairs(steps(doc)[2]) == [("AFTER", "arm64")]
+
+
+@pytest.mark.parametrize("given, normalised", [
+    ("arm64", "linux/arm64"), ("x86_64", "linux/amd64"), ("linux/aarch64", "linux/arm64"),
+    ("linux/arm64/v8", "linux/arm64"), ("linux/arm", "linux/arm/v7"), ("Linux/AMD64", "linux/amd64"),
+    ("windows/amd64", "windows/amd64"), ("linux/anything", "linux/anything"),  # containerd accepts any os/arch pair
+])
+def test_platforms_are_normalised_like_containerd(given: str, normalised: str) -> None:
+    assert normalize_platform(given) == normalised
+
+
+def test_a_one_word_platform_must_be_a_known_os_or_architecture() -> None:
+    assert normalize_platform("linux") == host_platform_string()
+    for bad, message in (("foo", "unknown operating system or architecture"), ("a//b", "expected os/arch"),
+                         ("linux/amd64/v2/x", "expected os/arch"), ("", "expected os/arch")):
+        with pytest.raises(UsageError, match=message):
+            normalize_platform(bad)
 
 
 def test_platform_arg_in_from() -> None:
