@@ -3,7 +3,9 @@
 Per blob: ``HEAD`` -> present? done. Else, with ``mount_from``, try a cross-repository mount
 (``201`` = done, ``202`` = an upload session to continue). Small blobs go up in one PUT;
 large ones in PATCH chunks, always continuing at the ``Location`` of the latest response
-(distribution encodes the offset in it). Foreign and non-distributable layers are never pushed.
+(distribution encodes the offset in it). A chunk whose connection drops is resumed where
+the session's ``GET`` says it stands; a session the registry lost is deleted and started
+again; a failed upload is deleted. Foreign and non-distributable layers are never pushed.
 """
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from .auth import pull_scope, push_scope
 from .client import RegistryClient
 from .content import ContentStore
 from .download import BlobProgress, ProgressCallback
-from .errors import DigestMismatch, ProtocolError
+from .errors import DigestMismatch, ProtocolError, RegistryError, TransportError
 from .oci import Descriptor, Digest, Index, Manifest, parse_manifest
 from .reference import Reference, parse_reference
-from .responses import raise_for_status
+from .responses import error_codes, raise_for_status
 from .transport import Call, Endpoint
 
 if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
@@ -30,6 +32,8 @@ if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays 
 class PushSettings:
     chunked_threshold: int = 64 << 20  # blobs at least this large go up in chunks
     chunk_size: int = 16 << 20
+    resume_attempts: int = 3  # PATCHes resumed (GET the session's Range) after a dropped connection
+    session_attempts: int = 2  # upload sessions started for one blob when the registry loses one
 
 
 def push(ref: Reference | str, store: ContentStore, descriptor: Descriptor, *,
@@ -68,48 +72,132 @@ def push_blob(client: RegistryClient, ref: Reference, store: ContentStore, blob:
     if client.blob_exists(ref, blob.digest, scopes=scopes):
         report(BlobProgress(blob.digest, blob.media_type, blob.size, blob.size, cached=True, finished=True))
         return
-    endpoint = client.endpoint(ref.api_host)
-    query = f"?mount={blob.digest}&from={urllib.parse.quote(mount_from, safe='')}" if mount_from else ""
-    started = endpoint.request(Call("POST", endpoint.url(f"/v2/{ref.repository}/blobs/uploads/{query}"), scopes))
-    raise_for_status(started, ref=str(ref), digest=str(blob.digest), what="blob upload start")
-    if started.status_code != 201:  # 202: no mount; an upload session has begun
-        location = _location(started, ref)
-        if blob.size >= settings.chunked_threshold:
-            location = _upload_chunks(endpoint, location, store, blob, scopes, settings, report, ref)
-            _finish_upload(endpoint, location, blob, scopes, ref, None)
-        else:
-            _finish_upload(endpoint, location, blob, scopes, ref, lambda: store.open(blob.digest))
+    upload = _BlobUpload(client.endpoint(ref.api_host), ref, store, blob, scopes, settings, report)
+    for attempt in range(settings.session_attempts):
+        try:
+            upload.run(mount_from)
+            break
+        except _SessionLost:
+            upload.cancel()  # whatever is left of it; then start over in a new session
+            if attempt + 1 >= settings.session_attempts:
+                raise
+        except BaseException:
+            upload.cancel()  # no half-written upload is left behind on the registry
+            raise
     report(BlobProgress(blob.digest, blob.media_type, blob.size, blob.size, finished=True))
 
 
-def _upload_chunks(endpoint: Endpoint, location: str, store: ContentStore, blob: Descriptor,
-                   scopes: tuple[str, ...], settings: PushSettings,
-                   report: ProgressCallback, ref: Reference) -> str:
-    offset = 0
-    with store.open(blob.digest) as source:
-        while chunk := source.read(settings.chunk_size):
-            headers = {"Content-Type": "application/octet-stream",
-                       "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}
-            response = endpoint.request(Call("PATCH", location, scopes, headers, chunk))
-            raise_for_status(response, ref=str(ref), digest=str(blob.digest), what="blob chunk upload")
-            location = _location(response, ref)
-            offset += len(chunk)
-            report(BlobProgress(blob.digest, blob.media_type, offset, blob.size))
-    return location
+class _SessionLost(ProtocolError):
+    """The registry no longer knows our upload session (or its offset): start a new one."""
 
 
-def _finish_upload(endpoint: Endpoint, location: str, blob: Descriptor, scopes: tuple[str, ...],
-                   ref: Reference, body: Callable[[], BinaryIO] | None) -> None:
-    separator = "&" if urllib.parse.urlsplit(location).query else "?"
-    url = f"{location}{separator}digest={urllib.parse.quote(str(blob.digest), safe='')}"
-    headers = {"Content-Type": "application/octet-stream"}
-    if body is None:
-        headers["Content-Length"] = "0"
-    response = endpoint.request(Call("PUT", url, scopes, headers, body))
-    raise_for_status(response, ref=str(ref), digest=str(blob.digest), what="blob upload")
-    echoed = response.headers.get("Docker-Content-Digest")
-    if echoed and echoed != str(blob.digest):
-        raise DigestMismatch(f"registry stored the blob as {echoed}", ref=str(ref), digest=str(blob.digest))
+_LOST_SESSION_CODES = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"})
+
+
+class _BlobUpload:
+    """One blob's upload: a session (POST), then one PUT or PATCH chunks and a closing PUT.
+
+    ``location`` is always the latest Location the registry gave: distribution encodes the
+    session's offset in it, and a stale one is refused.
+    """
+
+    def __init__(self, endpoint: Endpoint, ref: Reference, store: ContentStore, blob: Descriptor,
+                 scopes: tuple[str, ...], settings: PushSettings, report: ProgressCallback) -> None:
+        self.endpoint, self.ref, self.store, self.blob = endpoint, ref, store, blob
+        self.scopes, self.settings, self.report = scopes, settings, report
+        self.location: str | None = None
+
+    def run(self, mount_from: str | None) -> None:
+        query = f"?mount={self.blob.digest}&from={urllib.parse.quote(mount_from, safe='')}" if mount_from else ""
+        started = self._send("POST", self.endpoint.url(f"/v2/{self.ref.repository}/blobs/uploads/{query}"),
+                             "blob upload start")
+        if started.status_code == 201:
+            return  # mounted from another repository
+        self.location = _location(started, self.ref)
+        if self.blob.size < self.settings.chunked_threshold:
+            self._finish(lambda: self.store.open(self.blob.digest))
+            return
+        # OCI-Chunk-Min-Length: every chunk but the last must be at least that long.
+        minimum = started.headers.get("OCI-Chunk-Min-Length", "")
+        chunk_size = max(self.settings.chunk_size, int(minimum) if minimum.isdigit() else 0)
+        self._send_chunks(chunk_size)
+        self._finish(None)
+
+    def _send_chunks(self, chunk_size: int) -> None:
+        offset, resumes = 0, 0
+        with self.store.open(self.blob.digest) as source:
+            while offset < self.blob.size:
+                source.seek(offset)
+                chunk = source.read(chunk_size)
+                headers = {"Content-Type": "application/octet-stream",
+                           "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}
+                try:
+                    response = self.endpoint.request(Call("PATCH", self._where(), self.scopes, headers, chunk))
+                except TransportError:
+                    resumes += 1  # the connection dropped mid-chunk: ask where the session stands
+                    if resumes > self.settings.resume_attempts:
+                        raise
+                    offset = self._status()
+                    continue
+                self._check(response, "blob chunk upload")
+                self.location = _location(response, self.ref)
+                offset = _range_end(response) or offset + len(chunk)
+                self.report(BlobProgress(self.blob.digest, self.blob.media_type, offset, self.blob.size))
+
+    def _status(self) -> int:
+        """GET the session: ``204`` with ``Range: 0-<last>`` says how many bytes it holds."""
+        response = self._send("GET", self._where(), "blob upload status")
+        if response.status_code != 204:
+            raise _SessionLost(f"upload status answered HTTP {response.status_code}", ref=str(self.ref),
+                               digest=str(self.blob.digest))
+        self.location = _location(response, self.ref) if response.headers.get("Location") else self.location
+        return _range_end(response)
+
+    def _finish(self, body: Callable[[], BinaryIO] | None) -> None:
+        where = self._where()
+        separator = "&" if urllib.parse.urlsplit(where).query else "?"
+        url = f"{where}{separator}digest={urllib.parse.quote(str(self.blob.digest), safe='')}"
+        headers = {"Content-Type": "application/octet-stream"}
+        if body is None:
+            headers["Content-Length"] = "0"
+        response = self._check(self.endpoint.request(Call("PUT", url, self.scopes, headers, body)), "blob upload")
+        self.location = None  # the session is closed
+        echoed = response.headers.get("Docker-Content-Digest")
+        if echoed and echoed != str(self.blob.digest):
+            raise DigestMismatch(f"registry stored the blob as {echoed}", ref=str(self.ref),
+                                 digest=str(self.blob.digest))
+
+    def cancel(self) -> None:
+        """DELETE the session, if one is open; best effort (it may be gone already)."""
+        location, self.location = self.location, None
+        if location is None:
+            return
+        try:
+            self.endpoint.request(Call("DELETE", location, self.scopes, retry=False)).close()
+        except RegistryError:
+            pass
+
+    def _where(self) -> str:
+        assert self.location is not None
+        return self.location
+
+    def _send(self, method: str, url: str, what: str) -> requests.Response:
+        return self._check(self.endpoint.request(Call(method, url, self.scopes)), what)
+
+    def _check(self, response: requests.Response, what: str) -> requests.Response:
+        if response.status_code >= 400 and any(code in _LOST_SESSION_CODES for code, _ in error_codes(response)):
+            raise _SessionLost(f"{what}: the registry lost the upload session", ref=str(self.ref),
+                               digest=str(self.blob.digest))
+        raise_for_status(response, ref=str(self.ref), digest=str(self.blob.digest), what=what)
+        return response
+
+
+def _range_end(response: requests.Response) -> int:
+    """Bytes a session holds, from ``Range: 0-<last>`` (0 when absent; ``0-0`` is read as empty)."""
+    first, _, last = response.headers.get("Range", "").partition("-")
+    if not (first.strip().isdigit() and last.strip().isdigit()) or int(last) == 0:
+        return 0
+    return int(last) + 1
 
 
 def push_manifest(client: RegistryClient, ref: Reference, data: bytes, media_type: str, tag_or_digest: str) -> Digest:

@@ -66,12 +66,36 @@ def rate_limit_message(host: str, response: requests.Response) -> str:
         window = f" per {limit.window_seconds} s" if limit.window_seconds else ""
         parts.append(f"pull limit {limit.limit}{window}, {limit.remaining or 0} left")
     delay = retry_after_seconds(response.headers)
-    if delay is not None:
-        parts.append(f"the limit resets in about {int(delay)} s")
+    reset = _reset_seconds(response.headers)
+    if delay is not None or reset is not None:
+        seconds = delay if delay is not None else reset
+        parts.append(f"the limit resets in about {int(seconds)} s (at {_clock(seconds)})")  # type: ignore[arg-type]
     elif limit is not None and limit.window_seconds:
-        parts.append(f"the limit resets within {limit.window_seconds} s")
+        parts.append(f"the limit resets within {limit.window_seconds} s (by {_clock(limit.window_seconds)})")
     parts.append("log in (pybuild login) or use a registry mirror to raise it")
     return "; ".join(parts)
+
+
+def out_of_quota(response: requests.Response) -> bool:
+    """A 429 saying the quota is used up (Docker Hub's pull limit): retrying within seconds
+    cannot help, so it is reported at once."""
+    if response.status_code != 429:
+        return False
+    limit = RateLimit.from_headers(response.headers)
+    if limit is not None and limit.remaining == 0:
+        return True
+    return retry_after_seconds(response.headers) is None and any(
+        code == "TOOMANYREQUESTS" for code, _ in error_codes(response))
+
+
+def _reset_seconds(headers: Mapping[str, str]) -> float | None:
+    # The IETF draft's "RateLimit-Reset: <seconds>" (Docker Hub sends only limit/remaining).
+    value = (headers.get("ratelimit-reset") or "").partition(";")[0].strip()
+    return float(value) if value.isdigit() else None
+
+
+def _clock(seconds_from_now: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + seconds_from_now))
 
 
 def error_codes(response: requests.Response) -> list[tuple[str, str]]:

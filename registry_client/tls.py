@@ -11,6 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import TransportError
+
 if TYPE_CHECKING:  # requests (and ssl) cost ~100 ms to import: only a network call pays for them
     import ssl
 
@@ -19,21 +21,29 @@ if TYPE_CHECKING:  # requests (and ssl) cost ~100 ms to import: only a network c
 
 @cache
 def _context_adapter_class() -> type:
-    """An HTTPAdapter whose TLS connections start from our SSLContext (built on first use)."""
+    """An HTTPAdapter whose TLS connections start from our SSLContexts (built on first use):
+    a verifying one, and for ``verify=False`` (an insecure registry) one that checks nothing
+    but still presents the client certificates."""
     from requests.adapters import HTTPAdapter
 
     class ContextAdapter(HTTPAdapter):
-        def __init__(self, context: ssl.SSLContext) -> None:
-            self._context = context
+        def __init__(self, verifying: ssl.SSLContext, unverified: ssl.SSLContext) -> None:
+            self._verifying, self._unverified = verifying, unverified
             super().__init__()
 
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["ssl_context"] = self._context
+            kwargs["ssl_context"] = self._verifying
             super().init_poolmanager(*args, **kwargs)
 
         def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
-            kwargs["ssl_context"] = self._context
+            kwargs["ssl_context"] = self._verifying
             return super().proxy_manager_for(*args, **kwargs)
+
+        def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+            if verify is False:
+                pool_kwargs["ssl_context"] = self._unverified
+            return host_params, pool_kwargs
 
     return ContextAdapter
 
@@ -43,22 +53,39 @@ def host_cert_dirs(host: str, certs_dirs: tuple[Path, ...]) -> list[Path]:
 
 
 def mount_tls(session: requests.Session, host: str, certs_dirs: tuple[Path, ...]) -> None:
-    """Give ``https://host/`` a context with the host's extra CAs and client certificates."""
+    """Give ``https://host/`` contexts with the host's extra CAs and client certificates."""
     directories = host_cert_dirs(host, certs_dirs)
     if not directories:
         return
     import ssl
 
-    context = ssl.create_default_context()
+    verifying = ssl.create_default_context()
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
     for directory in directories:
         for ca in sorted(directory.glob("*.crt")):
-            context.load_verify_locations(cafile=str(ca))
+            _load(verifying.load_verify_locations, ca, cafile=str(ca))
         for cert in sorted(directory.glob("*.cert")):
             key = cert.with_suffix(".key")
             if not key.is_file():
-                raise ssl.SSLError(f"client certificate {cert} has no matching {key.name}")
-            context.load_cert_chain(str(cert), str(key))
-    session.mount(f"https://{host}/", _context_adapter_class()(context))
+                raise TransportError(f"client certificate {cert} has no matching {key.name} (docker's "
+                                     "certs.d convention: <name>.cert with <name>.key)")
+            for context in (verifying, unverified):
+                _load(context.load_cert_chain, cert, str(cert), str(key))
+        for key in sorted(directory.glob("*.key")):
+            if not key.with_suffix(".cert").is_file():
+                raise TransportError(f"client key {key} has no matching {key.with_suffix('.cert').name}")
+    session.mount(f"https://{host}/", _context_adapter_class()(verifying, unverified))
+
+
+def _load(method: Any, path: Path, *args: Any, **kwargs: Any) -> None:
+    import ssl
+
+    try:
+        method(*args, **kwargs)
+    except (ssl.SSLError, OSError) as exc:
+        raise TransportError(f"cannot use {path}: {exc}") from exc
 
 
 # OpenSSL's reasons when the "server hello" is really the start of a plain-HTTP answer.

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Mapping
 from .auth import Authenticator, Credentials
 from .errors import AuthError, RateLimited, TransportError
 from .options import RegistryOptions
-from .responses import error_codes, rate_limit_message, retry_after_seconds
+from .responses import error_codes, out_of_quota, rate_limit_message, retry_after_seconds
+from .proxies import ProxySettings
 from .tls import mount_tls, speaks_plain_http
 
 if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
@@ -33,29 +34,27 @@ MAX_REDIRECTS = 5
 
 @cache
 def _session_class() -> type[requests.Session]:
-    """A Session class that honours proxy variables but never reads ~/.netrc.
+    """A Session that never reads ~/.netrc or requests' environment variables, and takes its
+    proxies from ``ProxySettings`` (Go's rules, read once) instead.
 
     Built on first use so that importing registry_client does not import requests.
     """
     import requests
 
-    class KeepHeaders(requests.auth.AuthBase):
-        def __call__(self, request: Any) -> Any:
-            return request
-
-    class NoNetrcSession(requests.Session):
-        def __init__(self) -> None:
+    class RegistrySession(requests.Session):
+        def __init__(self, proxies: ProxySettings) -> None:
             super().__init__()
-            # A non-empty session auth makes requests skip its netrc lookup in prepare_request.
-            self.auth = KeepHeaders()
+            # trust_env=False: no ~/.netrc credentials (they would reach CDNs after a redirect
+            # strips ours), no REQUESTS_CA_BUNDLE, and no walk of os.environ per request.
+            self.trust_env = False
+            self.proxy_settings = proxies
 
-        def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
-            if "Authorization" in prepared_request.headers and self.should_strip_auth(
-                response.request.url, prepared_request.url
-            ):
-                del prepared_request.headers["Authorization"]
+        def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+            if not proxies:
+                proxies = self.proxy_settings.requests_proxies(url)
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
 
-    return NoNetrcSession
+    return RegistrySession
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +68,13 @@ class Call:
     data: bytes | Callable[[], BinaryIO] | None = None  # a callable gives a fresh body per send
     stream: bool = False
     follow_redirects: bool = True
+    retry: bool = True  # False: one attempt (e.g. a best-effort clean-up)
+
+    @property
+    def replayable(self) -> bool:
+        """Whether sending it again after a failure is safe. A PATCH appends at an offset the
+        registry may already have moved: its caller asks for the upload's state instead."""
+        return self.retry and self.method != "PATCH"
 
 
 class Endpoint:
@@ -78,7 +84,8 @@ class Endpoint:
                  base_url: str | None = None) -> None:
         self.host = host
         self.options = options
-        self.session = _session_class()()
+        self.proxies = ProxySettings.from_environment()
+        self.session = _session_class()(self.proxies)
         self.session.headers["User-Agent"] = options.user_agent
         mount_tls(self.session, host, options.certs_dirs)
         self.insecure = options.is_insecure(host) or (base_url or "").startswith("http:")
@@ -106,11 +113,12 @@ class Endpoint:
             try:
                 response = self._send_authorized(call)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt + 1 >= retry.attempts:
+                if attempt + 1 >= retry.attempts or not call.replayable:
                     raise TransportError(f"cannot reach {self.host}: {exc}") from exc
                 self.options.sleep(self._backoff(attempt))
                 continue
-            if response.status_code not in RETRY_STATUSES or attempt + 1 >= retry.attempts:
+            if (response.status_code not in RETRY_STATUSES or attempt + 1 >= retry.attempts
+                    or not call.replayable or out_of_quota(response)):
                 return response
             delay = retry_after_seconds(response.headers)
             if response.status_code == 429 and delay is not None and delay > retry.max_retry_after:
@@ -169,22 +177,48 @@ class Endpoint:
 
         # (scheme, verify): insecure hosts may use an unverified TLS or plain HTTP, like dockerd.
         attempts = [("https", True)]
-        if self.insecure and speaks_plain_http(self.host, self.options.timeout[0]):
+        direct = self.proxies.proxy_for(f"https://{self.host}/") is None
+        if self.insecure and direct and speaks_plain_http(self.host, self.options.timeout[0]):
             attempts = [("http", True)]  # TLS attempts could only fail, slowly
         elif self.insecure:
             attempts += [("https", False), ("http", True)]
         failure: Exception | None = None
         for scheme, verify in attempts:
+            if not verify:
+                _quiet_insecure_warnings()  # the user listed this registry as insecure
             try:
                 response = self.session.get(f"{scheme}://{self.host}/v2/", timeout=self.options.timeout,
                                             verify=verify, allow_redirects=False)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                failure = exc
+                failure = failure or exc  # the https error says more than a later http one
                 continue
             response.close()
+            if response.status_code == 400 and scheme == "http":
+                continue  # "client sent an HTTP request to an HTTPS server": TLS it is, and it failed
             self.session.verify = verify
             return f"{scheme}://{self.host}"
-        raise TransportError(f"cannot reach registry {self.host}: {failure}")
+        raise TransportError(f"cannot reach registry {self.host}: {failure}{_tls_hint(self.host, failure)}")
+
+
+def _quiet_insecure_warnings() -> None:
+    import warnings
+
+    from urllib3.exceptions import InsecureRequestWarning
+
+    warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+
+
+def _tls_hint(host: str, failure: Exception | None) -> str:
+    """What to do about the TLS failures users meet, in docker's terms."""
+    text = str(failure).upper()
+    # TLS 1.3 servers say "certificate required"; Go's TLS 1.2 answers "bad certificate".
+    if any(alert in text for alert in ("CERTIFICATE_REQUIRED", "ALERT_BAD_CERTIFICATE", "CERTIFICATE REQUIRED")):
+        return (f" (the registry requires a valid client certificate: put client.cert and client.key "
+                f"in /etc/docker/certs.d/{host}/)")
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (f" (put the registry's CA certificate in /etc/docker/certs.d/{host}/ca.crt, "
+                f"or list it with --insecure-registry {host})")
+    return ""
 
 
 def _error_text(response: requests.Response) -> str:

@@ -39,5 +39,10 @@ def _pull(options: argparse.Namespace, console: Console) -> int:
         console.info(f"Digest: {result.digest}")
         status = "Downloaded newer image" if result.downloaded else "Image is up to date"
         console.info(f"Status: {status} for {result.name.familiar}")
+        limit = client.last_rate_limit
+        if limit is not None and limit.remaining is not None:  # Docker Hub's ratelimit-* headers
+            of = f" of {limit.limit}" if limit.limit is not None else ""
+            window = f" per {limit.window_seconds} s" if limit.window_seconds else ""
+            console.info(f"Pull limit: {limit.remaining}{of} pulls left{window}")
     console.result_line(str(result.name))
     return 0

@@ -18,6 +18,7 @@ from registry_client import ContentStore, Credentials, Reference, RegistryClient
 from registry_images import TestImage, make_multi_arch, make_zstd
 from registry_clients import PASSWORD, USER, StaticCredentials, make_client  # noqa: F401 (re-exported)
 from registry_servers import BlobHost, RegistryProcess, TokenServer, make_self_signed
+from tests.support.http_proxy import FaultProxy
 
 if shutil.which("docker-registry") is None:  # pragma: no cover - CI installs it (tests/apt-packages.txt)
     pytest.skip("docker-registry is not installed (apt-get install docker-registry)", allow_module_level=True)
@@ -37,6 +38,7 @@ class Registry:
     process: RegistryProcess
     credentials: dict[str, Credentials]
     client_options: dict[str, object]
+    proxy: FaultProxy | None = None  # set when the registry is reached through a FaultProxy
 
     def client(self, *, anonymous: bool = False, **options: object) -> RegistryClient:
         merged = {**self.client_options, **options}
@@ -111,7 +113,7 @@ def hub_registry(images: Images, token_server: TokenServer, blob_host: BlobHost)
 def tls_registry(tmp_path_factory: pytest.TempPathFactory, images: Images) -> Iterator[Registry]:
     tmp = tmp_path_factory.mktemp("tls")
     ca = make_self_signed(tmp, "test-ca")
-    key, cert = make_self_signed(tmp, "registry", san="IP:127.0.0.1,DNS:localhost", ca=ca)
+    key, cert = make_self_signed(tmp, "registry", san="IP:127.0.0.1,DNS:localhost,DNS:registry.test", ca=ca)
     extra = f"  tls:\n    certificate: {cert}\n    key: {key}\n"
     process = RegistryProcess(tmp, extra)
     try:
@@ -124,6 +126,43 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory, images: Images) -> It
         yield registry
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def mtls_registry(tmp_path_factory: pytest.TempPathFactory, images: Images) -> Iterator[Registry]:
+    """TLS that requires a client certificate signed by its client CA (``http.tls.clientcas``).
+
+    ``registry.client()`` uses a certs.d directory holding ca.crt, client.cert and client.key;
+    ``registry.process.root.parent / "ca-only"`` is a certs.d whose directory has only ca.crt.
+    """
+    tmp = tmp_path_factory.mktemp("mtls")
+    ca = make_self_signed(tmp, "server-ca")
+    key, cert = make_self_signed(tmp, "registry", san="IP:127.0.0.1,DNS:localhost", ca=ca)
+    client_ca = make_self_signed(tmp, "client-ca")
+    client_key, client_cert = make_self_signed(tmp, "client", san="DNS:client", ca=client_ca)
+    extra = f"  tls:\n    certificate: {cert}\n    key: {key}\n    clientcas:\n      - {client_ca[1]}\n"
+    process = RegistryProcess(tmp, extra)
+    try:
+        for name, files in (("certs.d", {"ca.crt": ca[1], "client.cert": client_cert, "client.key": client_key}),
+                            ("ca-only", {"ca.crt": ca[1]})):
+            (tmp / name / process.host).mkdir(parents=True)
+            for target, source in files.items():
+                shutil.copy(source, tmp / name / process.host / target)
+        registry = Registry(process.host, process, {}, {"certs_dirs": (tmp / "certs.d",)})
+        seed(registry, images)
+        yield registry
+    finally:
+        process.stop()
+
+
+@pytest.fixture()
+def fault_proxy(noauth_registry: Registry) -> Iterator[Registry]:
+    """The no-auth registry behind a ``FaultProxy`` (``.proxy``): add ``Rule``s to it."""
+    proxy = FaultProxy(noauth_registry.host)
+    try:
+        yield Registry(proxy.address, noauth_registry.process, {}, {}, proxy)
+    finally:
+        proxy.stop()
 
 
 @pytest.fixture()

@@ -1,0 +1,79 @@
+"""TLS client certificates (certs.d/<host>/client.cert + client.key) and insecure registries
+served over TLS with a certificate nobody trusts, against the real registry."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from registry_client import Platform, TransportError, pull
+
+AMD64 = Platform("linux", "amd64")
+
+
+def test_pull_with_a_client_certificate(mtls_registry, store):
+    client = mtls_registry.client(insecure_registries=())
+    pulled = pull(mtls_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
+    assert client.endpoint(mtls_registry.host).base_url == f"https://{mtls_registry.host}"
+    assert all(store.has(layer) for layer in pulled.manifest.layers)
+
+
+@pytest.mark.parametrize("insecure", [(), None], ids=["secure", "loopback-insecure-default"])
+def test_pull_without_the_client_certificate_fails_clearly(mtls_registry, store, insecure):
+    ca_only = mtls_registry.process.root.parent / "ca-only"
+    options = {"certs_dirs": (ca_only,)} | ({"insecure_registries": insecure} if insecure is not None else {})
+    with pytest.raises(TransportError) as caught:
+        pull(mtls_registry.ref("library/hello:latest"), store, client=mtls_registry.client(**options))
+    message = str(caught.value)
+    # Even when plain http may be tried (loopback), the Go server's "400 HTTP request to an
+    # HTTPS server" is not taken for a registry: the TLS failure is what gets reported.
+    assert "requires a valid client certificate" in message and "client.cert" in message
+    assert mtls_registry.host in message
+    assert not (store.root / "blobs").exists()
+
+
+def test_client_key_without_certificate_is_a_clear_error(mtls_registry, store, tmp_path):
+    certs = tmp_path / "certs.d" / mtls_registry.host
+    certs.mkdir(parents=True)
+    (certs / "client.cert").write_text("not a certificate")
+    with pytest.raises(TransportError) as caught:
+        pull(mtls_registry.ref("library/hello:latest"), store, client=mtls_registry.client(certs_dirs=(tmp_path / "certs.d",)))
+    assert "client.cert" in str(caught.value) and "client.key" in str(caught.value)
+
+
+def test_insecure_registry_with_an_untrusted_certificate_skips_verification(tls_registry, store):
+    client = tls_registry.client(certs_dirs=(), insecure_registries=(tls_registry.host,))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pulled = pull(tls_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
+    endpoint = client.endpoint(tls_registry.host)
+    assert endpoint.base_url == f"https://{tls_registry.host}"  # https first; TLS kept, unverified
+    assert endpoint.session.verify is False
+    assert all(store.has(layer) for layer in pulled.manifest.layers)
+    assert not [w for w in caught if "InsecureRequestWarning" in type(w.message).__name__]
+
+
+def test_untrusted_certificate_of_a_registry_not_listed_insecure_fails(tls_registry, store):
+    with pytest.raises(TransportError) as caught:
+        pull(tls_registry.ref("library/hello:latest"), store,
+             client=tls_registry.client(certs_dirs=(), insecure_registries=()))
+    assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value) and "--insecure-registry" in str(caught.value)
+
+
+def test_insecure_registry_listed_by_name_falls_back_to_plain_http(noauth_registry, store):
+    client = noauth_registry.client(insecure_registries=(noauth_registry.host,))
+    pulled = pull(noauth_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
+    assert client.endpoint(noauth_registry.host).base_url == f"http://{noauth_registry.host}"
+    assert pulled.manifest.layers
+
+
+def test_insecure_registry_still_presents_the_client_certificate(mtls_registry, store, tmp_path):
+    """No CA for the server (insecure: unverified), but the client certificate is still sent."""
+    mine = tmp_path / "certs.d" / mtls_registry.host
+    mine.mkdir(parents=True)
+    for name in ("client.cert", "client.key"):
+        (mine / name).write_bytes((mtls_registry.process.root.parent / "certs.d" / mtls_registry.host / name).read_bytes())
+    client = mtls_registry.client(certs_dirs=(tmp_path / "certs.d",), insecure_registries=(mtls_registry.host,))
+    pulled = pull(mtls_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
+    assert client.endpoint(mtls_registry.host).session.verify is False
+    assert pulled.manifest.layers
