@@ -189,7 +189,9 @@ class BuildView:
             self._say(f"#{event.step_id} {time.monotonic() - self._started:.3f} {line}")
 
     def _on_StepFinished(self, event: Any) -> None:
-        if event.error:
+        if event.cancelled:
+            self._say(f"#{event.step_id} CANCELED")
+        elif event.error:
             if self._quiet:
                 self._console.info(f"#{event.step_id} {self._titles.get(event.step_id, '')}")
                 for line in self._tails.get(event.step_id, []):
@@ -258,7 +260,8 @@ class LiveBuildView:
                     row["tail"].extend(event.data.decode(errors="replace").splitlines())
                 else:
                     row["duration"] = event.duration
-                    row["status"] = "ERROR" if event.error else (row["status"] or "DONE")
+                    row["status"] = ("CANCELED" if event.cancelled else "ERROR" if event.error
+                                     else (row["status"] or "DONE"))
                     if event.error:
                         row["tail"].append(event.error)
             elif kind == "PullProgress" and event.is_layer and event.total:
@@ -272,14 +275,15 @@ class LiveBuildView:
         from rich.console import Group
         from rich.text import Text
 
-        with self._lock:
-            rows = list(self._rows.values())
+        with self._lock:  # copies: worker threads keep changing the rows and their tails while we draw
+            rows = [{**row, "tail": list(row["tail"])} for row in self._rows.values()]
         done = sum(1 for row in rows if row["duration"] is not None)
         lines = [Text(f"[+] Building {time.monotonic() - self._started:.1f}s ({done}/{len(rows)})", style="bold")]
         for row in rows:
             elapsed = row["duration"] if row["duration"] is not None else time.monotonic() - row["start"]
-            style = {"CACHED": "cyan", "ERROR": "bold red", "DONE": "blue"}.get(row["status"], "yellow")
-            status = f" {row['status']}" if row["status"] in ("CACHED", "ERROR") else ""
+            style = {"CACHED": "cyan", "ERROR": "bold red", "CANCELED": "red", "DONE": "blue"}.get(row["status"],
+                                                                                                  "yellow")
+            status = f" {row['status']}" if row["status"] in ("CACHED", "ERROR", "CANCELED") else ""
             lines.append(Text(f" => {row['title'][:100]}{status}  {elapsed:.1f}s", style=style))
             if row.get("miss"):
                 lines.append(Text(f"    cache miss: {row['miss'][:120]}", style="magenta"))

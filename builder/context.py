@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class BuildContext:
         self._cache = StatCache(_cache_file(Path(cache_dir), self.root) if cache_dir is not None else None)
         self._entries: dict[str, ContextEntry] | None = None
         self._sorted: list[str] = []
+        self._lock = threading.RLock()  # stages built in parallel share the context: one scan, one stat cache
 
     @classmethod
     def load(cls, root: str | os.PathLike[str], dockerfile_path: Path | None = None,
@@ -46,14 +48,17 @@ class BuildContext:
     @property
     def entries(self) -> Mapping[str, ContextEntry]:
         """Every path the ignore file keeps, by slash-separated relative path."""
-        if self._entries is None:
-            self.rescan()
+        with self._lock:
+            if self._entries is None:
+                self.rescan()
         assert self._entries is not None
         return self._entries
 
     def rescan(self) -> None:
-        self._entries = walk_context(self.root, self._matcher)
-        self._sorted = sorted(self._entries)
+        with self._lock:
+            entries = walk_context(self.root, self._matcher)
+            self._sorted = sorted(entries)
+            self._entries = entries
 
     def source(self) -> SourceRoot:
         """What COPY reads from: the directory, filtered by the ignore file, files owned by 0:0."""
@@ -106,6 +111,10 @@ class BuildContext:
         return sorted(chosen)
 
     def _file_digests(self, relpaths: list[str]) -> dict[str, str]:
+        with self._lock:
+            return self._file_digests_locked(relpaths)
+
+    def _file_digests_locked(self, relpaths: list[str]) -> dict[str, str]:
         entries = self.entries
         digests: dict[str, str] = {}
         missing: list[str] = []

@@ -111,6 +111,7 @@ class StepFinished:
     duration: float
     layer_size: int = 0
     error: str = ""
+    cancelled: bool = False  # stopped because a stage built in parallel failed (not an error of its own)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from builder.errors import BuildError
 from builder.runmounts import MountSources, PreparedMounts, prepare_mounts
 from grammar import ExecForm, Run
-from runtime import BindMount, ContainerError, ProcessSpec, run
+from runtime import BindMount, ContainerControl, ContainerError, ProcessSpec, run
 
 SANDBOX_HOSTNAME = "buildkitsandbox"
 ALL_CAPABILITIES = frozenset(range(41))  # CAP_CHOWN .. CAP_CHECKPOINT_RESTORE on Linux 5.9+
@@ -73,7 +73,7 @@ class RunRequest:
 
 
 def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_root: str,
-                on_output: Callable[[str, bytes], None]) -> PreparedMounts:
+                on_output: Callable[[str, bytes], None], control: ContainerControl | None = None) -> PreparedMounts:
     """Run the command on ``rootfs`` (the active snapshot's mounts); raise StepFailed on a non-zero exit."""
     with contextlib.ExitStack() as stack:
         prepared = prepare_mounts(request.mounts, sources, stack)
@@ -92,7 +92,7 @@ def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_
             **({"capabilities": ALL_CAPABILITIES} if request.insecure else {}),
         )
         try:
-            status = run(spec, rootfs, on_output, state_root=state_root)
+            status = run(spec, rootfs, on_output, state_root=state_root, control=control)
         except ContainerError as exc:
             raise BuildError(f"failed to start the RUN container: {exc}") from exc
         if not status.ok:

@@ -1,6 +1,8 @@
-"""``build(request, services)``: walk the planned stages in order and produce the target image."""
+"""``build(request, services)``: build the planned stages (independent ones in parallel) and produce the target image."""
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -23,6 +25,7 @@ from builder.runmounts import MountSources
 from builder.scope import StageScope
 from builder.services import Services
 from builder.source import DockerfileSource
+from builder.stagegraph import StageCancelled, run_stage_graph
 from builder.stagestate import StageState, StepOptions
 from builder.steps import StepContext, apply_instruction
 from builder.words import ScopedExpander, located_plan_error
@@ -39,7 +42,7 @@ from grammar import (
     parse_nodes,
 )
 from registry_client import Platform, RegistryClient, RegistryError
-from runtime import ContainerError
+from runtime import ContainerControl, ContainerError
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ class BuildRequest:
     entitlements: frozenset[str] = frozenset()
     parsed: Dockerfile | None = None  # the Dockerfile already parsed (by --check's pass), to skip a re-parse
     named_contexts: Mapping[str, NamedContext] = field(default_factory=dict)  # --build-context, by name
+    max_parallel: int = 0  # stages built at once; 0: min(4, usable CPUs)
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
 
@@ -72,11 +76,39 @@ class BuildResult:
 
 @dataclass(slots=True)
 class _Progress:
-    """Step numbering shared by all stages (mutable on purpose: it only counts)."""
+    """Step numbering shared by all stages (mutable on purpose: it only counts, from several threads).
+
+    Ids are taken as steps start, as BuildKit numbers vertices, so stages built in parallel interleave
+    their ids; a serial build numbers its steps in Dockerfile order."""
 
     next_id: int = 1
     steps: int = 0
     explain: CacheExplainer | None = None  # says why steps miss the cache, and records this build
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(slots=True)
+class _Cancellation:
+    """Stops the stages still running once one has failed: before their next step, and their
+    running container at once (mutable on purpose: stages register their container controls)."""
+
+    requested: threading.Event = field(default_factory=threading.Event)
+    controls: list[ContainerControl] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def control(self) -> ContainerControl:
+        control = ContainerControl()
+        with self.lock:
+            self.controls.append(control)
+            if self.requested.is_set():
+                control.cancel()
+        return control
+
+    def cancel(self) -> None:
+        with self.lock:
+            self.requested.set()
+            for control in self.controls:
+                control.cancel()
 
 
 def build(request: BuildRequest, services: Services) -> BuildResult:
@@ -103,14 +135,19 @@ def _build(request: BuildRequest, services: Services) -> BuildResult:
         explain.use_context(sources.context)
         replaced = replaced_stages(named, {sp.stage.index: sp.stage.name for sp in plan.stages})
         wanted = stages_to_build(plan.target, {sp.stage.index: sp.needs for sp in plan.stages}, replaced)
-        for stage_plan in [sp for sp in plan.stages if sp.stage.index in wanted]:
-            if stage_plan.stage.index in replaced:  # a named context stands for the whole stage
+        stage_plans = {sp.stage.index: sp for sp in plan.stages if sp.stage.index in wanted}
+        cancellation = _Cancellation()
+
+        def build_stage(index: int) -> StageState:
+            stage_plan = stage_plans[index]
+            if index in replaced:  # a named context stands for the whole stage
                 context = named.lookup(stage_plan.stage.name)
-                stage_platform = _stage_platform(stage_plan.base, platform)
-                finals[stage_plan.stage.index] = _image_state(named.base(context, stage_platform))  # type: ignore[arg-type]
-                continue
-            finals[stage_plan.stage.index] = _build_stage(request, services, plan, stage_plan, finals, platform,
-                                                          progress, sources, named)
+                return _image_state(named.base(context, _stage_platform(stage_plan.base, platform)))  # type: ignore[arg-type]
+            return _build_stage(request, services, plan, stage_plan, finals, platform, progress, sources, named,
+                                cancellation)
+
+        needs = {index: () if index in replaced else sp.needs for index, sp in stage_plans.items()}
+        run_stage_graph(needs, build_stage, finals, _parallel_limit(request), cancellation.cancel)
         complete = True
     finally:
         views.close()
@@ -122,8 +159,15 @@ def _build(request: BuildRequest, services: Services) -> BuildResult:
 
 
 def _take_step_id(progress: _Progress) -> int:
-    progress.next_id += 1
-    return progress.next_id - 1
+    with progress.lock:
+        progress.next_id += 1
+        return progress.next_id - 1
+
+
+def _parallel_limit(request: BuildRequest) -> int:
+    if request.max_parallel > 0:
+        return request.max_parallel
+    return min(4, len(os.sched_getaffinity(0)))
 
 
 def _stage_platform(base: StageBase, platform: Platform) -> Platform:
@@ -168,7 +212,7 @@ def _parse_triggers(dockerfile: Dockerfile, stage: Stage, triggers: tuple[str, .
 
 def _build_stage(request: BuildRequest, services: Services, plan: BuildPlan, stage_plan: StagePlan,
                  finals: Mapping[int, StageState], platform: Platform, progress: _Progress,
-                 sources: MountSources, named: NamedContextResolver) -> StageState:
+                 sources: MountSources, named: NamedContextResolver, cancellation: _Cancellation) -> StageState:
     stage = stage_plan.stage
     try:
         state, triggers = _base_state(request, services, stage_plan, finals, platform, named)
@@ -181,21 +225,25 @@ def _build_stage(request: BuildRequest, services: Services, plan: BuildPlan, sta
     steps = [*((instruction, True) for instruction in _parse_triggers(plan.dockerfile, stage, triggers)),
              *((instruction, False) for instruction in stage.body)]
     use_cache = not request.no_cache and (stage.name or "") not in request.no_cache_filter
+    control = cancellation.control()
     for number, (instruction, is_trigger) in enumerate(steps, start=2):
-        step_id = progress.next_id
-        progress.next_id += 1
+        if cancellation.requested.is_set():
+            raise StageCancelled(stage.display_name)
+        step_id = _take_step_id(progress)
         prefix = "ONBUILD " if is_trigger else ""
         title = f"[{stage.display_name} {number}/{len(steps) + 1}] {prefix}{instruction.source.splitlines()[0]}"
         services.emit(StepStarted(step_id, title, instruction.span.line))
         options = StepOptions(step_id, use_cache, request.source_date_epoch, (stage.index, number), progress.explain)
         where = stage.base.span if is_trigger else instruction.span
-        state = _run_step(request, services, plan, stage_plan, state, instruction, options, sources, where)
-        progress.steps += 1
+        state = _run_step(request, services, plan, stage_plan, state, instruction, options, sources, where, control)
+        with progress.lock:
+            progress.steps += 1
     return state
 
 
 def _run_step(request: BuildRequest, services: Services, plan: BuildPlan, stage_plan: StagePlan, state: StageState,
-              instruction: Instruction, options: StepOptions, sources: MountSources, where: Span) -> StageState:
+              instruction: Instruction, options: StepOptions, sources: MountSources, where: Span,
+              control: ContainerControl | None = None) -> StageState:
     dockerfile = plan.dockerfile
     started = time.monotonic()
     try:
@@ -205,10 +253,13 @@ def _run_step(request: BuildRequest, services: Services, plan: BuildPlan, stage_
     except ExpansionError as exc:
         raise located_plan_error(dockerfile, str(exc), where) from None
     context = StepContext(services, options, plan.build_args, plan.global_args, sources, request.network,
-                          request.entitlements, extra_hosts=request.extra_hosts)
+                          request.entitlements, extra_hosts=request.extra_hosts, control=control)
     try:
         state = apply_instruction(context, state, expanded)
     except (BuildError, ContainerError) as exc:
+        if control is not None and control.cancelled:  # killed because another stage failed
+            services.emit(StepFinished(options.step_id, time.monotonic() - started, cancelled=True))
+            raise StageCancelled(str(exc)) from exc
         services.emit(StepFinished(options.step_id, time.monotonic() - started, error=str(exc)))
         raise StepError(str(exc), path=dockerfile.path, line=where.line, end_line=where.end_line,
                         source_lines=dockerfile.source_lines) from exc

@@ -22,7 +22,7 @@ from builder.services import Services
 from builder.stagestate import StageState, StepOptions, layer_step
 from grammar import Add, Arg, Copy, Env, Instruction, Run, Workdir
 from registry_client import History
-from runtime import mounted, resolve_user, scoped_join
+from runtime import ContainerControl, mounted, resolve_user, scoped_join
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ class StepContext:
     default_network: str
     entitlements: frozenset[str] = frozenset()  # --allow: "network.host", "security.insecure"
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address) for every RUN
+    control: ContainerControl | None = None  # cancels the stage's RUN containers (a parallel stage failed)
 
 
 def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruction) -> StageState:
@@ -92,7 +93,7 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
         ctx.services.emit(StepLog(step_id, stream, data))
 
     def execute(mounts: list[Any]) -> None:
-        execute_run(request, mounts, ctx.mount_sources, ctx.services.runtime_state, on_output)
+        execute_run(request, mounts, ctx.mount_sources, ctx.services.runtime_state, on_output, ctx.control)
 
     state, layer = layer_step(ctx.services, state, material, execute, ctx.options)
     return state, layer, command.argv

@@ -6,8 +6,10 @@ Shared by the overlay and native snapshotters. Layout under ``root``::
     snapshots/<id>/fs          the snapshot's files (an overlay upperdir, or a full copy)
     snapshots/<id>/work        overlay's workdir (overlay only)
 
-Short numeric ids keep overlay's lowerdir option short. A directory is built under a temporary name
-and renamed to its id inside the metadata transaction, so a crash leaves either both or an orphan
+One connection serves every thread of the process (a build runs stages in parallel threads); a
+re-entrant lock around each use makes it safe, and other processes are kept apart by SQLite's own
+locking (``BEGIN IMMEDIATE``). Short numeric ids keep overlay's lowerdir option short. A directory is
+built under a temporary name and renamed to its id inside the metadata transaction, so a crash leaves either both or an orphan
 directory, which ``cleanup`` removes (containerd's rule).
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -39,23 +42,32 @@ class SnapshotStore:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         os.makedirs(os.path.join(self.root, "snapshots"), exist_ok=True)
-        self._db = sqlite3.connect(os.path.join(self.root, "metadata.db"), isolation_level=None, timeout=30)
+        self._db = sqlite3.connect(os.path.join(self.root, "metadata.db"), isolation_level=None, timeout=30,
+                                   check_same_thread=False)
+        self._lock = threading.RLock()  # the connection and its transactions are not thread-safe
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def directory(self, snapshot_id: int) -> str:
         return os.path.join(self.root, "snapshots", str(snapshot_id))
@@ -101,8 +113,9 @@ class SnapshotStore:
 
     def lookup(self, key: str) -> tuple[int, Kind, list[int]]:
         """Id, kind and parent chain of ``key``."""
-        snapshot_id, kind, parent, _ = self._row(self._db, key)
-        return snapshot_id, Kind(kind), self._chain(self._db, parent)
+        with self._reading() as db:
+            snapshot_id, kind, parent, _ = self._row(db, key)
+            return snapshot_id, Kind(kind), self._chain(db, parent)
 
     def commit(self, name: str, key: str) -> int:
         with self._transaction() as db:
@@ -126,11 +139,13 @@ class SnapshotStore:
         shutil.rmtree(doomed, ignore_errors=True)
 
     def stat(self, key: str) -> SnapshotInfo:
-        _, kind, parent, created = self._row(self._db, key)
+        with self._reading() as db:
+            _, kind, parent, created = self._row(db, key)
         return SnapshotInfo(key, Kind(kind), parent, created)
 
     def list(self) -> list[SnapshotInfo]:
-        rows = self._db.execute("SELECT key, kind, parent, created FROM snapshots ORDER BY id").fetchall()
+        with self._reading() as db:
+            rows = db.execute("SELECT key, kind, parent, created FROM snapshots ORDER BY id").fetchall()
         return [SnapshotInfo(key, Kind(kind), parent, created) for key, kind, parent, created in rows]
 
     def cleanup(self) -> None:

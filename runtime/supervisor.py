@@ -35,6 +35,7 @@ class ContainerControl:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._shim: int | None = None
+        self._cancelled = False
 
     def signal(self, signum: int) -> bool:
         """Send ``signum``; False when no container is running (not started yet, or over)."""
@@ -44,9 +45,23 @@ class ContainerControl:
             os.kill(self._shim, signum)  # never reaped while attached, so the pid cannot be reused
             return True
 
+    def cancel(self) -> None:
+        """SIGKILL the running container and every later one run with this control (a cancelled build
+        must not start a container just after the kill went out)."""
+        with self._lock:
+            self._cancelled = True
+            if self._shim is not None:
+                os.kill(self._shim, signal.SIGKILL)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
     def _attach(self, pid: int | None) -> None:
         with self._lock:
             self._shim = pid
+            if pid is not None and self._cancelled:
+                os.kill(pid, signal.SIGKILL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="network mode for RUN instructions")
     parser.add_argument("--add-host", dest="add_hosts", action="append", default=[], metavar="HOST:IP",
                         help="add a HOST:IP (or HOST=IP, IP may be host-gateway) line to RUN's /etc/hosts (repeatable)")
+    parser.add_argument("--max-parallel", type=int, default=None, metavar="N",
+                        help="build at most N independent stages at once "
+                             "(default: $PYBUILD_MAX_PARALLEL, else min(4, CPUs))")
     parser.add_argument("--label", action="append", default=[], metavar="K=V", help="add a label to the image")
     parser.add_argument("--iidfile", help="write the image ID to this file")
     parser.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT",

@@ -90,6 +90,20 @@ def parse_entitlements(values: list[str]) -> frozenset[str]:
     return frozenset(chosen)
 
 
+def max_parallel(flag: int | None) -> int:
+    """--max-parallel, else $PYBUILD_MAX_PARALLEL; 0 lets the builder choose."""
+    text = str(flag) if flag is not None else os.environ.get("PYBUILD_MAX_PARALLEL", "")
+    if not text:
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise UsageError(f"invalid max parallel stages {text!r}: expected a whole number of at least 1")
+    return value
+
+
 def source_date_epoch(build_args: dict[str, str]) -> int | None:
     text = build_args.get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
     if not text:
@@ -144,6 +158,7 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
         registry=_registry_factory(options), parsed=report.plan.dockerfile,
         named_contexts=parse_build_contexts(getattr(options, "build_contexts", [])),
         extra_hosts=parse_add_hosts(getattr(options, "add_hosts", [])),
+        max_parallel=max_parallel(getattr(options, "max_parallel", None)),
     )
     with summary, view if live else contextlib.nullcontext():  # the summary prints after the live view ends
         import_cache(services, cache_from)
