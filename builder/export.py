@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
+from builder.cachetransfer.inline import with_inline_cache
 from builder.services import Services
 from builder.stagestate import StageState
 from registry_client import Descriptor, ImageConfig, Manifest
@@ -33,8 +34,10 @@ def final_config(state: StageState, labels: Mapping[str, str], source_date_epoch
 
 
 def export_image(services: Services, state: StageState, tags: Sequence[str], labels: Mapping[str, str],
-                 source_date_epoch: int | None) -> ExportedImage:
+                 source_date_epoch: int | None, inline_cache: bool = False) -> ExportedImage:
+    """``inline_cache``: the config carries the cache records of the image's steps (``--cache-to type=inline``)."""
     config = final_config(state, labels, source_date_epoch)
+    config = with_inline_cache(config, services.cache.used if inline_cache else None)
     config_descriptor = services.store.put_bytes(config.to_bytes(), OCI_CONFIG)
     manifest = Manifest(config_descriptor, tuple(layer.descriptor for layer in state.layers), OCI_MANIFEST)
     descriptor = services.store.put_bytes(manifest.to_bytes(), OCI_MANIFEST)

@@ -7,7 +7,10 @@
     ... build ...
     export_cache(services, cache_to, final_diff_ids)      # also after a failed build (None)
 
-The format is an OCI layout holding one cache manifest (see ``document``).
+and ``builder.export`` calls ``inline.with_inline_cache`` when ``--cache-to type=inline``.
+A cache is one manifest (see ``document``), built as a ``bundle``, kept in an OCI layout
+directory (``ocidir``) or pushed to a registry (``registry``); ``inline`` puts the records
+of an image's own steps in its config.
 """
 from __future__ import annotations
 
@@ -17,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 from builder.cachetransfer.flags import add_cache_arguments
 
 if TYPE_CHECKING:
-    from builder.cachetransfer.exporting import export_cache, select_records
+    from builder.cachetransfer.exporting import export_cache
     from builder.cachetransfer.importing import import_cache
+    from builder.cachetransfer.selection import select_records
     from builder.cachetransfer.specs import CacheSpec, TransferReport, parse_cache_specs
 
 # Loaded on first use: declaring the build flags must not import the exporter (and the runtime).
-_LAZY = {"export_cache": "exporting", "select_records": "exporting", "import_cache": "importing",
+_LAZY = {"export_cache": "exporting", "select_records": "selection", "import_cache": "importing",
          "CacheSpec": "specs", "TransferReport": "specs", "parse_cache_specs": "specs"}
 
 

@@ -48,10 +48,15 @@ class CacheDocument:
         return next((layer for layer in self.layers if str(layer.diff_id) == diff_id), None)
 
 
-def config_bytes(records: Iterable[tuple[str, CacheRecord]]) -> bytes:
+def records_json(records: Iterable[tuple[str, CacheRecord]]) -> dict[str, Any]:
+    """The records as the cache config holds them (and an inline cache, inside an image config)."""
     rows = [{"key": key, "parent": record.parent, "diff_id": record.diff_id, "chain": list(record.chain),
              "size": record.size, "created": record.created} for key, record in records]
-    return json.dumps({"schema": SCHEMA, "records": rows}, sort_keys=True, separators=(",", ":")).encode()
+    return {"schema": SCHEMA, "records": rows}
+
+
+def config_bytes(records: Iterable[tuple[str, CacheRecord]]) -> bytes:
+    return json.dumps(records_json(records), sort_keys=True, separators=(",", ":")).encode()
 
 
 def layer_descriptor(blob: Descriptor, diff_id: str, size: int) -> Descriptor:
@@ -84,6 +89,11 @@ def parse_records(data: bytes) -> tuple[tuple[CacheKey, CacheRecord], ...]:
         body = json.loads(data)
     except ValueError as exc:
         raise CacheFormatError(f"cache config is not JSON: {exc}") from None
+    return parse_records_json(body)
+
+
+def parse_records_json(body: object) -> tuple[tuple[CacheKey, CacheRecord], ...]:
+    """``records_json``'s form back, every field validated (it comes from outside)."""
     if not isinstance(body, Mapping) or body.get("schema") != SCHEMA or not isinstance(body.get("records"), list):
         raise CacheFormatError("cache config of an unknown schema")
     return tuple(_record(row) for row in body["records"])

@@ -1,114 +1,139 @@
-"""``--cache-to``: write the steps this build hit or ran into a cache directory.
+"""``--cache-to``: send the steps this build hit or ran to a cache directory or registry.
 
 Never fails the build: every problem becomes a ``BuildWarning``. Transient errors are
 retried with backoff, and all attempts together are bounded by the spec's timeout.
-Layers go out gzip-compressed; a layer the directory already holds (the CI cache that
-was restored before the build) is reused as is, so a re-export compresses only new layers.
+Both transports build the same ``CacheBundle``; a layer the destination's previous cache
+already holds (the CI cache restored before the build, or the ref's last push) is reused
+as is, so a re-export compresses and uploads only new layers.
+``type=inline`` has nothing to do here: ``builder.export`` wrote the records into the image.
 """
 from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from builder.cache import CacheRecord
-from builder.cachetransfer.document import CONFIG_TYPE, config_bytes, layer_descriptor, manifest_for
+from builder.cachetransfer.bundle import make_bundle
 from builder.cachetransfer.ocidir import locked_directory, publish, read_cache, remove_unreferenced
-from builder.cachetransfer.specs import CacheSpec, TransferReport
+from builder.cachetransfer.selection import select_records
+from builder.cachetransfer.specs import INLINE, LOCAL, CacheSpec, TransferReport
 from builder.compression import GZIP, OCI_LAYER_TYPES, compressor
 from builder.events import BuildWarning
+from builder.layers import UNCOMPRESSED_LAYER
 from builder.services import Services
-from registry_client import ContentStore, Descriptor, Digest, MediaType, RegistryError
+from registry_client import (
+    AuthError, ContentStore, Descriptor, Digest, RegistryClient, RegistryError, parse_reference,
+)
 
 RETRY_DELAYS = (0.5, 2.0)  # two retries after the first attempt
 _PERMANENT = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST}
 _CHUNK = 1 << 20
 
+RegistryFactory = Callable[[], RegistryClient]
 
-def export_cache(services: Services, specs: Sequence[CacheSpec],
-                 final_diff_ids: Sequence[object] | None) -> list[TransferReport]:
+
+def export_cache(services: Services, specs: Sequence[CacheSpec], final_diff_ids: Sequence[object] | None,
+                 registry: RegistryFactory | None = None) -> list[TransferReport]:
     """Export to each of ``specs``; ``final_diff_ids`` is None when the build failed (all steps go)."""
     reports = []
     for spec in specs:
+        if spec.kind == INLINE:
+            continue
         records = select_records(services.cache.used, spec.mode, final_diff_ids)
-        report = _export_with_retries(services, spec, records)
+        report = _export_with_retries(services, spec, records, registry or default_registry(services))
         if report.error:
             services.emit(BuildWarning(report.summary))
         reports.append(report)
     return reports
 
 
-def select_records(used: Mapping[str, CacheRecord], mode: str,
-                   final_diff_ids: Sequence[object] | None) -> list[tuple[str, CacheRecord]]:
-    """mode=max: every step used; mode=min: the steps of the final image (walked back by parent key)."""
-    if mode == "max" or final_diff_ids is None:
-        return list(used.items())
-    final = tuple(str(digest) for digest in final_diff_ids)
-    last = next((key for key in reversed(used) if used[key].chain == final), None)
-    wanted: set[str] = set()
-    while last is not None and last in used and last not in wanted:
-        wanted.add(last)
-        last = used[last].parent
-    return [(key, record) for key, record in used.items() if key in wanted]
+def default_registry(services: Services) -> RegistryFactory:
+    def factory() -> RegistryClient:
+        from builder.registry_settings import load_settings
+
+        return load_settings(services.root).client()  # auth and insecure hosts as for push and pull
+
+    return factory
 
 
-def _export_with_retries(services: Services, spec: CacheSpec,
-                         records: list[tuple[str, CacheRecord]]) -> TransferReport:
+def _export_with_retries(services: Services, spec: CacheSpec, records: list[tuple[str, CacheRecord]],
+                         registry: RegistryFactory) -> TransferReport:
     started = time.monotonic()
     deadline = started + spec.timeout
     error = ""
     for delay in (*RETRY_DELAYS, None):
         try:
-            return _export(services, spec, records, deadline, started)
+            if spec.kind == LOCAL:
+                return _export_local(services, spec, records, deadline, started)
+            return _export_registry(services, spec, records, deadline, started, registry())
         except (OSError, RegistryError, ValueError) as exc:
             error = str(exc) or type(exc).__name__
-            transient = not (isinstance(exc, OSError) and exc.errno in _PERMANENT)
-            if delay is None or not transient or time.monotonic() + delay >= deadline:
+            permanent = isinstance(exc, AuthError) or (isinstance(exc, OSError) and exc.errno in _PERMANENT)
+            if delay is None or permanent or time.monotonic() + delay >= deadline:
                 break
             time.sleep(delay)
     return TransferReport(spec, True, seconds=time.monotonic() - started, error=error)
 
 
-def _export(services: Services, spec: CacheSpec, records: list[tuple[str, CacheRecord]],
-            deadline: float, started: float) -> TransferReport:
+def _export_local(services: Services, spec: CacheSpec, records: list[tuple[str, CacheRecord]],
+                  deadline: float, started: float) -> TransferReport:
+    assert spec.path is not None
     target = ContentStore(spec.path)
     with locked_directory(spec.path, deadline):
-        previous = _previous_layers(spec)
-        blobs: dict[str, Descriptor] = {}
-        kept: list[tuple[str, CacheRecord]] = []
-        written = reused = 0
-        for key, record in records:
-            diff_id = record.diff_id
-            if diff_id is not None and diff_id not in blobs:
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(f"gave up after {spec.timeout:.0f}s")
-                known = previous.get(diff_id)
-                if known is not None and target.has(known):
-                    blobs[diff_id], reused = known, reused + 1
-                elif services.store.exists(Digest.parse(diff_id)):
-                    blobs[diff_id], written = _compress_into(services.store, target, diff_id), written + 1
-                else:
-                    continue  # pruned meanwhile: a record cannot travel without its layer
-            kept.append((key, record))
-        layers = [layer_descriptor(blobs[d], d, _size(kept, d)) for d in blobs]
-        config = target.put_bytes(config_bytes(kept), CONFIG_TYPE)
-        manifest = target.put_bytes(manifest_for(config, layers).to_bytes(), MediaType.OCI_MANIFEST)
-        publish(spec.path, manifest)
-        remove_unreferenced(spec.path, {config.digest, manifest.digest, *(b.digest for b in blobs.values())})
-    return TransferReport(spec, True, len(kept), written, reused, 0, time.monotonic() - started)
+        previous = _previous_local_layers(spec)
+
+        def layer_blobs(diff_id: str) -> tuple[Descriptor, bool] | None:
+            known = previous.get(diff_id)
+            if known is not None and target.has(known):
+                return known, True
+            if services.store.exists(Digest.parse(diff_id)):
+                return _compress_into(services.store, target, diff_id), False
+            return None  # pruned meanwhile: a record cannot travel without its layer
+
+        bundle = make_bundle(target, records, layer_blobs, deadline, spec.timeout)
+        publish(spec.path, bundle.manifest)
+        remove_unreferenced(spec.path, bundle.digests)
+    return TransferReport(spec, True, bundle.records, bundle.compressed, bundle.reused, 0,
+                          time.monotonic() - started)
 
 
-def _previous_layers(spec: CacheSpec) -> dict[str, Descriptor]:
+def _export_registry(services: Services, spec: CacheSpec, records: list[tuple[str, CacheRecord]],
+                     deadline: float, started: float, client: RegistryClient) -> TransferReport:
+    from builder.cachetransfer.registry import previous_layers, push_bundle
+    from builder.compression import Compression, LayerCompressor
+
+    remote = parse_reference(spec.ref)
+    compress = LayerCompressor(services.root, services.store)
+    with services.images.lease():  # the compressed blobs must outlive a concurrent prune until pushed
+        previous = previous_layers(client, spec.ref, services.store)
+
+        def layer_blobs(diff_id: str) -> tuple[Descriptor, bool] | None:
+            known = previous.get(diff_id)
+            if known is not None and client.blob_exists(remote, known.blob.digest):
+                return known.blob, True
+            digest = Digest.parse(diff_id)
+            if not services.store.exists(digest):
+                return None
+            plain = Descriptor(UNCOMPRESSED_LAYER, digest, services.store.path(digest).stat().st_size)
+            return compress.convert(plain, digest, Compression()), False  # made once per layer, also for push
+
+        bundle = make_bundle(services.store, records, layer_blobs, deadline, spec.timeout)
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"gave up after {spec.timeout:.0f}s")
+        _, uploaded = push_bundle(client, spec.ref, bundle)
+    return TransferReport(spec, True, bundle.records, uploaded, len(bundle.layers) - uploaded, 0,
+                          time.monotonic() - started)
+
+
+def _previous_local_layers(spec: CacheSpec) -> dict[str, Descriptor]:
     """diff_id -> compressed blob of the cache already in the directory (none if unreadable)."""
+    assert spec.path is not None
     try:
         document = read_cache(spec.path)
     except Exception:  # a missing or broken previous cache only means compressing everything
         return {}
     return {str(layer.diff_id): layer.blob for layer in document.layers}
-
-
-def _size(records: list[tuple[str, CacheRecord]], diff_id: str) -> int:
-    return next(record.size for _, record in records if record.diff_id == diff_id)
 
 
 def _compress_into(local: ContentStore, target: ContentStore, diff_id: str) -> Descriptor:

@@ -6,8 +6,9 @@ import argparse
 
 def add_cache_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-to", dest="cache_to", action="append", default=[],
-                        metavar="type=local,dest=DIR[,mode=min|max]",
-                        help="export the build cache (all stages by default); a failed export only warns")
+                        metavar="type=local,dest=DIR|type=registry,ref=REF|type=inline",
+                        help="export the build cache (all stages by default, mode=min: the image's steps) to a "
+                             "directory, a registry or the image config; a failed export only warns")
     parser.add_argument("--cache-from", dest="cache_from", action="append", default=[],
-                        metavar="type=local,src=DIR",
-                        help="import a build cache before building (digests are verified)")
+                        metavar="type=local,src=DIR|type=registry,ref=REF|IMAGE",
+                        help="import a build cache before building (digests are verified; a missing cache warns)")

@@ -5,78 +5,111 @@ its digest; the decompressed bytes must match the diff_id (and size) the record 
 or nothing is stored: ``BlobWriter.commit`` checks the diff_id and the compressed digest
 is checked just before it. A rejected layer is a warning and its steps simply run again.
 Local records win over imported ones: a local snapshot may already hold the local result.
+
+Layers are fetched up front, a few at once, and only those the local store lacks.
+A cache that cannot be read at all (no such directory or tag, a malformed manifest, the
+registry down) is a warning too: the build goes on without it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import replace
+from pathlib import Path
 
 from builder.cachetransfer.document import CachedLayer, CacheDocument
+from builder.cachetransfer.exporting import RegistryFactory, default_registry
 from builder.cachetransfer.ocidir import read_cache
-from builder.cachetransfer.specs import CacheSpec, TransferReport
+from builder.cachetransfer.specs import LOCAL, CacheSpec, TransferReport
 from builder.events import BuildWarning
 from builder.layers import UNCOMPRESSED_LAYER
 from builder.services import Services
 from builder.stagestate import step_snapshot
-from registry_client import ContentStore, Descriptor, Digest, DigestMismatch, open_uncompressed
+from registry_client import ContentStore, Descriptor, Digest, DigestMismatch, NotFound, open_uncompressed
 
 _CHUNK = 1 << 20
+# A layer -> the content store holding its compressed blob while it is decompressed.
+BlobSource = Callable[[CachedLayer], AbstractContextManager[ContentStore]]
 
 
-def import_cache(services: Services, specs: Sequence[CacheSpec]) -> list[TransferReport]:
+def import_cache(services: Services, specs: Sequence[CacheSpec],
+                 registry: RegistryFactory | None = None) -> list[TransferReport]:
     reports = []
     for spec in specs:
         try:
-            document = read_cache(spec.path)
-        except FileNotFoundError:
-            report = TransferReport(spec, False, error=f"no cache in {spec.path}")  # a first CI run: nothing yet
-        except Exception as exc:  # untrusted input: any parse failure skips this cache, not the build
-            report = TransferReport(spec, False, error=f"cache in {spec.path} is unusable: {exc}")
+            document, source, workers = _open(services, spec, registry or default_registry(services))
+        except (FileNotFoundError, NotFound):
+            report = TransferReport(spec, False, error=f"no cache at {spec.location}")  # a first CI run
+        except Exception as exc:  # untrusted input: any failure to read skips this cache, not the build
+            report = TransferReport(spec, False, error=f"cache at {spec.location} is unusable: {exc}")
         else:
-            report = _import(services, spec, document)
+            report = _import(services, spec, document, source, workers)
         if report.error:
             services.emit(BuildWarning(report.summary))
         reports.append(report)
     return reports
 
 
-def _import(services: Services, spec: CacheSpec, document: CacheDocument) -> TransferReport:
+def _open(services: Services, spec: CacheSpec, registry: RegistryFactory) -> tuple[CacheDocument, BlobSource, int]:
+    """The cache's document, where its blobs come from, and how many to fetch at once."""
+    if spec.kind == LOCAL:
+        assert spec.path is not None
+        return read_cache(spec.path), _directory_blobs(spec.path), 2
+    from builder.cachetransfer.registry import fetched_layer, read_remote_cache
+
+    client = registry()
+    remote = read_remote_cache(client, spec.ref, services.store)
+    return (remote.document, lambda layer: fetched_layer(client, remote, layer, services.store),
+            client.options.max_concurrent_downloads)
+
+
+def _directory_blobs(directory: Path) -> BlobSource:
+    store = ContentStore(directory)
+
+    @contextlib.contextmanager
+    def source(layer: CachedLayer) -> Iterator[ContentStore]:
+        yield store
+
+    return source
+
+
+def _import(services: Services, spec: CacheSpec, document: CacheDocument, source: BlobSource,
+            workers: int) -> TransferReport:
     started = time.monotonic()
-    source = ContentStore(spec.path)
-    verdicts: dict[str, bool] = {}  # diff_id -> layer present locally (fetched and verified)
+    fresh = [(key, record) for key, record in document.records if services.cache.get(key) is None]
+    wanted = {record.diff_id for _, record in fresh
+              if record.diff_id is not None and not services.store.exists(Digest.parse(record.diff_id))}
+    layers = list({str(layer.diff_id): layer for layer in reversed(document.layers)
+                   if str(layer.diff_id) in wanted}.values())  # one fetch per diff_id
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(layers) or 1))) as pool:
+        errors = list(pool.map(lambda layer: _fetch(source, layer, services.store), layers))
+    for layer, error in zip(layers, errors):
+        if error:
+            services.emit(BuildWarning(f"cache layer {layer.blob.digest} rejected: {error}"))
     records = 0
-    for key, record in document.records:
-        if services.cache.get(key) is not None:
-            continue
-        if record.diff_id is not None and not _have_layer(services, source, document, record.diff_id, verdicts):
-            continue
+    for key, record in fresh:
+        if record.diff_id is not None and not services.store.exists(Digest.parse(record.diff_id)):
+            continue  # rejected, or a record without its layer (e.g. a truncated cache): the step runs
         snapshot = step_snapshot(key) if record.diff_id is not None else ""
         services.cache.put(key, replace(record, snapshot=snapshot), used=False)  # re-exported only if hit
         records += 1
-    layers = sum(1 for fetched in verdicts.values() if fetched)
-    rejected = sum(1 for ok in verdicts.values() if not ok)
-    return TransferReport(spec, False, records, layers, 0, rejected, time.monotonic() - started)
+    rejected = sum(1 for error in errors if error)
+    return TransferReport(spec, False, records, len(layers) - rejected, 0, rejected, time.monotonic() - started)
 
 
-def _have_layer(services: Services, source: ContentStore, document: CacheDocument, diff_id: str,
-                verdicts: dict[str, bool]) -> bool:
-    if diff_id in verdicts:
-        return verdicts[diff_id]
-    if services.store.exists(Digest.parse(diff_id)):
-        return True  # the local store verified it when it was written
-    layer = document.layer_for(diff_id)
-    if layer is None:
-        return False  # a record without its layer (e.g. a truncated cache): the step runs
+def _fetch(source: BlobSource, layer: CachedLayer, local: ContentStore) -> str:
+    """Fetch and verify one layer; the reason it was rejected, or "" when it is in ``local``."""
     try:
-        fetch_layer(source, layer, services.store)
-        verdicts[diff_id] = True
+        with source(layer) as store:
+            fetch_layer(store, layer, local)
     except Exception as exc:  # decompressors raise all sorts of errors on hostile input
-        services.emit(BuildWarning(f"cache layer {layer.blob.digest} rejected: {exc}"))
-        verdicts[diff_id] = False
-    return verdicts[diff_id]
+        return str(exc) or type(exc).__name__
+    return ""
 
 
 def fetch_layer(source: ContentStore, layer: CachedLayer, local: ContentStore) -> None:
@@ -119,4 +152,3 @@ class _HashingReader(io.RawIOBase):
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
-

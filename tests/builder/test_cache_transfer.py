@@ -1,84 +1,31 @@
 """Cache export and import: the CI simulation of issue 6 (build, export, fresh root, import, rebuild)."""
 from __future__ import annotations
 
-import shutil
+import gzip
+import io
+import tarfile
 import time
 from pathlib import Path
 
 import pytest
 
 from builder.cachetransfer import CacheSpec, export_cache, import_cache
-from builder.events import BuildWarning, StepCached, StepStarted
-from builder.plan import PlanRequest
+from builder.events import BuildWarning, StepCached
 from builder.services import open_services
-from builder.solve import BuildRequest, BuildResult, build
+from builder.solve import BuildRequest, build
 from builder.source import DockerfileSource
-from tests.support.images import flatten, import_busybox
+from cache_transfer_support import (  # noqa: F401 (base_root is a fixture)
+    SINGLE_STAGE,
+    base_root,
+    cached_build,
+    fresh_root,
+    make_context,
+    ran,
+    titles_of,
+)
+from tests.support.images import flatten
 
 pytestmark = pytest.mark.privileged
-
-DOCKERFILE = """\
-FROM busybox:local AS deps
-COPY deps.txt /deps/
-RUN cp /deps/deps.txt /deps/installed && echo built > /deps/marker
-
-FROM busybox:local
-COPY --from=deps /deps/installed /opt/
-WORKDIR /app
-COPY config.txt ./
-RUN cat config.txt > settings
-COPY main.txt ./
-RUN cat main.txt settings > out
-"""
-
-
-def make_context(directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, text in {"deps.txt": "libfoo\n", "config.txt": "debug=0\n", "main.txt": "main v1\n"}.items():
-        (directory / name).write_text(text)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def base_root(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Path:
-    """A root holding only busybox:local: what a runner has after pulling the (same) base image."""
-    root = tmp_path_factory.mktemp("base-root")
-    import_busybox(root, busybox_tar)
-    return root
-
-
-def fresh_root(directory: Path, base_root: Path) -> Path:
-    """A runner that has never built anything: the whole pybuild root is new, the base image pulled."""
-    shutil.rmtree(directory, ignore_errors=True)
-    shutil.copytree(base_root, directory)
-    return directory
-
-
-def cached_build(root: Path, context: Path, events: list, cache_to: tuple[CacheSpec, ...] = (),
-                 cache_from: tuple[CacheSpec, ...] = ()) -> BuildResult:
-    """What ``pybuild build --cache-from ... --cache-to ...`` does around the core build."""
-    services = open_services(root, emit=events.append)
-    import_cache(services, cache_from)
-    result = None
-    try:
-        result = build(BuildRequest(source=DockerfileSource("Dockerfile", None, DOCKERFILE), context=context,
-                                    plan=PlanRequest()), services)
-    finally:
-        export_cache(services, cache_to, result.image.config.diff_ids if result else None)
-    return result
-
-
-def titles_of(events: list, kind: type) -> list[str]:
-    titles = {event.step_id: event.title for event in events if isinstance(event, StepStarted)}
-    return [titles[event.step_id] for event in events if isinstance(event, kind)]
-
-
-def ran(events: list) -> list[str]:
-    """Titles of the layer steps that ran (were not answered from the cache)."""
-    cached = set(titles_of(events, StepCached))
-    return [t for t in titles_of(events, StepStarted) if t not in cached and any(
-        op in t for op in ("] RUN", "] COPY", "] WORKDIR"))]
-
 
 def test_ci_simulation_fresh_runner_rebuilds_only_what_changed(tmp_path: Path, base_root: Path) -> None:
     context = make_context(tmp_path / "context")
@@ -115,10 +62,9 @@ def test_ci_simulation_fresh_runner_rebuilds_only_what_changed(tmp_path: Path, b
 def test_a_fully_cached_build_unpacks_nothing(tmp_path: Path, base_root: Path) -> None:
     context = make_context(tmp_path / "context")
     cache_dir = tmp_path / "ci-cache"
-    single_stage = DOCKERFILE.split("\n\n", 1)[1].replace("COPY --from=deps /deps/installed /opt/\n", "")
     root = fresh_root(tmp_path / "runner", base_root)
     services = open_services(root)
-    request = BuildRequest(source=DockerfileSource("Dockerfile", None, single_stage), context=context)
+    request = BuildRequest(source=DockerfileSource("Dockerfile", None, SINGLE_STAGE), context=context)
     first = build(request, services)
     export_cache(services, (CacheSpec("local", cache_dir),), first.image.config.diff_ids)
 
@@ -139,8 +85,12 @@ def test_a_corrupt_cache_blob_is_rejected_and_its_step_runs(tmp_path: Path, base
     first = cached_build(fresh_root(tmp_path / "runner", base_root), context, [],
                          cache_to=(CacheSpec("local", cache_dir),))
     document = read_cache(cache_dir)
-    record = dict(document.records)[next(key for key, r in document.records if r.diff_id)]
-    layer = document.layer_for(record.diff_id)
+
+    def names(layer: object) -> list[str]:
+        data = gzip.decompress((cache_dir / "blobs" / "sha256" / layer.blob.digest.hex).read_bytes())
+        return tarfile.open(fileobj=io.BytesIO(data)).getnames()
+
+    layer = next(layer for layer in document.layers if names(layer) == ["deps", "deps/deps.txt"])  # COPY deps.txt
     blob = cache_dir / "blobs" / "sha256" / layer.blob.digest.hex
     data = bytearray(blob.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped bit in the middle of the compressed stream
@@ -192,6 +142,12 @@ def test_cache_flags_parse_like_buildx() -> None:
     (spec,) = parse_cache_specs(["type=local,dest=/tmp/c,mode=min,ignore-error=true"], export=True)
     assert spec == CacheSpec("local", Path("/tmp/c"), "min")
     assert parse_cache_specs(["type=local,src=/tmp/c"], export=False)[0].path == Path("/tmp/c")
-    for bad in ("type=gha", "type=local", "type=local,dest=/x,mode=all", "type=local,dest=/x,colour=red", "x"):
+    (bare,) = parse_cache_specs(["localhost:5000/app:cache"], export=False)  # buildx: a bare value is a ref
+    assert (bare.kind, bare.ref) == ("registry", "localhost:5000/app:cache")
+    assert parse_cache_specs(["type=inline"], export=True)[0].kind == "inline"
+    for bad in ("type=gha", "type=local", "type=local,dest=/x,mode=all", "type=local,dest=/x,colour=red", "x,y",
+                "type=registry", "type=registry,ref=app/UPPER", "type=inline,colour=red"):
         with pytest.raises(UsageError):
             parse_cache_specs([bad], export=True)
+    with pytest.raises(UsageError):
+        parse_cache_specs(["type=inline"], export=False)
