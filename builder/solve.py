@@ -63,6 +63,7 @@ class BuildRequest:
     entitlements: frozenset[str] = frozenset()
     parsed: Dockerfile | None = None  # the Dockerfile already parsed (by --check's pass), to skip a re-parse
     named_contexts: Mapping[str, NamedContext] = field(default_factory=dict)  # --build-context, by name
+    inline_cache: bool = False  # --cache-to type=inline: the image config carries its steps' cache records
     max_parallel: int = 0  # stages built at once; 0: min(4, usable CPUs)
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
@@ -154,7 +155,8 @@ def _build(request: BuildRequest, services: Services) -> BuildResult:
         named.close()
         explain.save(complete=complete)
     target = finals[plan.target]
-    image = export_image(services, target, request.tags, request.labels, request.source_date_epoch)
+    image = export_image(services, target, request.tags, request.labels, request.source_date_epoch,
+                         request.inline_cache)
     return BuildResult(image, progress.steps)
 
 

@@ -157,16 +157,18 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
         labels=parse_labels(options.label),
         registry=_registry_factory(options), parsed=report.plan.dockerfile,
         named_contexts=parse_build_contexts(getattr(options, "build_contexts", [])),
+        inline_cache=any(spec.kind == "inline" for spec in cache_to),
         extra_hosts=parse_add_hosts(getattr(options, "add_hosts", [])),
         max_parallel=max_parallel(getattr(options, "max_parallel", None)),
     )
     with summary, view if live else contextlib.nullcontext():  # the summary prints after the live view ends
-        import_cache(services, cache_from)
+        import_cache(services, cache_from, request.registry)
         result = None
         try:
             result = build(request, services)
         finally:  # a failed build still exports the steps that succeeded
-            exported = export_cache(services, cache_to, result.image.config.diff_ids if result else None)
+            exported = export_cache(services, cache_to, result.image.config.diff_ids if result else None,
+                                    request.registry)
         apply_outputs(options, options.root, result.image, emit=emit)
     for export in [] if quiet else [done for done in exported if not done.error]:  # failures: warnings
         console.info(export.summary)
