@@ -13,6 +13,7 @@ from typing import Any
 from builder.add_sources import url_file_name
 from builder.context import BuildContext
 from builder.copy_sources import SourceRoot, select_sources
+from builder.copy_errors import CopyError
 from builder.copying import CopyRequest, InlineSource
 from builder.copying import execute_copy as copy_into
 from builder.layers import temporary_key
@@ -91,6 +92,31 @@ def _source_material(word: str, instruction: Copy | Add, sources: MountSources) 
     return ["url", *sources.remote_files.fetch(word).key_material()]
 
 
+def links_independently(instruction: Copy | Add) -> bool:
+    """Whether the step is BuildKit's copy onto scratch + merge: ``--link``, except with ``--chmod``."""
+    return instruction.link and not instruction.chmod
+
+
+def link_material(instruction: Copy | Add, sources: MountSources, workdir: str) -> dict[str, Any]:
+    """The key of a ``--link`` layer: the copy's own inputs and the workdir, nothing of the stage below."""
+    if instruction.chown:
+        _link_owner(instruction.chown)  # an owner by name fails before any work, not after
+    return {**copy_material(instruction, sources), "workdir": workdir or "/"}
+
+
+def _link_owner(chown: str) -> str:
+    """``--chown`` for a layer made on scratch: ids, or ``root`` (0); a name has no passwd to be found in.
+
+    BuildKit fails late with ``invalid user index: -1`` (moby/buildkit#2987) and newer versions
+    reject it when parsing; this says why.
+    """
+    parts = ["0" if part == "root" else part for part in chown.split(":", 1)]
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        raise CopyError(f"--chown={chown} cannot be used with --link: the layer is made without the image's "
+                        "/etc/passwd and /etc/group, so use numeric ids (e.g. --chown=1000:1000)")
+    return ":".join(parts)
+
+
 def context_selection(context: BuildContext, words: Iterable[str]) -> list[str]:
     """The context paths a COPY/ADD of ``words`` reads (remote sources are not in the context)."""
     root = context.source()
@@ -106,8 +132,9 @@ def _is_url(word: str) -> bool:
     return word.startswith(("http://", "https://")) and parse_git_ref(word) is None
 
 
-def execute_copy(instruction: Copy | Add, workdir: str, mounts: list[Any], sources: MountSources) -> None:
-    """Run the COPY/ADD onto the active snapshot ``mounts``."""
+def execute_copy(instruction: Copy | Add, workdir: str, mounts: list[Any], sources: MountSources,
+                 link: bool = False) -> None:
+    """Run the COPY/ADD onto the active snapshot ``mounts`` (empty for a ``--link`` layer)."""
     with contextlib.ExitStack() as stack:
         root = stack.enter_context(mounted(mounts))
         from_ = getattr(instruction, "from_", None)
@@ -120,7 +147,8 @@ def execute_copy(instruction: Copy | Add, workdir: str, mounts: list[Any], sourc
         request = CopyRequest(
             dest=instruction.dest, sources=instruction.sources, source=source,
             inline=tuple(InlineSource(doc.name, doc.content.encode()) for doc in instruction.heredoc_sources),
-            workdir=workdir or "/", chown=instruction.chown,
+            workdir=workdir or "/",
+            chown=_link_owner(instruction.chown) if link and instruction.chown else instruction.chown,
             chmod=parse_chmod(instruction.chmod) if instruction.chmod else None,
             exclude=instruction.exclude, parents=getattr(instruction, "parents", False),
             add=isinstance(instruction, Add), unpack=getattr(instruction, "unpack", None),

@@ -66,7 +66,6 @@ class BuildRequest:
     inline_cache: bool = False  # --cache-to type=inline: the image config carries its steps' cache records
     max_parallel: int = 0  # stages built at once; 0: min(4, usable CPUs)
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
-    extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,3 +144,27 @@ def _with_record(services: Services, state: StageState, key: CacheKey, record: C
         return replace(state, materialized=name, pending=None)
     pending = state.pending or PendingLayers(services.store, services.snapshotter, state.materialized)
     return replace(state, pending=pending.plus(name, layer))
+
+
+LINK_BASE = key_for(None, {"op": "scratch"})  # the empty filesystem a --link layer is made on
+
+
+def link_step(services: Services, state: StageState, material: dict[str, Any], execute: Execute,
+              options: StepOptions) -> tuple[StageState, bool]:
+    """``COPY --link``: BuildKit's FileOp on scratch, then a MergeOp onto ``state``.
+
+    The layer is made (or found in the cache) on an empty filesystem, so neither its content
+    nor its key depends on the layers below: when they change, the same layer blob is stacked
+    on the new state again. ``material`` must therefore not depend on ``state`` either.
+    """
+    empty = replace(state, stage=replace(state.stage, config=replace(state.config, diff_ids=())), layers=(),
+                    materialized=None, pending=None, key=LINK_BASE)
+    linked, layer_added = layer_step(services, empty, material, execute, options)
+    key = key_for(state.key, {"op": "merge", "layer": linked.key.hex})
+    if not layer_added:  # the copy wrote nothing: BuildKit's merge of an empty layer changes nothing
+        return replace(state, key=key), False
+    layer = linked.layers[-1]
+    record = CacheRecord(step_snapshot(key), str(layer.diff_id), layer.descriptor.size, linked.created,
+                         state.key.hex, (*(str(d) for d in state.config.diff_ids), str(layer.diff_id)))
+    services.cache.put(key, record)
+    return _with_record(services, state, key, record), True

@@ -9,7 +9,7 @@ from typing import Any
 
 from builder.buildargs import PROXY_ARGS
 from builder.copy_dest import make_dirs
-from builder.copystep import copy_material, execute_copy
+from builder.copystep import copy_material, execute_copy, link_material, links_independently
 from builder.errors import BuildError
 from builder.events import StepLog
 from builder.history import BUILDKIT_COMMENT, created_by
@@ -19,7 +19,7 @@ from builder.runmounts import MountSources, mount_material
 from builder.runstep import RunRequest, execute_run, run_command
 from builder.scope import StageScope, advance
 from builder.services import Services
-from builder.stagestate import StageState, StepOptions, layer_step
+from builder.stagestate import StageState, StepOptions, layer_step, link_step
 from grammar import Add, Arg, Copy, Env, Instruction, Run, Workdir
 from registry_client import History
 from runtime import ContainerControl, mounted, resolve_user, scoped_join
@@ -46,11 +46,15 @@ def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruct
         case Run():
             state, layer, argv = _run(ctx, state, instruction)
         case Copy() | Add():
-            material = copy_material(instruction, ctx.mount_sources)
             workdir = state.config.workdir
-            state, layer = layer_step(ctx.services, state, material,
-                                      lambda mounts: execute_copy(instruction, workdir, mounts, ctx.mount_sources),
-                                      ctx.options)
+            if links_independently(instruction):  # a layer made on scratch, stacked on the stage
+                material = link_material(instruction, ctx.mount_sources, workdir)
+                state, layer = link_step(ctx.services, state, material, lambda mounts: execute_copy(
+                    instruction, workdir, mounts, ctx.mount_sources, link=True), ctx.options)
+            else:
+                material = copy_material(instruction, ctx.mount_sources)
+                state, layer = layer_step(ctx.services, state, material, lambda mounts: execute_copy(
+                    instruction, workdir, mounts, ctx.mount_sources), ctx.options)
         case Workdir():
             state = replace(state, stage=apply(state.stage, instruction))
             state, layer = _make_workdir(ctx, state)
