@@ -24,7 +24,9 @@ raised by a callback is the same too and passes straight through.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+import _sre
 from typing import Any
 
 from grammar._lark_token import Token
@@ -110,11 +112,15 @@ class FastParser:
 
     ``tables``: that parser's ``larkbuild.fast_tables``; ``transformer`` and
     ``postlex``: as given to lark; ``open_lark``: loads lark's own parser, with the
-    same transformer and postlexer, for a parse the loop hands over.
+    same transformer and postlexer, for a parse the loop hands over;
+    ``sre_arguments``: lexer patterns compiled ahead of time (see
+    ``larkbuild.sre_arguments``), ``(regexp, flags) -> arguments of _sre.compile``.
     """
 
-    def __init__(self, tables: dict[str, Any], transformer: Any, postlex: Any, open_lark: Callable[[], Any]) -> None:
+    def __init__(self, tables: dict[str, Any], transformer: Any, postlex: Any, open_lark: Callable[[], Any],
+                 sre_arguments: Mapping[tuple[str, int], tuple] | None = None) -> None:
         self._tables = tables
+        self._sre_arguments = sre_arguments or {}
         self._open_lark = open_lark
         self._lark_parser: Any = None
         self._postlex = postlex
@@ -128,6 +134,7 @@ class FastParser:
         self._token_callbacks = {name: found for name in tables["terminal_names"]
                                  if (found := getattr(transformer, name, None)) is not None}
         self._newline_types = frozenset(tables["newline_types"])
+        self._matchers: dict[int, tuple] = {}  # index in tables["patterns"] -> (match function, terminal name)
         self._by_scanner: dict[int, tuple] = {}  # index in tables["scanners"] -> compiled scanner
         self._scanners: dict[int, tuple] = {}  # parser state -> compiled scanner
 
@@ -152,8 +159,8 @@ class FastParser:
         go into compiling those, although the same terminals recur in all of
         them. An alternation matches with its first alternative that matches, so
         trying each terminal's own pattern in the same order finds the same
-        token; those patterns compile once each (``re``'s cache shares them
-        between states), on first use, and a state has only a few terminals.
+        token; those patterns compile once each, on first use, and a state has
+        only a few terminals. Compiled ahead of time, they cost next to nothing.
         """
         index = self._tables["state_scanners"][state]
         found = self._by_scanner.get(index)
@@ -161,12 +168,27 @@ class FastParser:
             spec = self._tables["scanners"][index]
             if spec is None:
                 raise _Handover  # a lexer option pybuild does not use; lark handles it if one ever does
-            patterns, flags = self._tables["patterns"], self._tables["regex_flags"]
             order, keywords = spec
-            matchers = tuple((re.compile(patterns[at][1], flags).match, patterns[at][0]) for at in order)
+            matchers = tuple(self._matcher(at) for at in order)
+            flags = self._tables["regex_flags"]
             unless = {kind: _unless_callback(alternatives, flags) for kind, alternatives in keywords.items()}
             found = self._by_scanner[index] = (matchers, unless)
         self._scanners[state] = found
+        return found
+
+    def _matcher(self, index: int) -> tuple[Callable[[str, int], re.Match[str] | None], str]:
+        """The match function and terminal name of ``tables["patterns"][index]`` (compiled once)."""
+        found = self._matchers.get(index)
+        if found is None:
+            name, regexp = self._tables["patterns"][index]
+            flags = self._tables["regex_flags"]
+            compiled = self._sre_arguments.get((regexp, flags))
+            if compiled is None:
+                pattern = re.compile(regexp, flags)
+            else:  # what re.compile would make, without parsing and compiling the pattern again
+                final_flags, code, groups, group_index, index_group = compiled
+                pattern = _sre.compile(regexp, final_flags, list(code), groups, group_index, index_group)
+            found = self._matchers[index] = (pattern.match, name)
         return found
 
     def _tokens(self, text: str, states: list[int]):

@@ -263,6 +263,25 @@ def _scanner_spec(lexer: Any, patterns: list[tuple[str, str]], create_unless: An
     return tuple(index(terminal) for terminal in terminals), keywords
 
 
+def sre_arguments(regexp: str, flags: int) -> tuple:
+    """What ``re.compile(regexp, flags)`` passes to ``_sre.compile`` after the pattern itself.
+
+    ``re`` parses and compiles a pattern to the regular expression engine's code
+    in Python (~0.2 ms a pattern); ``_sre.compile`` only wraps that code. The code
+    depends on the engine's version (``_sre.MAGIC``), stored with it.
+    """
+    from re import _compiler, _parser  # type: ignore[attr-defined]
+
+    parsed = _parser.parse(regexp, flags)
+    code = _compiler._code(parsed, flags)
+    group_index = dict(parsed.state.groupdict)
+    index_group: list[str | None] = [None] * parsed.state.groups
+    for name, index in group_index.items():
+        index_group[index] = name
+    code = tuple(int(op) for op in code)  # opcodes are named ints: written as plain numbers
+    return int(flags | parsed.state.flags), code, parsed.state.groups - 1, group_index, tuple(index_group)
+
+
 def _plain(value: Any, token_class: type) -> Any:
     """``value`` with lark Tokens (rule template names) turned into plain strings."""
     if isinstance(value, token_class):
@@ -349,6 +368,8 @@ def _lark_runtime_source() -> str:
 
 
 def tables_source() -> str:
+    import _sre
+
     import lark
 
     lines = [
@@ -373,9 +394,10 @@ def tables_source() -> str:
     lines.append("}")
     lines += ["", "# (escape token, start symbol) -> what grammar.lalrdrive.FastParser runs, see larkbuild.fast_tables.",
               "FAST = {"]
-    for (escape, start), tables in serialized.items():
+    fast = {key: fast_tables(tables, key[1]) for key, tables in serialized.items()}
+    for (escape, start), tables in fast.items():
         lines.append(f"    ({escape!r}, {start!r}): {{")
-        for name, value in fast_tables(tables, start).items():
+        for name, value in tables.items():
             if isinstance(value, tuple) and len(value) > 1 and not all(isinstance(item, str) for item in value):
                 lines.append(f"        {name!r}: (")
                 lines += [f"            {item!r}," for item in value]
@@ -383,6 +405,17 @@ def tables_source() -> str:
             else:
                 lines.append(f"        {name!r}: {value!r},")
         lines.append("    },")
+    lines.append("}")
+    patterns = sorted({(regexp, tables["regex_flags"]) for tables in fast.values() for _, regexp in tables["patterns"]})
+    lines += [
+        "",
+        "# The lexers' patterns compiled ahead of time: (regexp, flags) -> the rest of the arguments",
+        "# re.compile passes to _sre.compile, for this regular expression engine only (FastParser",
+        "# compiles with re when SRE_MAGIC or PYTHON_VERSION differ). See larkbuild.sre_arguments.",
+        f"SRE_MAGIC = {_sre.MAGIC!r}",
+        "SRE_ARGUMENTS = {",
+    ]
+    lines += [f"    {pattern!r}: {sre_arguments(*pattern)!r}," for pattern in patterns]
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -69,6 +69,25 @@ def test_fast_tables_match_a_fresh_build(key: tuple[str, str]) -> None:
     assert _lalr_tables.FAST[key] == larkbuild.fast_tables(larkbuild.build_tables(escape, start), start), REGENERATE
 
 
+def test_precompiled_patterns_are_what_re_compiles() -> None:
+    """Each lexer pattern compiled ahead of time is the pattern ``re.compile`` makes (same code and flags)."""
+    import re
+
+    from grammar.lalrdrive import FastParser
+
+    sre_arguments = larkload.sre_arguments()
+    assert sre_arguments, "generated with another Python: regenerate with this one"
+    patterns = {(regexp, tables["regex_flags"]) for tables in _lalr_tables.FAST.values()
+                for _, regexp in tables["patterns"]}
+    assert set(sre_arguments) == patterns, REGENERATE
+    for regexp, flags in patterns:
+        assert sre_arguments[(regexp, flags)] == larkbuild.sre_arguments(regexp, flags), REGENERATE
+    for tables in _lalr_tables.FAST.values():
+        parser = FastParser(tables, None, None, lambda: None, sre_arguments)
+        for index, (_, regexp) in enumerate(tables["patterns"]):
+            assert parser._matcher(index)[0].__self__ == re.compile(regexp, tables["regex_flags"])
+
+
 def test_tables_cover_every_grammar_and_start() -> None:
     assert set(_lalr_tables.TABLES) == {(e, s) for e in larkload.GRAMMAR_FILES for s in larkload.STARTS}
     assert set(_lalr_tables.FAST) == set(_lalr_tables.TABLES)
