@@ -145,8 +145,10 @@ class RegistryClient:
                    on_progress: ProgressCallback | None = None) -> None:
         """Download ``descriptor`` into ``store`` (no-op if present), verified while streaming."""
         settings = DownloadSettings(self.options.chunk_size, self.options.retry.resume_attempts)
+        foreign_failures: list[tuple[str, Exception]] = []
         if mt.is_foreign(descriptor.media_type) and descriptor.urls:
-            if self._fetch_foreign(descriptor, store, settings, on_progress, ref):
+            foreign_failures = self._fetch_foreign(descriptor, store, settings, on_progress, ref)
+            if not foreign_failures:
                 return
 
         def from_endpoint(endpoint: Endpoint) -> None:
@@ -159,13 +161,24 @@ class RegistryClient:
             download_blob(open_response, descriptor, store, settings=settings,
                           on_progress=on_progress, ref=str(ref))
 
-        self._first_working(ref, from_endpoint)
+        try:
+            self._first_working(ref, from_endpoint)
+        except NotFound:
+            if not foreign_failures:
+                raise
+            url, failure = foreign_failures[-1]
+            kind = type(failure) if isinstance(failure, RegistryError) else NotFound
+            reason = failure.message if isinstance(failure, RegistryError) else str(failure)
+            raise kind(f"foreign layer {descriptor.digest}: {url}: {reason}; the registry does not have it either",
+                       ref=str(ref), digest=str(descriptor.digest)) from failure
 
     def _fetch_foreign(self, descriptor: Descriptor, store: ContentStore, settings: DownloadSettings,
-                       on_progress: ProgressCallback | None, ref: Reference) -> bool:
-        # Foreign layers live on other hosts: never send registry credentials there.
+                       on_progress: ProgressCallback | None, ref: Reference) -> list[tuple[str, Exception]]:
+        """Try each of a foreign layer's URLs in turn (as containerd does, before the registry);
+        the failures, or [] once one worked. Registry credentials never go there."""
         import requests
 
+        failures: list[tuple[str, Exception]] = []
         for url in descriptor.urls:
             session = self.endpoint(urllib.parse.urlsplit(url).netloc).session
 
@@ -175,10 +188,10 @@ class RegistryClient:
             try:
                 download_blob(open_response, descriptor, store, settings=settings,
                               on_progress=on_progress, ref=str(ref))
-                return True
-            except (RegistryError, requests.RequestException):
-                continue
-        return False
+                return []
+            except (RegistryError, requests.RequestException) as exc:
+                failures.append((url, exc))
+        return failures
 
     def blob_exists(self, ref: Reference, digest: Digest, *, scopes: tuple[str, ...] | None = None) -> bool:
         endpoint = self.endpoint(ref.api_host)

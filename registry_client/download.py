@@ -119,7 +119,7 @@ def _start_body(response: requests.Response, descriptor: Descriptor, writer: Blo
         writer.reset()  # the server ignored Range and sends everything again
     length = response.headers.get("Content-Length")
     if length is not None and length.isdigit() and int(length) != descriptor.size:
-        raise DigestMismatch(f"registry announced {length} bytes, the descriptor says {descriptor.size}",
+        raise DigestMismatch(f"the server announced {length} bytes, the descriptor says {descriptor.size}",
                              ref=ref, digest=digest)
 
 

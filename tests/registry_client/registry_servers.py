@@ -35,6 +35,8 @@ class RegistryProcess:
         config.write_text(
             "version: 0.1\nlog:\n  level: info\n"
             f"storage:\n  filesystem:\n    rootdirectory: {self.root}\n  delete:\n    enabled: true\n"
+            # Like Docker Hub, accept manifests whose foreign layers point at other hosts.
+            "validation:\n  manifests:\n    urls:\n      allow:\n        - ^https?://\n"
             "http:\n  addr: 127.0.0.1:0\n  secret: local-test-only-secret\n" + extra_config)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=self._log,

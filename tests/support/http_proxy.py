@@ -200,13 +200,21 @@ class _Base:
 
 
 class ForwardProxy(_Base):
-    """An HTTP proxy: CONNECT tunnels and absolute-URI requests; logs each one."""
+    """An HTTP proxy: CONNECT tunnels and absolute-URI requests; logs each one.
+
+    ``hosts`` maps names only the proxy can resolve (as a corporate proxy does) to addresses.
+    """
+
+    def __init__(self, hosts: dict[str, str] | None = None) -> None:
+        self.hosts = hosts or {}
+        super().__init__()
 
     def serve_connection(self, connection: socket.socket, rfile: BinaryIO, wfile: BinaryIO) -> None:
         while (request := _read_request(rfile)) is not None:
             if request.method == "CONNECT":
                 self.record(Logged("CONNECT", request.target))
-                self._tunnel(connection, rfile, wfile, request.target)
+                name, _, port = request.target.rpartition(":")
+                self._tunnel(connection, wfile, f"{self.hosts.get(name, name)}:{port}")
                 return
             parts = urllib.parse.urlsplit(request.target)
             body = _read_all(_body_reader(rfile, request))
@@ -214,12 +222,12 @@ class ForwardProxy(_Base):
             if parts.scheme != "http":
                 _send_response(wfile, request.method, 400, "Bad Request", [], b"absolute http URI expected\n")
                 return
-            status, reason, headers, data = _forward(parts.hostname or "", parts.port or 80, request,
-                                                     request.path, body)
+            host = self.hosts.get(parts.hostname or "", parts.hostname or "")
+            status, reason, headers, data = _forward(host, parts.port or 80, request, request.path, body)
             _send_response(wfile, request.method, status, reason, headers, data)
 
     @staticmethod
-    def _tunnel(client: socket.socket, rfile: BinaryIO, wfile: BinaryIO, target: str) -> None:
+    def _tunnel(client: socket.socket, wfile: BinaryIO, target: str) -> None:
         host, _, port = target.rpartition(":")
         try:
             upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=30)
