@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from builder.cachekey import CacheKey
+from builder.cacheusage import UsageLedger
 
 if TYPE_CHECKING:
     from registry_client import Digest
@@ -70,6 +71,7 @@ class CacheIndex:
     def __init__(self, root: Path) -> None:
         self.directory = root / "cache" / "keys"
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.usage = UsageLedger(root / "cache")  # what GC compares with its limit, without a walk
         self.used: dict[str, CacheRecord] = {}  # key hex -> record: what a cache export sends
 
     def _path(self, key: CacheKey) -> Path:
@@ -93,7 +95,10 @@ class CacheIndex:
             record = replace(record, created=time.time())
         data = asdict(record)
         data["chain"] = list(record.chain)
+        existed = self.has(key.hex)
         write_file_atomically(self._path(key), json.dumps(data).encode())
+        if record.diff_id is not None and not existed:
+            self.usage.add(record.size)
         if used:
             self.used[key.hex] = record
 

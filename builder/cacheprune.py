@@ -35,25 +35,30 @@ def prune_cache(services: Services, policy: PrunePolicy, now: float | None = Non
     With neither limit every entry goes. Cache keys chain on keys, not on snapshots, so a
     kept entry whose parent is pruned still hits: its layer goes on the re-run parent.
     """
-    now = time.time() if now is None else now
     with exclusive(services):
-        entries = sorted(services.cache.entries(), key=lambda entry: entry.last_used)
-        remaining = list(entries)
-        removed: list[CacheEntry] = []
-        for entry in entries:
-            if policy.unused_for is not None and entry.last_used > now - policy.unused_for:
-                continue
-            if policy.keep_storage is not None and storage_of(remaining) <= policy.keep_storage:
-                break
-            services.cache.remove(entry.key)
-            remaining.remove(entry)
-            removed.append(entry)
-        snapshots = remove_snapshots(services, unrecorded_snapshots(services))
-        candidates = set()
-        for entry in removed:
-            try:
-                candidates.add(Digest.parse(entry.record.diff_id or ""))
-            except RegistryError:
-                continue
-        collected = delete_unneeded_blobs(services, candidates)
+        return prune_locked(services, policy, time.time() if now is None else now)
+
+
+def prune_locked(services: Services, policy: PrunePolicy, now: float) -> PruneResult:
+    """``prune_cache`` for a caller that holds the exclusive lock already (``builder.cachegc``)."""
+    entries = sorted(services.cache.entries(), key=lambda entry: entry.last_used)
+    remaining = list(entries)
+    removed: list[CacheEntry] = []
+    for entry in entries:
+        if policy.unused_for is not None and entry.last_used > now - policy.unused_for:
+            continue
+        if policy.keep_storage is not None and storage_of(remaining) <= policy.keep_storage:
+            break
+        services.cache.remove(entry.key)
+        remaining.remove(entry)
+        removed.append(entry)
+    snapshots = remove_snapshots(services, unrecorded_snapshots(services))
+    candidates = set()
+    for entry in removed:
+        try:
+            candidates.add(Digest.parse(entry.record.diff_id or ""))
+        except RegistryError:
+            continue
+    collected = delete_unneeded_blobs(services, candidates)
+    services.cache.usage.reset(storage_of(remaining), now)
     return PruneResult(len(removed), snapshots, collected.blobs, collected.bytes)

@@ -4,7 +4,9 @@
 a sha256 over the sorted records ``(relpath, type, mode & 0o7777, link target,
 sha256 of content)`` of the given paths and everything below them. Like BuildKit,
 uid/gid do not count (the client sends every file as 0:0) and neither do mtimes;
-permission bits, setuid/setgid/sticky included, do.
+permission bits, setuid/setgid/sticky included, do, unless ``normalize_modes`` (the
+``cache.normalize-modes`` setting) hashes them as umask 022 would have made them, so that
+checkouts under different umasks share cache. Only the key changes: COPY copies the real modes.
 """
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ class BuildContext:
     """One build's context directory. Scanned once, on first use (``rescan`` to refresh)."""
 
     def __init__(self, root: str | os.PathLike[str], ignore_patterns: Sequence[str] = (),
-                 cache_dir: str | os.PathLike[str] | None = None) -> None:
+                 cache_dir: str | os.PathLike[str] | None = None, *, normalize_modes: bool = False) -> None:
         self.root = os.path.realpath(root)
+        self.normalize_modes = normalize_modes  # hash modes as umask 022 would have made them
         self.ignore_patterns = tuple(ignore_patterns)
         self._matcher = PatternMatcher(self.ignore_patterns) if self.ignore_patterns else None
         self._cache = StatCache(_cache_file(Path(cache_dir), self.root) if cache_dir is not None else None)
@@ -39,11 +42,11 @@ class BuildContext:
 
     @classmethod
     def load(cls, root: str | os.PathLike[str], dockerfile_path: Path | None = None,
-             cache_dir: str | os.PathLike[str] | None = None) -> BuildContext:
+             cache_dir: str | os.PathLike[str] | None = None, *, normalize_modes: bool = False) -> BuildContext:
         """The context at ``root`` with the ignore file BuildKit would pick for ``dockerfile_path``."""
         ignore_file = find_ignore_file(Path(root), dockerfile_path)
         patterns = read_ignore_file(ignore_file) if ignore_file is not None else []
-        return cls(root, patterns, cache_dir)
+        return cls(root, patterns, cache_dir, normalize_modes=normalize_modes)
 
     @property
     def entries(self) -> Mapping[str, ContextEntry]:
@@ -71,7 +74,7 @@ class BuildContext:
         entries = self.entries
         digests = self._file_digests([relpath for relpath in selected if entries[relpath].kind == FILE])
         hasher = hashlib.sha256()
-        hasher.update("".join(_record(relpath, entries[relpath], digests) for relpath in selected).encode(
+        hasher.update("".join(_record(relpath, entries[relpath], digests, self.normalize_modes) for relpath in selected).encode(
             "utf-8", "surrogateescape"))
         return "sha256:" + hasher.hexdigest()
 
@@ -83,7 +86,7 @@ class BuildContext:
         selected = self._select(paths)
         entries = self.entries
         digests = self._file_digests([relpath for relpath in selected if entries[relpath].kind == FILE])
-        return {relpath: hashlib.sha256(_record(relpath, entries[relpath], digests).encode(
+        return {relpath: hashlib.sha256(_record(relpath, entries[relpath], digests, self.normalize_modes).encode(
             "utf-8", "surrogateescape")).hexdigest()[:16] for relpath in selected}
 
     def covered_paths(self, paths: Iterable[str]) -> list[str]:
@@ -134,14 +137,21 @@ class BuildContext:
         return digests
 
 
-def _record(relpath: str, entry: ContextEntry, digests: Mapping[str, str]) -> str:
+def _record(relpath: str, entry: ContextEntry, digests: Mapping[str, str], normalize_modes: bool = False) -> str:
     if entry.kind == SYMLINK:
         return f"{relpath}\0l\0777\0{entry.link_target}\0\n"  # BuildKit forces link perms to 0777
-    perm = entry.mode & 0o7777
+    perm = umask_022_mode(entry.mode) if normalize_modes else entry.mode & 0o7777
     if entry.kind == DIRECTORY:
         return f"{relpath}\0d\0{perm:o}\0\0\n"
     digest = _EMPTY_SHA256 if entry.kind == SPECIAL else digests[relpath]
     return f"{relpath}\0f\0{perm:o}\0\0{digest}\n"
+
+
+def umask_022_mode(mode: int) -> int:
+    """``mode`` as a checkout under umask 022 would have it: special and owner bits kept, group and
+    other get read, plus execute if anyone had it (0664 and 0600 -> 0644; 0775 and 0700 -> 0755)."""
+    executable = 0o011 if mode & 0o111 else 0
+    return (mode & 0o7700) | 0o044 | executable
 
 
 def _cache_file(cache_dir: Path, root: str) -> Path:

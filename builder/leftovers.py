@@ -8,8 +8,8 @@ lie. The leftovers, and how a start recognises them without stopping live builds
 - step snapshots committed just before the kill, whose record was never written: nothing
   records them and their key's lock is free (a live publisher holds it until the record
   is written);
-- temp files of record writes (older than a grace period) and of blob writes (``ingest/``
-  files whose name carries a dead pid);
+- temp files of the cache's tables (older than a grace period) and of blob writes
+  (``ingest/`` files whose name carries a dead pid);
 - lock files of dead holders (``builder.cachelocks``);
 - snapshot directories the metadata does not know (``Snapshotter.cleanup``);
 - host mounts of dead builds (``runtime.cleanup_stale``).
@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,10 @@ from builder.cachelocks import key_lock_free, sweep_stale_locks
 from builder.layers import temporary_key_owner
 from runtime import Kind, SnapshotError, Snapshotter, cleanup_stale
 
-TEMP_GRACE_SECONDS = 60.0  # a live writer renames its record temp file within milliseconds
+TEMP_GRACE_SECONDS = 60.0  # a live writer renames its temp file within milliseconds
+# Directories under <root>/cache whose files are written temp-then-rename (dot-named temps); the
+# staging directories of new cache mounts (``mounts/.new-*``) are born the same way.
+_TABLES = (".", "compressed", "explain", "builds", "context/context-stat", "mounts")
 STEP_SNAPSHOT = re.compile(r"step-([0-9a-f]{64})")
 
 
@@ -109,12 +113,16 @@ def unrecorded_step_snapshots(snapshotter: Snapshotter, cache: CacheIndex) -> li
 
 
 def sweep_temp_files(root: Path, cache: CacheIndex, now: float) -> int:
-    """Record temp files older than the grace period, and blob temp files of dead writers."""
+    """Temp files of the cache's JSON tables older than the grace period, and blob temp files of dead writers."""
     removed = 0
-    for path in cache.record_files():
-        if path.name.startswith(TEMP_PREFIX) and _older_than(path, now - TEMP_GRACE_SECONDS):
-            path.unlink(missing_ok=True)
-            removed += 1
+    for directory in (cache.directory, *(root / "cache" / name for name in _TABLES)):
+        for path in _children(directory):
+            if path.name.startswith(TEMP_PREFIX) and _older_than(path, now - TEMP_GRACE_SECONDS):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed += 1
     ingest = root / "ingest"
     for path in ingest.iterdir() if ingest.is_dir() else ():
         owner = _writer_pid(path.name)
@@ -122,6 +130,13 @@ def sweep_temp_files(root: Path, cache: CacheIndex, now: float) -> int:
             path.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def _children(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except FileNotFoundError:
+        return []
 
 
 def process_alive(pid: int) -> bool:

@@ -49,7 +49,7 @@ def config_path(root: Path) -> Path | None:
 def load_settings(root: Path, *, insecure: tuple[str, ...] = (), mirrors: tuple[str, ...] = ()) -> RegistrySettings:
     """Flags merged with the config file (if any)."""
     path = config_path(root)
-    document = _read(path) if path is not None else {}
+    document = read_config(path) if path is not None else {}
     downloads = document.get("max-concurrent-downloads")
     if downloads is not None and (not isinstance(downloads, int) or downloads < 1):
         raise UsageError(f"{path}: max-concurrent-downloads must be a positive integer")
@@ -60,7 +60,7 @@ def load_settings(root: Path, *, insecure: tuple[str, ...] = (), mirrors: tuple[
     )
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_config(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text())
     except FileNotFoundError:

@@ -113,8 +113,14 @@ class _Cancellation:
 
 def build(request: BuildRequest, services: Services) -> BuildResult:
     """Build the plan's target; image-store garbage collection waits until the image is named."""
+    from builder.cachegc import collect_if_needed
+    from builder.cachesettings import load_cache_settings
+
+    settings = load_cache_settings(services.root)
     with services.images.lease():
-        return _build(request, services)
+        result = _build(request, services)
+    collect_if_needed(services, settings.gc)  # once the lease is gone: GC needs the store idle
+    return result
 
 
 def _build(request: BuildRequest, services: Services) -> BuildResult:
@@ -281,7 +287,10 @@ def _parse_time(text: str | None) -> float:
 
 
 def _mount_sources(request: BuildRequest, services: Services, views: SourceViews) -> MountSources:
-    context = BuildContext.load(request.context, request.source.path, services.root / "cache" / "context")
+    from builder.cachesettings import load_cache_settings
+
+    context = BuildContext.load(request.context, request.source.path, services.root / "cache" / "context",
+                                normalize_modes=load_cache_settings(services.root).normalize_modes)
     return MountSources(
         context=context,
         cache_dir=services.cache_mounts,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from typing import TYPE_CHECKING
 
@@ -12,9 +11,6 @@ if TYPE_CHECKING:
     from builder.console import Console
     from builder.services import Services
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)  # docker's RAMInBytes: 1024-based
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,24 +99,23 @@ def _check(services: Services, fix: bool, console: Console) -> int:
 
 
 def parse_size(text: str) -> int:
-    from builder.errors import UsageError
+    from builder.cachesettings import parse_size as parse
 
-    match = _SIZE.fullmatch(text.strip())
-    if match is None:
-        raise UsageError(f"invalid size {text!r}: expected e.g. 512MB or 10GB")
-    power = " kmgt".index(match.group(2).lower() or " ")
-    return int(float(match.group(1)) * (1024 ** power))
+    return parse(text)
 
 
 def parse_filters(filters: list[str]) -> float | None:
     """The ``until=DURATION`` filter in seconds (``24h``, ``1h30m``, ``7d``); None without one."""
+    from builder.cachesettings import parse_duration
     from builder.errors import UsageError
 
     unused_for = None
     for text in filters:
         name, _, value = text.partition("=")
-        parts = _DURATION.findall(value)
-        if name != "until" or not parts or "".join(n + u for n, u in parts) != value:
+        if name != "until" or not value or value == "0":
             raise UsageError(f"invalid --filter {text!r}: expected until=DURATION, e.g. until=24h")
-        unused_for = sum(float(number) * _SECONDS[unit] for number, unit in parts)
+        try:
+            unused_for = parse_duration(value)
+        except UsageError:
+            raise UsageError(f"invalid --filter {text!r}: expected until=DURATION, e.g. until=24h") from None
     return unused_for
