@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import io
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -31,8 +32,10 @@ from builder.layers import UNCOMPRESSED_LAYER
 from builder.services import Services
 from builder.stagestate import step_snapshot
 from registry_client import ContentStore, Descriptor, Digest, DigestMismatch, NotFound, open_uncompressed
+from registry_client.layers import compression_of
 
 _CHUNK = 1 << 20
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer (CRC32, size) around deflate
 # A layer -> the content store holding its compressed blob while it is decompressed.
 BlobSource = Callable[[CachedLayer], AbstractContextManager[ContentStore]]
 
@@ -118,8 +121,7 @@ def fetch_layer(source: ContentStore, layer: CachedLayer, local: ContentStore) -
     with source.open(layer.blob.digest) as raw, local.writer(expected) as writer:
         hashed = _HashingReader(raw, layer.blob.digest.algorithm, layer.blob.size)
         buffered = io.BufferedReader(hashed, _CHUNK)
-        stream = open_uncompressed(buffered, layer.blob.media_type)  # type: ignore[arg-type]
-        while chunk := stream.read(_CHUNK):
+        for chunk in _plain_chunks(buffered, layer.blob.media_type):
             writer.write(chunk)  # raises as soon as it exceeds the claimed size: no decompression bombs
         while buffered.read(_CHUNK):
             pass  # bytes after the compressed stream still count in the blob's digest
@@ -128,6 +130,41 @@ def fetch_layer(source: ContentStore, layer: CachedLayer, local: ContentStore) -
             raise DigestMismatch(f"blob has digest {actual} ({hashed.count} bytes), expected "
                                  f"{layer.blob.digest} ({layer.blob.size} bytes)", digest=str(layer.blob.digest))
         writer.commit(UNCOMPRESSED_LAYER)  # checks the diff_id and the uncompressed size
+
+
+def _plain_chunks(reader: io.BufferedReader, media_type: str) -> Iterator[bytes]:
+    """The layer's tar bytes, at most ``_CHUNK`` at a time.
+
+    gzip goes straight through zlib in large chunks (about 4x faster than ``gzip.GzipFile``'s
+    small reads), member after member as pigz writes them; zero padding between or after
+    members is skipped as ``gzip`` does. Other codecs go through ``open_uncompressed``.
+    """
+    if compression_of(reader.peek(4)[:4], media_type) != "gzip":
+        stream = open_uncompressed(reader, media_type)  # type: ignore[arg-type]
+        while chunk := stream.read(_CHUNK):
+            yield chunk
+        return
+    inflater = zlib.decompressobj(_GZIP_WBITS)
+    pending, inside = b"", False  # inside: a member has begun and not yet ended
+    while True:
+        if not pending:
+            pending = reader.read(_CHUNK)
+            if not pending:
+                break
+        if not inside:
+            pending = pending.lstrip(b"\0")
+            if not pending:
+                continue
+        inside = True
+        if out := inflater.decompress(pending, _CHUNK):  # bounded output: no bomb fills the memory
+            yield out
+        if inflater.eof:
+            pending, inside = inflater.unused_data, False
+            inflater = zlib.decompressobj(_GZIP_WBITS)
+        else:
+            pending = inflater.unconsumed_tail
+    if inside:
+        raise EOFError("the gzip stream ends in the middle of a member")
 
 
 class _HashingReader(io.RawIOBase):

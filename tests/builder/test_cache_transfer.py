@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import io
 import tarfile
 import time
@@ -151,3 +152,29 @@ def test_cache_flags_parse_like_buildx() -> None:
             parse_cache_specs([bad], export=True)
     with pytest.raises(UsageError):
         parse_cache_specs(["type=inline"], export=False)
+
+
+def test_gzip_layers_are_read_member_by_member_and_verified(tmp_path: Path) -> None:
+    from builder.cachetransfer.document import CachedLayer
+    from builder.cachetransfer.importing import fetch_layer
+    from registry_client import ContentStore, Digest, MediaType
+
+    cache, local = ContentStore(tmp_path / "cache"), ContentStore(tmp_path / "local")
+    plain = os.urandom(3 << 20) + b"x" * (2 << 20)
+
+    def layer(blob: bytes, plain_bytes: bytes = plain) -> CachedLayer:
+        descriptor = cache.put_bytes(blob, MediaType.OCI_LAYER_GZIP)
+        return CachedLayer(descriptor, Digest.of(plain_bytes), len(plain_bytes))
+
+    # two members (as pigz writes them) with zero padding between and after, as gzip allows
+    members = gzip.compress(plain[:1 << 20]) + b"\0" * 10 + gzip.compress(plain[1 << 20:]) + b"\0" * 512
+    fetch_layer(cache, layer(members), local)
+    assert local.read_bytes(Digest.of(plain)) == plain
+
+    refused = {"truncated": layer(members[:-600]),
+               "bomb": layer(gzip.compress(b"\0" * (256 << 20)), b"\0" * 1000),  # claims 1000 bytes
+               "trailing garbage": layer(members + b"garbage")}
+    for name, bad in refused.items():
+        with pytest.raises(Exception):
+            fetch_layer(cache, bad, ContentStore(tmp_path / name))
+        assert not ContentStore(tmp_path / name).exists(bad.diff_id), name
