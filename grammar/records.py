@@ -15,9 +15,14 @@ nothing when a class is defined:
   written once here and read the class's fields;
 * the frozen ``__setattr__``/``__delattr__`` are closures over the class, with
   the generated methods' logic;
-* ``__init__`` is the one method that must be compiled to stay fast, and it is
-  compiled on the class's first instantiation, from the same source
-  ``dataclasses`` would write; a class that is never instantiated never pays.
+* ``__init__`` is the one method that must be compiled to stay fast, from the
+  same source ``dataclasses`` would write; but compiling costs ~0.2 ms, the time
+  of a hundred calls of a shared, interpreted ``__init__``. So a class's first
+  ``COMPILE_AFTER`` instances are made by that shared one (``_InitPlan``), and
+  its ``__init__`` is compiled only if it is called more: ``pybuild --check``
+  makes few instances of most of its classes, a long Dockerfile makes many;
+* the doc string ``dataclasses`` gives a class without one (its signature) is
+  written when it is first read.
 
 ``dataclasses`` still does the rest (fields, defaults, ``KW_ONLY``, slots,
 ``__match_args__``). The methods behave as the generated ones do
@@ -66,8 +71,9 @@ def record(cls: _T) -> _T:
     if not own_init:
         _check_default_order(cls)
         cls.__init__ = _lazy_init(cls)
+        cls.__signature__ = _Signature(cls, cls.__init__)
     if not has_doc:
-        cls.__doc__ = cls.__name__ + _text_signature(cls)
+        cls.__doc__ = _Doc()
     cls.__setattr__, cls.__delattr__ = _frozen_methods(cls)
     own = cls.__dict__
     if "__getstate__" not in own:  # as dataclasses does for frozen slotted classes: pickling needs these
@@ -142,22 +148,116 @@ def _init_source(cls: type) -> tuple[str, dict[str, Any]]:
     return f"def __init__({', '.join(params)}):\n" + ("\n".join(body) or "  pass") + "\n", namespace
 
 
+def _compile_init(cls: type) -> Callable[..., None]:
+    """Compile the class's ``__init__`` (as dataclasses does) and put it in place."""
+    source, namespace = _init_source(cls)
+    exec(source, namespace)  # noqa: S102 - the source is built from the class's field names
+    real = namespace["__init__"]
+    real.__qualname__ = f"{cls.__qualname__}.__init__"
+    real.__annotations__ = {**{f.name: f.type for f in fields(cls) if f.init}, "return": None}
+    cls.__init__ = real
+    return real
+
+
+class _InitPlan:
+    """What the generated ``__init__`` of a class does, run by one shared interpreted ``__init__``.
+
+    ``assign`` takes only calls that bind without an error (the generated
+    ``__init__``'s parameters, keyword-only ones by keyword, no argument twice or
+    missing) and then sets the fields exactly as the generated ``__init__`` does:
+    in field order, defaults and ``default_factory`` calls included, then calls
+    ``__post_init__``. For any other call it returns False before doing anything,
+    and the compiled ``__init__`` raises the error the stock one raises.
+    """
+
+    __slots__ = ("positional", "accepted", "required", "steps", "post_init")
+
+    def __init__(self, cls: type) -> None:
+        positional, keyword = _init_fields(cls)
+        self.positional = tuple(f.name for f in positional)
+        self.accepted = frozenset(f.name for f in positional + keyword)
+        self.required = tuple(f.name for f in positional + keyword
+                              if f.default is MISSING and f.default_factory is MISSING)
+        steps = []  # (name, taken from the arguments?, default factory or None, default)
+        for f in fields(cls):
+            if f.default_factory is not MISSING:
+                steps.append((f.name, f.init, f.default_factory, None))
+            elif f.init or f.default is not MISSING:
+                steps.append((f.name, f.init, None, f.default))
+        self.steps = tuple(steps)
+        self.post_init = hasattr(cls, "__post_init__")
+
+    def assign(self, instance: Any, args: tuple, kwargs: dict[str, Any]) -> bool:
+        positional = self.positional
+        if len(args) > len(positional):
+            return False
+        given = dict(zip(positional, args))
+        for name in kwargs:
+            if name in given or name not in self.accepted:
+                return False
+        given.update(kwargs)
+        for name in self.required:
+            if name not in given:
+                return False
+        for name, init, factory, default in self.steps:
+            if init and name in given:
+                value = given[name]
+            else:
+                value = default if factory is None else factory()
+            object.__setattr__(instance, name, value)
+        if self.post_init:
+            instance.__post_init__()
+        return True
+
+
+# Calls of a class's shared interpreted __init__ before its own is compiled (see the module doc).
+COMPILE_AFTER = 40
+
+
 def _lazy_init(cls: type) -> Callable[..., None]:
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        source, namespace = _init_source(cls)
-        exec(source, namespace)  # noqa: S102 - the source is built from the class's field names
-        real = namespace["__init__"]
-        real.__qualname__ = f"{cls.__qualname__}.__init__"
-        real.__annotations__ = {**{f.name: f.type for f in fields(cls) if f.init}, "return": None}
-        cls.__init__ = real
-        real(self, *args, **kwargs)
+    plan: _InitPlan | None = None
+    calls = 0
+
+    def __init__(self: Any, /, *args: Any, **kwargs: Any) -> None:  # `self` may be a field's name
+        nonlocal plan, calls
+        calls += 1
+        if calls <= COMPILE_AFTER:
+            if plan is None:
+                plan = _InitPlan(cls)
+            if plan.assign(self, args, kwargs):
+                return
+        _compile_init(cls)(self, *args, **kwargs)
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     return __init__
 
 
-def _text_signature(cls: type) -> str:
-    """``(name: 'str', count: 'int' = 0)``, the doc dataclasses gives a class without a docstring."""
+class _Signature:
+    """``cls.__signature__`` while ``cls`` runs the shared ``__init__``, whose own is ``(*args, **kwargs)``:
+    what ``inspect.signature(cls)`` gives once the generated ``__init__`` is in place."""
+
+    def __init__(self, cls: type, shared_init: Callable[..., None]) -> None:
+        self.cls = cls
+        self.shared_init = shared_init
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if owner is not self.cls or owner.__dict__.get("__init__") is not self.shared_init:
+            raise AttributeError("__signature__")  # inspect then reads the __init__ in place
+        return _signature(owner, return_annotation=None)
+
+
+class _Doc:
+    """The doc string dataclasses gives a class without one, ``Name(field: 'type', ...)``, made when read."""
+
+    def __get__(self, instance: Any, owner: type | None = None) -> str:
+        cls = owner if owner is not None else type(instance)
+        text = cls.__name__ + str(_signature(cls))
+        cls.__doc__ = text
+        return text
+
+
+def _signature(cls: type, **options: Any) -> Any:
+    """The ``inspect.Signature`` of the class's generated ``__init__``, without ``self``."""
     import inspect  # already imported by dataclasses
 
     def parameter(f: Any, kind: Any) -> Any:
@@ -168,7 +268,7 @@ def _text_signature(cls: type) -> str:
     positional, keyword = _init_fields(cls)
     parameters = [parameter(f, inspect.Parameter.POSITIONAL_OR_KEYWORD) for f in positional]
     parameters += [parameter(f, inspect.Parameter.KEYWORD_ONLY) for f in keyword]
-    return str(inspect.Signature(parameters))
+    return inspect.Signature(parameters, **options)
 
 
 def _frozen_methods(cls: type) -> tuple[Callable[..., None], Callable[..., None]]:

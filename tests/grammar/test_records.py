@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import dataclasses
 import importlib
 import pickle
@@ -199,3 +200,42 @@ def test_frozen_errors_and_copies_match_the_stock_dataclass() -> None:
             del instance.name  # type: ignore[misc]
         copied = copy.deepcopy(instance)  # through __getstate__/__setstate__, as pickling
         assert copied == instance and copied.hidden == () and copy.copy(instance) == instance
+
+
+CALLS = [((), {}), (("x",), {}), (("x", [1]), {"strict": True}), ((), {"name": "n", "escape": "y"}), (("ab",), {}),
+         (("x", [], True), {}), ((), {"fixed": 1}), ((), {"nope": 1}), (("x",), {"escape": "y"}), ((1,), {"self": 2}),
+         ((1, "a"), {}), ((), {"self": 1, "other": "a"}), ((1,), {}), ((1, "a", 2), {})]
+
+
+def _made(cls: type, args: tuple, kwargs: dict):  # noqa: ANN202
+    try:
+        instance = cls(*args, **kwargs)
+    except (TypeError, ValueError) as error:
+        return type(error), str(error).replace(cls.__qualname__, "X")
+    return repr(instance).replace(cls.__qualname__, "X"), [getattr(instance, f.name) for f in dataclasses.fields(cls)]
+
+
+def test_shared_init_makes_what_the_generated_one_makes() -> None:
+    """Before its ``__init__`` is compiled, a record's instances (and errors) are the stock dataclass's."""
+    for ours, stock in zip(*_init_pair()):
+        assert str(inspect.signature(ours)) == str(inspect.signature(stock))
+        for args, kwargs in CALLS:
+            assert _made(ours, args, kwargs) == _made(stock, args, kwargs), (ours, args, kwargs)
+        assert ours.__doc__.replace(ours.__name__, "X") == stock.__doc__.replace(stock.__name__, "X")
+    options = _init_pair()[0][0]
+    assert options().items is not options().items  # a fresh default_factory value each time
+
+
+def test_init_is_compiled_when_a_class_is_used_a_lot() -> None:
+    from grammar.records import COMPILE_AFTER
+
+    options, stock = _init_pair()[0][0], _init_pair()[1][0]
+    shared = options.__dict__["__init__"]
+    for _ in range(COMPILE_AFTER):
+        options("x")
+    assert options.__dict__["__init__"] is shared
+    assert _made(options, ("y",), {"name": "n"}) == _made(stock, ("y",), {"name": "n"})
+    compiled = options.__dict__["__init__"]
+    assert compiled is not shared and compiled.__qualname__.endswith("Options.__init__")
+    assert str(inspect.signature(options)) == str(inspect.signature(stock))
+    assert _made(options, ("x", [], True), {}) == _made(stock, ("x", [], True), {})
