@@ -1,7 +1,7 @@
 """SIGKILL builds at random moments; after each kill the cache checks clean and the next build succeeds.
 
 Each round builds a Dockerfile whose steps all miss (a build arg changes every round): a pull
-of the base from a real registry (every other round the local copy is removed first), a RUN
+of a 16 MB base from a real registry (every other round the local copy is removed first), a RUN
 that writes a few MB, a COPY of the context, and an OCI archive export that compresses every
 layer. The delay before the kill is drawn uniformly over a full build's duration, so kills
 fall in each phase about as often as the phase lasts. The seed is printed (``-s``) and can be
@@ -31,6 +31,8 @@ from tests.support.images import import_busybox
 pytestmark = [pytest.mark.privileged,
               pytest.mark.skipif(shutil.which("docker-registry") is None, reason="docker-registry not installed")]
 
+# The base carries an incompressible 16 MB layer, so that pulling it takes long enough to be hit.
+BASE_DOCKERFILE = "FROM busybox:local\nRUN head -c 16000000 /dev/urandom > /bulk\n"
 DOCKERFILE = """\
 FROM {base}
 ARG ROUND
@@ -50,9 +52,14 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def setup(tmp_path: Path, busybox_tar: Path, registry: str) -> tuple[Path, Path, str]:
     """A root, a context and the base image's reference in the registry."""
-    base = f"{registry}/kill-loop/busybox:1"
+    base = f"{registry}/kill-loop/base:1"
     seed_root = tmp_path / "seed"
-    import_busybox(seed_root, busybox_tar, base)
+    import_busybox(seed_root, busybox_tar)
+    seed_context = tmp_path / "seed-context"
+    seed_context.mkdir()
+    (seed_context / "Dockerfile").write_text(BASE_DOCKERFILE)
+    made = run_pybuild(seed_root, "build", "-t", base, str(seed_context))
+    assert made.returncode == 0, made.stderr
     pushed = run_pybuild(seed_root, "push", base)
     assert pushed.returncode == 0, pushed.stderr
     context = tmp_path / "context"
