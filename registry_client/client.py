@@ -118,7 +118,14 @@ class RegistryClient:
         if ref.digest is None:
             head = self._head_manifest(endpoint, ref)
             if head is not None:
-                return self._get_manifest(endpoint, ref.with_digest(str(head.digest)), store)
+                # Like containerd's resolver (BuildKit's): the HEAD's Docker-Content-Digest names
+                # the manifest, whose bytes must then hash to it.
+                try:
+                    return self._get_manifest(endpoint, ref.with_digest(str(head.digest)), store)
+                except NotFound as exc:
+                    raise DigestMismatch(
+                        f"the registry said tag {ref.tag!r} is {head.digest} (Docker-Content-Digest) "
+                        "but has no manifest with that digest", ref=str(ref), digest=str(head.digest)) from exc
         expected = Digest.parse(ref.digest) if ref.digest else None
         if expected is not None and store is not None and store.exists(expected):
             data = store.read_bytes(expected)

@@ -178,7 +178,7 @@ class Endpoint:
         # (scheme, verify): insecure hosts may use an unverified TLS or plain HTTP, like dockerd.
         attempts = [("https", True)]
         direct = self.proxies.proxy_for(f"https://{self.host}/") is None
-        if self.insecure and direct and speaks_plain_http(self.host, self.options.timeout[0]):
+        if self.insecure and direct and speaks_plain_http(self.host, min(self.options.timeout[0], 2.0)):
             attempts = [("http", True)]  # TLS attempts could only fail, slowly
         elif self.insecure:
             attempts += [("https", False), ("http", True)]

@@ -63,7 +63,9 @@ def _at(host: BlobHost) -> Callable[[str], list[str]]:
 
 @pytest.mark.parametrize("media_type", [MediaType.DOCKER_FOREIGN_LAYER_GZIP,
                                         MediaType.OCI_NONDISTRIBUTABLE_PREFIX + "+gzip"])
-def test_foreign_layer_is_not_pushed_and_is_pulled_from_its_url(hub_registry, foreign_host, tmp_path, media_type):
+def test_foreign_layer_is_not_pushed_and_is_pulled_from_its_url(hub_registry, blob_host, foreign_host, tmp_path,
+                                                                media_type):
+    blob_host.reset()  # the registry's own CDN behaves
     image = make_foreign_image(tmp_path, foreign_host, _at(foreign_host), media_type=media_type)
     ref = hub_registry.ref("test/foreign:latest")
     client = hub_registry.client()  # with credentials: a token exists that must not leak
@@ -77,7 +79,8 @@ def test_foreign_layer_is_not_pushed_and_is_pulled_from_its_url(hub_registry, fo
     assert len(fetched) == 1 and not fetched[0]["authorization"]
 
 
-def test_next_url_is_tried_when_one_lacks_the_layer(hub_registry, foreign_host, tmp_path):
+def test_next_url_is_tried_when_one_lacks_the_layer(hub_registry, blob_host, foreign_host, tmp_path):
+    blob_host.reset()  # the registry's own CDN behaves
     def urls(hex_digest: str) -> list[str]:
         return [f"{foreign_host.base_url}/missing/{hex_digest}", f"{foreign_host.base_url}/layers/{hex_digest}"]
 

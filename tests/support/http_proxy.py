@@ -83,7 +83,10 @@ def _read_request(rfile: BinaryIO) -> Request | None:
     line = rfile.readline(65537)
     if not line.strip():
         return None
-    method, target, _ = line.decode("latin-1").split(" ", 2)
+    words = line.decode("latin-1").split(" ", 2)
+    if len(words) != 3:
+        return None  # not HTTP: hang up
+    method, target, _ = words
     message = http.client.parse_headers(rfile)  # type: ignore[arg-type]
     return Request(method, target, list(message.items()))
 
@@ -170,6 +173,8 @@ class _Base:
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
+                if self.rfile.peek(1)[:1] == b"\x16":  # type: ignore[attr-defined]
+                    return  # a TLS hello to this plain-HTTP server: hang up, as a real one would fail it
                 owner.serve_connection(self.connection, self.rfile, self.wfile)
 
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
