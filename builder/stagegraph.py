@@ -47,23 +47,40 @@ class _Scheduler(Generic[Result]):
         self._waiting = sorted(needs)  # not started yet, in Dockerfile order
         self._running: set[int] = set()
         self._failure: BaseException | None = None
+        self._workers = 0  # worker threads still serving
 
     def run(self, workers: int) -> None:
         threads = [threading.Thread(target=self._serve, name=f"pybuild-stage-{number}")
                    for number in range(workers)]
+        self._workers = workers
         for thread in threads:
             thread.start()
         try:
-            for thread in threads:
-                thread.join()
+            self._wait_for_workers()
         except KeyboardInterrupt as interrupt:
             self._fail(interrupt)
-            for thread in threads:
-                thread.join()
+            self._wait_for_workers()
+        for thread in threads:
+            thread.join()
         if self._failure is not None:
             raise self._failure
 
+    def _wait_for_workers(self) -> None:
+        # Not Thread.join: on Python 3.11 a join interrupted by Ctrl-C can mark a running thread as
+        # stopped, and the next join would return while it still runs.
+        with self._changed:
+            while self._workers:
+                self._changed.wait()
+
     def _serve(self) -> None:
+        try:
+            self._serve_stages()
+        finally:
+            with self._changed:
+                self._workers -= 1
+                self._changed.notify_all()
+
+    def _serve_stages(self) -> None:
         """A worker: build ready stages until none is left to start."""
         while True:
             with self._changed:

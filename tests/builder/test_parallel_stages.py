@@ -2,7 +2,9 @@
 results as a serial build, dependencies respected and the first failure reported as usual."""
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -144,13 +146,37 @@ def test_cli_failure_shows_the_snippet_without_a_traceback(built_root: Path, tmp
     assert re.search(r"^#\d+ CANCELED$", result.stderr, re.MULTILINE), result.stderr
 
 
-def test_max_parallel_one_numbers_steps_in_dockerfile_order(built_root: Path, tmp_path: Path) -> None:
+def test_serial_build_numbers_steps_in_dockerfile_order(built_root: Path, tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(TWO_SLEEPERS.replace("sleep 1", "true"))
-    result = pybuild("--root", str(built_root), "--no-cache", "--progress", "plain", "--max-parallel", "1",
-                     str(tmp_path))
+    result = pybuild("--root", str(built_root), "--no-cache", "--progress", "plain", str(tmp_path),
+                     env={**os.environ, "PYBUILD_MAX_PARALLEL": "1"})
     assert result.returncode == 0, result.stderr
     titles = re.findall(r"^#(\d+) (\[.*)$", result.stderr, re.MULTILINE)
     assert [(int(number), title.split(" ", 1)[0]) for number, title in titles] == [
         (1, "[left"), (2, "[right"), (3, "[stage-2"), (4, "[stage-2")]
     bad = pybuild("--root", str(built_root), "--max-parallel", "0", str(tmp_path))
     assert bad.returncode == 2 and "at least 1" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_ctrl_c_cancels_every_running_stage(built_root: Path, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:local AS a\nRUN sleep 30\nFROM busybox:local AS b\nRUN sleep 30\n"
+        "FROM busybox:local\nCOPY --from=a / /a\nCOPY --from=b / /b\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "builder.cli", "--root", str(built_root), "--no-cache", "--progress", "plain",
+         "--max-parallel", "2", str(tmp_path)],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a background runner may ignore it
+    log = ""
+    assert process.stderr is not None
+    while log.count("RUN sleep 30") < 2:  # both containers are starting
+        line = process.stderr.readline()
+        assert line, log
+        log += line
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    log += process.communicate(timeout=20)[1]
+    assert process.returncode == 130 and time.monotonic() - interrupted < 10, log
+    assert len(re.findall(r"^#\d+ CANCELED$", log, re.MULTILINE)) == 2, log
+    assert "Traceback" not in log
