@@ -193,7 +193,7 @@ class TreeCopier:
         os.chown(target, uid, gid, follow_symlinks=False)
         if not stat.S_ISLNK(st.st_mode):
             os.chmod(target, self._mode_for(st))
-            _copy_xattrs(self.source.host(relpath), target)
+            _copy_xattrs(self.source.host(relpath), target, keep_capability=not self.source.from_context)
         os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
     def image_path(self, host_path: str) -> str:
@@ -231,13 +231,22 @@ def _copy_data(source_fd: int, target_fd: int) -> None:
         os.write(target_fd, chunk)
 
 
-def _copy_xattrs(source: str, target: str) -> None:
-    """Best effort, as BuildKit (its handler logs and ignores xattr errors)."""
+_CAPABILITY_XATTR = "security.capability"
+
+
+def _copy_xattrs(source: str, target: str, keep_capability: bool) -> None:
+    """Best effort, as BuildKit (its handler logs and ignores xattr errors).
+
+    A file capability never survives BuildKit's context transfer: fsutil's receiver sets the
+    xattrs before its chown, and the kernel drops ``security.capability`` on chown.
+    """
     try:
         names = os.listxattr(source, follow_symlinks=False)
     except OSError:
         return
     for name in names:
+        if name == _CAPABILITY_XATTR and not keep_capability:
+            continue
         try:
             os.setxattr(target, name, os.getxattr(source, name, follow_symlinks=False), follow_symlinks=False)
         except OSError:

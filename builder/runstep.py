@@ -89,6 +89,7 @@ def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_
             network=_network_mode(request.network),
             mounts=tuple(binds),
             extra_hosts=request.extra_hosts,
+            hosts_own_address=False,  # BuildKit's hosts file: localhost lines and --add-host only
             **({"capabilities": ALL_CAPABILITIES} if request.insecure else {}),
         )
         try:

@@ -63,7 +63,7 @@ def _write_etc_files(state: ContainerState, spec: ProcessSpec, address: str | No
         host_resolv = ""
     contents = {
         "/etc/resolv.conf": etcfiles.resolv_conf(host_resolv, spec.network),
-        "/etc/hosts": etcfiles.hosts(spec.hostname, address, spec.extra_hosts),
+        "/etc/hosts": etcfiles.hosts(spec.hostname, address if spec.hosts_own_address else None, spec.extra_hosts),
         "/etc/hostname": spec.hostname + "\n",
     }
     files = []

@@ -33,7 +33,7 @@ HOST_GATEWAY = "host-gateway"  # an --add-host address that stands for the bridg
 
 
 def hosts(hostname: str, address: str | None = None, extra: tuple[tuple[str, str], ...] = ()) -> str:
-    """BuildKit's hosts file: localhost lines, the container's own address, then ``--add-host`` entries."""
+    """The hosts file: localhost lines, the container's own address (docker run only), then ``--add-host`` entries."""
     lines = [f"127.0.0.1\tlocalhost {hostname}", "::1\tlocalhost ip6-localhost ip6-loopback"]
     if address:
         lines.append(f"{address}\t{hostname}")

@@ -68,6 +68,7 @@ class ProcessSpec:
     limits: Limits = field(default_factory=Limits)
     capabilities: frozenset[int] = DOCKER_DEFAULT_CAPABILITIES
     extra_hosts: tuple[tuple[str, str], ...] = ()  # (name, address) lines added to /etc/hosts; see etcfiles
+    hosts_own_address: bool = True  # docker run lists the container's address in /etc/hosts; BuildKit's RUN does not
 
     def __post_init__(self) -> None:
         if not self.argv:

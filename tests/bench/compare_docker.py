@@ -14,6 +14,16 @@ lines anywhere in its Dockerfile::
     # compare: needs OTHER-CASE         (built first, tagged cmp-OTHER-CASE, e.g. ONBUILD parents)
     # compare: dockerfile NAME          (a Dockerfile under another name, passed with -f)
     # compare: note TEXT                (printed with the case)
+    # compare: flag ARG                 (an extra build CLI argument for both, e.g. --add-host=a:1.2.3.4)
+    # compare: serve DIR                (serve the context's DIR over http on 127.0.0.1 while the case
+                                         builds; ``{serve}`` in build-arg/flag values is its base URL)
+    # compare: accept REGEX -- WHY      (a difference matching REGEX is known and accepted: docker 26
+                                         is older than the BuildKit semantics pybuild follows)
+    # compare: docker-lacks WHY         (docker 26 cannot build the case: a newer Dockerfile feature)
+
+Known differences are listed as KNOWN with their reason and do not count: a case whose
+differences are all accepted is "SAME+KNOWN"; a ``docker-lacks`` case that only pybuild
+builds is "DOCKER-TOO-OLD".
 
 Both images are flattened by this script itself (its own layer walker: whiteouts, opaque
 directories, hardlinks), not by pybuild's runtime, so a bug in pybuild's apply code cannot
@@ -55,16 +65,21 @@ symbolic ``--chmod`` silently ignored, ``ADD --chown`` not applied to archive me
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import hashlib
+import http.server
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -396,6 +411,10 @@ class Case:
     needs: list[str] = field(default_factory=list)
     dockerfile: str = "Dockerfile"
     notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    serve: str = ""
+    accepted: list[tuple[re.Pattern, str]] = field(default_factory=list)
+    docker_lacks: str = ""
 
     @classmethod
     def load(cls, directory: Path) -> "Case":
@@ -421,15 +440,30 @@ class Case:
                 case.dockerfile = rest
             elif word == "note":
                 case.notes.append(rest)
+            elif word == "flag":
+                case.flags.append(rest)
+            elif word == "serve":
+                case.serve = rest
+            elif word == "accept":
+                pattern, _, why = rest.partition(" -- ")
+                case.accepted.append((re.compile(pattern.strip()), why.strip()))
+            elif word == "docker-lacks":
+                case.docker_lacks = rest
         return case
 
-    def cli_args(self) -> list[str]:
+    def cli_args(self, served: str = "") -> list[str]:
         args = []
         for a in self.build_args:
-            args += ["--build-arg", a]
+            args += ["--build-arg", a.replace("{serve}", served)]
         if self.target:
             args += ["--target", self.target]
-        return args
+        return args + [f.replace("{serve}", served) for f in self.flags]
+
+    def why_accepted(self, diff: str) -> str | None:
+        for pattern, why in self.accepted:
+            if pattern.search(diff):
+                return why or "accepted"
+        return None
 
 
 def prepare_context(case: Case, scratch: Path) -> Path:
@@ -444,6 +478,30 @@ def prepare_context(case: Case, scratch: Path) -> Path:
     return ctx
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+class Served:
+    """A directory on http://127.0.0.1:PORT for one case (BuildKit fetches ADD URLs from dockerd's
+    own network namespace, the host's, so both engines reach it)."""
+
+    def __init__(self, directory: Path) -> None:
+        handler = functools.partial(QuietHandler, directory=str(directory))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "Served":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @dataclass
 class Result:
     name: str
@@ -451,6 +509,7 @@ class Result:
     docker: dict = field(default_factory=dict)
     pybuild: dict = field(default_factory=dict)
     diffs: list[str] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error_docker: str = ""
     error_pybuild: str = ""
@@ -468,9 +527,16 @@ def run_case(case: Case, docker: Docker, pyb: Pybuild, scratch: Path, timing: bo
             dep = run_case(all_cases[need], docker, pyb, scratch, False, built, all_cases)
             res.notes.append(f"built prerequisite {need}: {dep.status}")
     ctx = prepare_context(case, scratch)
+    served = Served(ctx / case.serve) if case.serve else contextlib.nullcontext()
+    with served:
+        return _build_and_compare(case, docker, pyb, ctx, timing, built, res,
+                                  case.cli_args(served.url if case.serve else ""))
+
+
+def _build_and_compare(case: Case, docker: Docker, pyb: Pybuild, ctx: Path, timing: bool,
+                       built: set[str], res: Result, args: list[str]) -> Result:
     dockerfile = ctx / case.dockerfile
     tag = f"cmp-{case.name}"
-    args = case.cli_args()
     db = docker.build(tag, ctx, dockerfile, args, no_cache=timing)
     pb = pyb.build(tag, ctx, dockerfile, args, no_cache=timing)
     res.docker = {"ok": db.ok, "cold_s": round(db.seconds, 2), "id": db.image_id}
@@ -494,6 +560,10 @@ def run_case(case: Case, docker: Docker, pyb: Pybuild, scratch: Path, timing: bo
                 res.notes.append(f"pybuild cached rebuild gave another image ID ({pb.image_id[:19]} -> {pb2.image_id[:19]})")
     if db.ok != pb.ok:
         res.status = "DOCKER-ONLY-OK" if db.ok else "PYBUILD-ONLY-OK"
+        if pb.ok and case.docker_lacks:
+            res.status = "DOCKER-TOO-OLD"
+            res.notes.append(f"known: {case.docker_lacks}")
+            res.error_docker = tail(res.error_docker, 1)
         built.add(case.name)
         return res
     if not db.ok:
@@ -507,11 +577,18 @@ def run_case(case: Case, docker: Docker, pyb: Pybuild, scratch: Path, timing: bo
         res.status = "COMPARE-ERROR"
         res.notes.append(f"{type(exc).__name__}: {exc}")
         return res
-    res.diffs = compare_config(dconf, pconf)
     tdiffs, tnotes = compare_trees(dtree, ptree)
-    res.diffs += tdiffs
+    for diff in compare_config(dconf, pconf) + tdiffs:
+        why = case.why_accepted(diff)
+        if why is None:
+            res.diffs.append(diff)
+        else:
+            res.known.append(f"{diff}  [{why}]")
     res.notes += tnotes + dtree.layer_notes + ptree.layer_notes
-    res.status = "SAME" if not res.diffs else f"{len(res.diffs)} DIFF"
+    if res.diffs:
+        res.status = f"{len(res.diffs)} DIFF"
+    else:
+        res.status = "SAME+KNOWN" if res.known else "SAME"
     built.add(case.name)
     return res
 
@@ -549,6 +626,8 @@ def main() -> int:
             print(f"    {res.status}   {t}")
             for d in res.diffs:
                 print(f"    DIFF  {d}")
+            for d in res.known:
+                print(f"    KNOWN {d}")
             for n in res.notes:
                 print(f"    note  {n}")
             if res.error_docker:
@@ -562,6 +641,11 @@ def main() -> int:
     for r in results:
         print(f"  {r.name:32} {r.status:16} docker {r.docker.get('cold_s')}/{r.docker.get('cached_s', '-')}s"
               f"  pybuild {r.pybuild.get('cold_s')}/{r.pybuild.get('cached_s', '-')}s")
+    tally: dict[str, int] = {}
+    for r in results:
+        kind = "DIFF" if r.status.endswith(" DIFF") else r.status
+        tally[kind] = tally.get(kind, 0) + 1
+    print("  " + ", ".join(f"{kind}: {n}" for kind, n in sorted(tally.items())))
     if opts.json:
         opts.json.write_text(json.dumps([r.__dict__ for r in results], indent=2))
     return 0

@@ -53,3 +53,15 @@ def test_run_sees_the_extra_hosts_and_only_names_change_the_cache_key(built_root
     assert not any(isinstance(event, StepCached) for event in events)
     lines = (flatten(built_root, "addhost:two", tmp_path / "two") / "hosts.txt").read_text().splitlines()
     assert lines[-1] == "10.1.2.4\tcache"
+
+
+@pytest.mark.privileged
+def test_the_hosts_file_is_buildkits_and_stays_out_of_the_image(built_root: Path, tmp_path: Path) -> None:
+    # Found side by side with docker build: BuildKit's RUN hosts file has no line for the
+    # container's own address (docker run's has one).
+    dockerfile = "FROM busybox:local\nRUN cp /etc/hosts /hosts.txt\n"
+    run_build(built_root, tmp_path, dockerfile, tags=("addhost:exact",), extra_hosts=(("db", "10.1.2.3"),))
+    tree = flatten(built_root, "addhost:exact", tmp_path / "exact")
+    assert (tree / "hosts.txt").read_text() == (
+        "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n10.1.2.3\tdb\n")
+    assert not (tree / "etc/hosts").exists()
