@@ -32,9 +32,9 @@ from builder.layers import UNCOMPRESSED_LAYER
 from builder.services import Services
 from builder.stagestate import step_snapshot
 from registry_client import ContentStore, Descriptor, Digest, DigestMismatch, NotFound, open_uncompressed
-from registry_client.layers import compression_of
 
 _CHUNK = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer (CRC32, size) around deflate
 # A layer -> the content store holding its compressed blob while it is decompressed.
 BlobSource = Callable[[CachedLayer], AbstractContextManager[ContentStore]]
@@ -139,7 +139,7 @@ def _plain_chunks(reader: io.BufferedReader, media_type: str) -> Iterator[bytes]
     small reads), member after member as pigz writes them; zero padding between or after
     members is skipped as ``gzip`` does. Other codecs go through ``open_uncompressed``.
     """
-    if compression_of(reader.peek(4)[:4], media_type) != "gzip":
+    if not reader.peek(2).startswith(_GZIP_MAGIC):  # the bytes decide, as in open_uncompressed
         stream = open_uncompressed(reader, media_type)  # type: ignore[arg-type]
         while chunk := stream.read(_CHUNK):
             yield chunk
