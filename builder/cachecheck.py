@@ -5,7 +5,9 @@
 - ``unreadable``: a record file that does not parse;
 - ``missing-blob``: a record whose layer blob is gone (the step would silently re-run);
 - ``corrupt-blob``: a layer blob whose bytes do not hash to its digest;
-- ``dangling-snapshot``: a step snapshot that no record names and nothing builds on.
+- ``dangling-snapshot``: a step snapshot that no record names and nothing builds on (e.g. once
+  ``--fix`` dropped its record; those a killed build leaves are swept below as leftovers, since
+  under the exclusive lock no build can be about to record them).
 
 *Leftovers* of dead processes (``builder.leftovers``: temp files, lock files, snapshots of
 killed builds) are not problems: every start sweeps them, and so does check.
