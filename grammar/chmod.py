@@ -19,13 +19,14 @@ import re
 
 from grammar.failures import InstructionError
 from grammar.records import record
+from grammar.regexes import compile_regex
 
 _WHO_BITS = {"u": 0o4700, "g": 0o2070, "o": 0o0007, "a": 0o6777}
 _ALL_CLASSES = 0o6777  # setmode's "standard bits": everything but the sticky bit
 _PERM_BITS = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "t": 0o1000}
 _CLASS_SHIFT = {"u": 6, "g": 3, "o": 0}
 _CLAUSE = r"[ugoa]*(?:[-+=][rwxXstugo]*)+"
-_SYMBOLIC = re.compile(rf"{_CLAUSE}(?:,{_CLAUSE})*")
+_SYMBOLIC = compile_regex(rf"{_CLAUSE}(?:,{_CLAUSE})*")
 
 
 @record

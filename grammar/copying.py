@@ -15,11 +15,12 @@ from grammar.chmod import parse_chmod
 from grammar.failures import InstructionError
 from grammar.flags import ParsedFlags
 from grammar.nodes import Heredoc
+from grammar.regexes import compile_regex
 from grammar.request import Request
 
 # BuildKit's reHeredoc, applied to one word.
-HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)\s*([^<]*)$")
-_LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
+HEREDOC_WORD = compile_regex(r"^(\d*)<<(-?)\s*([^<]*)$")
+_LEADING_TABS = compile_regex(r"^\t+", re.MULTILINE)
 
 
 def parse_copy(request: Request) -> Copy:

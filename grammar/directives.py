@@ -13,14 +13,14 @@ The block ends at the first line that is not a known ``key=value`` comment.
 from __future__ import annotations
 
 import json
-import re
 
 from grammar.linesplit import BOM, go_trim_left, trim_newline
 from grammar.records import record
+from grammar.regexes import compile_regex
 
 KNOWN_KEYS = frozenset({"syntax", "check", "escape"})
 # Go's RE2 ``\s`` is ASCII [\t\n\f\r ], narrower than Python's.
-_DIRECTIVE = re.compile(r"([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*")
+_DIRECTIVE = compile_regex(r"([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*")
 ESCAPE_TOKENS = ("\\", "`")
 
 

@@ -11,6 +11,7 @@ from grammar.ast import Healthcheck
 from grammar.failures import InstructionError
 from grammar.flags import ParsedFlags
 from grammar.gotext import quote
+from grammar.regexes import compile_regex
 from grammar.request import Request, handle_json_args, require_at_least_one
 
 _NANOSECONDS = {
@@ -24,8 +25,8 @@ _NANOSECONDS = {
     "h": 3_600_000_000_000,
 }
 _MINIMUM = 1_000_000  # 1ms
-_NUMBER = re.compile(r"(\d*)(?:\.(\d*))?")
-_UNIT = re.compile(r"[^0-9.]*")
+_NUMBER = compile_regex(r"(\d*)(?:\.(\d*))?")
+_UNIT = compile_regex(r"[^0-9.]*")
 _INT32 = 2**31
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 
 from grammar.records import record
+from grammar.regexes import compile_regex
 from grammar.shellscan import ShellLexError, shell_words
 
 HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
 # Go's \d and \s are ASCII-only.
-_MARKER = re.compile(r"([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)", re.DOTALL)
-_LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
+_MARKER = compile_regex(r"([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)", re.DOTALL)
+_LEADING_TABS = compile_regex(r"^\t+", re.MULTILINE)
 _MAX_FD = 2**64 - 1  # strconv.ParseUint saturates on overflow
 
 

@@ -20,6 +20,7 @@ from grammar.failures import InstructionError, located
 from grammar.healthcheck import parse_healthcheck
 from grammar.mounts import check_mount_syntax, preview_mount
 from grammar.nodes import Node, ParsedFile
+from grammar.regexes import compile_regex
 from grammar.request import (
     Request, command_of, handle_json_args, require_at_least_one, require_exactly_one, span_of,
 )  # fmt: skip
@@ -27,9 +28,9 @@ from grammar.stages import Dockerfile, check_cycles, group_stages
 from grammar.gotext import quote
 from grammar.suggest import with_hint
 
-_STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
-_ONBUILD_PREFIX = re.compile(r"^\s*ONBUILD\s*", re.IGNORECASE)
-_WINDOWS_PATH = re.compile(r'"[a-z]:\\.*')
+_STAGE_NAME = compile_regex(r"[a-z][a-z0-9\-_.]*")
+_ONBUILD_PREFIX = compile_regex(r"^\s*ONBUILD\s*", re.IGNORECASE)
+_WINDOWS_PATH = compile_regex(r'"[a-z]:\\.*')
 
 
 def parse_instruction(node: Node, parsed_file: ParsedFile, *, labs: bool = False) -> Instruction:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
+
+from grammar.regexes import compile_regex
 
 NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
 # Go's decoder turns unpaired surrogate escapes (\ud800) into U+FFFD.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = compile_regex("[\ud800-\udfff]")
 
 
 class NotStringArrayError(ValueError):

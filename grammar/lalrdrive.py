@@ -24,12 +24,11 @@ raised by a callback is the same too and passes straight through.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-
-import _sre
+from collections.abc import Callable
 from typing import Any
 
 from grammar._lark_token import Token
+from grammar.regexes import compile_regex
 
 _new_str = str.__new__
 
@@ -112,15 +111,11 @@ class FastParser:
 
     ``tables``: that parser's ``larkbuild.fast_tables``; ``transformer`` and
     ``postlex``: as given to lark; ``open_lark``: loads lark's own parser, with the
-    same transformer and postlexer, for a parse the loop hands over;
-    ``sre_arguments``: lexer patterns compiled ahead of time (see
-    ``larkbuild.sre_arguments``), ``(regexp, flags) -> arguments of _sre.compile``.
+    same transformer and postlexer, for a parse the loop hands over.
     """
 
-    def __init__(self, tables: dict[str, Any], transformer: Any, postlex: Any, open_lark: Callable[[], Any],
-                 sre_arguments: Mapping[tuple[str, int], tuple] | None = None) -> None:
+    def __init__(self, tables: dict[str, Any], transformer: Any, postlex: Any, open_lark: Callable[[], Any]) -> None:
         self._tables = tables
-        self._sre_arguments = sre_arguments or {}
         self._open_lark = open_lark
         self._lark_parser: Any = None
         self._postlex = postlex
@@ -160,7 +155,8 @@ class FastParser:
         them. An alternation matches with its first alternative that matches, so
         trying each terminal's own pattern in the same order finds the same
         token; those patterns compile once each, on first use, and a state has
-        only a few terminals. Compiled ahead of time, they cost next to nothing.
+        only a few terminals. Compiled ahead of time (``grammar.regexes``), they
+        cost next to nothing.
         """
         index = self._tables["state_scanners"][state]
         found = self._by_scanner.get(index)
@@ -181,14 +177,7 @@ class FastParser:
         found = self._matchers.get(index)
         if found is None:
             name, regexp = self._tables["patterns"][index]
-            flags = self._tables["regex_flags"]
-            compiled = self._sre_arguments.get((regexp, flags))
-            if compiled is None:
-                pattern = re.compile(regexp, flags)
-            else:  # what re.compile would make, without parsing and compiling the pattern again
-                final_flags, code, groups, group_index, index_group = compiled
-                pattern = _sre.compile(regexp, final_flags, list(code), groups, group_index, index_group)
-            found = self._matchers[index] = (pattern.match, name)
+            found = self._matchers[index] = (compile_regex(regexp, self._tables["regex_flags"]).match, name)
         return found
 
     def _tokens(self, text: str, states: list[int]):
@@ -256,7 +245,7 @@ class FastParser:
 
 def _unless_callback(alternatives: tuple[tuple[str, str], ...], flags: int) -> Callable[[Token], Token]:
     """lark's ``UnlessCallback``: a token whose whole text is one of the keywords takes the keyword's type."""
-    keywords = re.compile("|".join(f"(?P<{name}>{regexp})" for name, regexp in alternatives), flags)
+    keywords = compile_regex("|".join(f"(?P<{name}>{regexp})" for name, regexp in alternatives), flags)
 
     def retype(token: Token) -> Token:
         found = keywords.fullmatch(token.value)

@@ -45,19 +45,6 @@ def fast_tables(escape: str, start: str) -> dict[str, Any]:
     return build_fast_tables(tables(escape, start), start)
 
 
-def sre_arguments() -> dict[tuple[str, int], tuple]:
-    """The lexers' patterns compiled ahead of time, if they were compiled for this regular expression engine."""
-    import sys
-
-    import _sre
-
-    from grammar import _lalr_tables
-
-    if _lalr_tables.SRE_MAGIC != _sre.MAGIC or _lalr_tables.PYTHON_VERSION != sys.version_info[:2]:
-        return {}
-    return _lalr_tables.SRE_ARGUMENTS
-
-
 def grammar_fingerprint() -> str:
     """A cheap checksum of the grammar files (CRC-32: this detects edits, it is no security measure)."""
     checksum = 0

@@ -6,14 +6,12 @@ dispatch table; see ``grammar.nodes`` for the list.
 """
 from __future__ import annotations
 
-import re
-
 from grammar._lark_token import Token
-
 from grammar.jsonargs import classify_bracket_text, decode_string_array
 from grammar.records import record
+from grammar.regexes import compile_regex
 
-_ASCII_BLANKS = re.compile(r"[\t\x0b\x0c\r ]+")
+_ASCII_BLANKS = compile_regex(r"[\t\x0b\x0c\r ]+")
 _WORD_TYPES = frozenset({"NAME_VALUE", "QUOTED_WORD"})
 
 

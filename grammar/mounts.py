@@ -17,6 +17,7 @@ from dataclasses import replace
 from grammar.ast import RunMount
 from grammar.failures import InstructionError
 from grammar.gotext import quote
+from grammar.regexes import compile_regex
 from grammar.suggest import with_hint
 
 Expand = Callable[[str], str]
@@ -33,7 +34,7 @@ _STRING_KEYS = {
     "from": "from_", "source": "source", "src": "source", "target": "target", "dst": "target",
     "destination": "target", "id": "id", "env": "env",
 }  # fmt: skip
-_SIZE = re.compile(r"(\d+(?:\.\d+)*) ?([kmgtp])?i?b?", re.IGNORECASE)
+_SIZE = compile_regex(r"(\d+(?:\.\d+)*) ?([kmgtp])?i?b?", re.IGNORECASE)
 # What BuildKit fills in at dispatch when a key is left out (mode is octal).
 DEFAULT_MODES = {"cache": 0o755, "secret": 0o400, "ssh": 0o600}
 

@@ -162,11 +162,11 @@ def file_parser(escape: str) -> FastParser:
 
 def _parser(escape: str, start: str, transformer: object, postlex: object | None) -> FastParser:
     from grammar.lalrdrive import FastParser
-    from grammar.larkload import fast_tables, open_grammar, sre_arguments
+    from grammar.larkload import fast_tables, open_grammar
 
     options = {"transformer": transformer} if postlex is None else {"transformer": transformer, "postlex": postlex}
     return FastParser(fast_tables(escape, start), transformer, postlex,
-                      functools.partial(open_grammar, escape, start, **options), sre_arguments())
+                      functools.partial(open_grammar, escape, start, **options))
 
 
 def _is_lark_syntax_error(error: Exception) -> bool:

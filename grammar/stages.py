@@ -15,7 +15,6 @@ expansion; every function here takes the reference string it should resolve.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import field
 
 from grammar.ast import Arg, Copy, From, Instruction, Run, Span
@@ -24,6 +23,7 @@ from grammar.failures import InstructionError
 from grammar.nodes import Directives, ParseWarning
 from grammar.gotext import quote
 from grammar.records import record
+from grammar.regexes import compile_regex
 from grammar.suggest import with_hint
 
 
@@ -78,7 +78,7 @@ class StageDependency:
 
 RESERVED_STAGE_NAMES = ("context", "scratch")
 # What BuildKit's lexer would change with an empty env: variables, quotes, escapes.
-_VARIABLE_LIKE = re.compile(r"\$[A-Za-z0-9_{@*#?!$-]|['\"\\]")
+_VARIABLE_LIKE = compile_regex(r"\$[A-Za-z0-9_{@*#?!$-]|['\"\\]")
 
 
 def group_stages(

@@ -69,23 +69,25 @@ def test_fast_tables_match_a_fresh_build(key: tuple[str, str]) -> None:
     assert _lalr_tables.FAST[key] == larkbuild.fast_tables(larkbuild.build_tables(escape, start), start), REGENERATE
 
 
+@same_lark
+def test_precompiled_patterns_are_up_to_date() -> None:
+    assert larkbuild.SRE_CODES_FILE.read_text() == larkbuild.sre_codes_source(), REGENERATE
+
+
 def test_precompiled_patterns_are_what_re_compiles() -> None:
-    """Each lexer pattern compiled ahead of time is the pattern ``re.compile`` makes (same code and flags)."""
+    """Each pattern compiled ahead of time is the pattern ``re.compile`` makes (same code, flags, groups)."""
     import re
 
-    from grammar.lalrdrive import FastParser
+    from grammar import _sre_codes, regexes
 
-    sre_arguments = larkload.sre_arguments()
-    assert sre_arguments, "generated with another Python: regenerate with this one"
-    patterns = {(regexp, tables["regex_flags"]) for tables in _lalr_tables.FAST.values()
-                for _, regexp in tables["patterns"]}
-    assert set(sre_arguments) == patterns, REGENERATE
-    for regexp, flags in patterns:
-        assert sre_arguments[(regexp, flags)] == larkbuild.sre_arguments(regexp, flags), REGENERATE
-    for tables in _lalr_tables.FAST.values():
-        parser = FastParser(tables, None, None, lambda: None, sre_arguments)
-        for index, (_, regexp) in enumerate(tables["patterns"]):
-            assert parser._matcher(index)[0].__self__ == re.compile(regexp, tables["regex_flags"])
+    assert regexes._USABLE, "generated with another Python: regenerate with this one"
+    lexed = {(regexp, tables["regex_flags"]) for tables in _lalr_tables.FAST.values() for _, regexp in tables["patterns"]}
+    assert lexed <= set(_sre_codes.ARGUMENTS), REGENERATE
+    for regexp, flags in _sre_codes.ARGUMENTS:
+        made, expected = regexes.compile_regex(regexp, flags), re.compile(regexp, flags)
+        assert made == expected and made.groupindex == expected.groupindex and made.groups == expected.groups
+    made = regexes.compile_regex("(?P<new>x)|(y)", re.IGNORECASE)  # not compiled ahead of time: re does it
+    assert made == re.compile("(?P<new>x)|(y)", re.IGNORECASE) and made.groupindex == {"new": 1}
 
 
 def test_tables_cover_every_grammar_and_start() -> None:
@@ -147,3 +149,4 @@ def test_stale_tables_are_built_with_lark(tmp_path: Path, monkeypatch: pytest.Mo
     assert list((tmp_path / "pybuild" / "lark").iterdir()), "the lark build is cached on disk"
     parser = larkload.open_grammar("`", "instructions")
     assert parser.parse("FROM a") is not None
+    assert larkload.fast_tables("`", "dockerfile") == _lalr_tables.FAST[("`", "dockerfile")]
