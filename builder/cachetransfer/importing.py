@@ -44,18 +44,22 @@ def import_cache(services: Services, specs: Sequence[CacheSpec],
                  registry: RegistryFactory | None = None) -> list[TransferReport]:
     reports = []
     for spec in specs:
-        try:
-            document, source, workers = _open(services, spec, registry or default_registry(services))
-        except (FileNotFoundError, NotFound):
-            report = TransferReport(spec, False, error=f"no cache at {spec.location}")  # a first CI run
-        except Exception as exc:  # untrusted input: any failure to read skips this cache, not the build
-            report = TransferReport(spec, False, error=f"cache at {spec.location} is unusable: {exc}")
-        else:
-            report = _import(services, spec, document, source, workers)
+        with services.images.lease():  # no collection between a layer's arrival and its record
+            report = _read_and_import(services, spec, registry or default_registry(services))
         if report.error:
             services.emit(BuildWarning(report.summary))
         reports.append(report)
     return reports
+
+
+def _read_and_import(services: Services, spec: CacheSpec, registry: RegistryFactory) -> TransferReport:
+    try:
+        document, source, workers = _open(services, spec, registry)
+    except (FileNotFoundError, NotFound):
+        return TransferReport(spec, False, error=f"no cache at {spec.location}")  # a first CI run
+    except Exception as exc:  # untrusted input: any failure to read skips this cache, not the build
+        return TransferReport(spec, False, error=f"cache at {spec.location} is unusable: {exc}")
+    return _import(services, spec, document, source, workers)
 
 
 def _open(services: Services, spec: CacheSpec, registry: RegistryFactory) -> tuple[CacheDocument, BlobSource, int]:
