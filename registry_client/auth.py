@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from .errors import AuthError
 
-if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
-    import requests
+if TYPE_CHECKING:
+    from .httpclient import HTTPClient, Response
 
 EXPIRY_MARGIN_SECONDS = 10.0
 DEFAULT_TOKEN_LIFETIME = 60.0
@@ -115,14 +115,14 @@ class Authenticator:
 
     def __init__(
         self,
-        session: requests.Session,
+        http: HTTPClient,
         credentials: Credentials,
         *,
         registry: str,
         allow_http_realm: bool,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._session = session
+        self._http = http
         self._credentials = credentials
         self._registry = registry
         self._allow_http_realm = allow_http_realm
@@ -143,7 +143,7 @@ class Authenticator:
         token = self._cached_token(frozenset(scopes))
         return f"Bearer {token}" if token else None
 
-    def handle_unauthorized(self, response: requests.Response, scopes: tuple[str, ...]) -> str:
+    def handle_unauthorized(self, response: Response, scopes: tuple[str, ...]) -> str:
         """Answer a 401: learn the challenge, get a token; return the header for the retry."""
         challenge = pick_challenge(parse_challenges(response.headers.get("WWW-Authenticate", "")))
         if challenge is None:
@@ -192,7 +192,9 @@ class Authenticator:
         headers = {}
         if self._credentials.username or self._credentials.password:
             headers["Authorization"] = self._credentials.basic_header()
-        response = self._session.get(realm, params=params, headers=headers, timeout=30)
+        separator = "&" if urllib.parse.urlsplit(realm).query else "?"
+        url = realm + (separator + urllib.parse.urlencode(params) if params else "")
+        response = self._http.request("GET", url, headers=headers)
         return self._token_body(response, realm)
 
     def _refresh_token_grant(self, realm: str, service: str, scopes: frozenset[str]) -> dict:
@@ -203,13 +205,15 @@ class Authenticator:
             "client_id": CLIENT_ID,
             "scope": " ".join(sorted(scopes)),
         }
-        response = self._session.post(realm, data=form, timeout=30)
+        response = self._http.request("POST", realm, body=urllib.parse.urlencode(form).encode(),
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
         if response.status_code in (404, 405):
+            response.close()
             # Token servers without OAuth2 support: fall back to GET + Basic (like ggcr).
             return self._token_get(realm, service, scopes)
         return self._token_body(response, realm)
 
-    def _token_body(self, response: requests.Response, realm: str) -> dict:
+    def _token_body(self, response: Response, realm: str) -> dict:
         if response.status_code in (401, 403):
             raise AuthError(f"token server {realm} refused the credentials for {self._registry}: "
                             f"{response.status_code} {response.text[:200].strip()}")

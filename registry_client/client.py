@@ -25,8 +25,8 @@ from .reference import DOCKER_HUB, Reference
 from .responses import RateLimit, raise_for_status
 from .transport import Call, Endpoint
 
-if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
-    import requests
+if TYPE_CHECKING:
+    from .httpclient import Response
 
 MAX_MANIFEST_BYTES = 100 << 20
 T = TypeVar("T")
@@ -46,7 +46,7 @@ class FetchedManifest:
 
 
 class RegistryClient:
-    """Talks to registries; thread-safe; one keep-alive session per host."""
+    """Talks to registries; thread-safe; pooled keep-alive connections per host."""
 
     def __init__(self, options: RegistryOptions | None = None,
                  credentials: CredentialSource | None = None) -> None:
@@ -140,7 +140,7 @@ class RegistryClient:
             store.put_bytes(data, fetched.descriptor.media_type)
         return fetched
 
-    def _manifest_request(self, endpoint: Endpoint, ref: Reference, method: str, identifier: str) -> requests.Response:
+    def _manifest_request(self, endpoint: Endpoint, ref: Reference, method: str, identifier: str) -> Response:
         url = endpoint.url(f"/v2/{ref.repository}/manifests/{identifier}")
         call = Call(method, url, (pull_scope(ref.repository),), {"Accept": mt.MANIFEST_ACCEPT})
         response = endpoint.request(call)
@@ -162,7 +162,7 @@ class RegistryClient:
             url = endpoint.url(f"/v2/{ref.repository}/blobs/{descriptor.digest}")
             scopes = (pull_scope(ref.repository),)
 
-            def open_response(headers: dict[str, str]) -> requests.Response:
+            def open_response(headers: dict[str, str]) -> Response:
                 return endpoint.request(Call("GET", url, scopes, headers, stream=True))
 
             download_blob(open_response, descriptor, store, settings=settings,
@@ -183,20 +183,20 @@ class RegistryClient:
                        on_progress: ProgressCallback | None, ref: Reference) -> list[tuple[str, Exception]]:
         """Try each of a foreign layer's URLs in turn (as containerd does, before the registry);
         the failures, or [] once one worked. Registry credentials never go there."""
-        import requests
+        from .httpclient import ConnectionFailed
 
         failures: list[tuple[str, Exception]] = []
         for url in descriptor.urls:
-            session = self.endpoint(urllib.parse.urlsplit(url).netloc).session
+            http = self.endpoint(urllib.parse.urlsplit(url).netloc).http
 
-            def open_response(headers: dict[str, str], url: str = url) -> requests.Response:
-                return session.get(url, headers=headers, stream=True, timeout=self.options.timeout)
+            def open_response(headers: dict[str, str], url: str = url) -> Response:
+                return http.request("GET", url, headers=headers)
 
             try:
                 download_blob(open_response, descriptor, store, settings=settings,
                               on_progress=on_progress, ref=str(ref))
                 return []
-            except (RegistryError, requests.RequestException) as exc:
+            except (RegistryError, ConnectionFailed) as exc:
                 failures.append((url, exc))
         return failures
 
@@ -219,7 +219,7 @@ def _fetched(data: bytes, content_type: str | None, expected: Digest | None, ref
     return FetchedManifest(Descriptor(parsed.media_type, digest, len(data)), data, parsed)
 
 
-def _read_limited(response: requests.Response, ref: Reference) -> bytes:
+def _read_limited(response: Response, ref: Reference) -> bytes:
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > MAX_MANIFEST_BYTES:
         raise ProtocolError(f"manifest of {length} bytes is larger than {MAX_MANIFEST_BYTES}", ref=str(ref))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -115,7 +114,7 @@ class ContentStore:
     def writer(self, expected: Descriptor | None = None) -> Iterator[BlobWriter]:
         """A writer whose temp file is removed unless ``commit()`` succeeded."""
         self._ingest.mkdir(parents=True, exist_ok=True)
-        name = f"{expected.digest.hex[:16] if expected else 'blob'}-{os.getpid()}-{secrets.token_hex(4)}"
+        name = f"{expected.digest.hex[:16] if expected else 'blob'}-{os.getpid()}-{os.urandom(4).hex()}"
         writer = BlobWriter(self, self._ingest / name, expected)
         try:
             yield writer

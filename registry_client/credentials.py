@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +105,8 @@ class DockerConfig:
 
     def _save(self, data: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
         fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".config.json.")
         try:
             with os.fdopen(fd, "w") as out:
@@ -159,6 +159,8 @@ def _run_helper(helper: str, action: str, payload: str, *, missing_ok: bool = Fa
     """Run ``docker-credential-<helper> <action>``; '' when it has nothing for this host."""
     program = f"docker-credential-{helper}"
     try:
+        import subprocess  # only a credential helper needs it
+
         result = subprocess.run([program, action], input=payload.encode(), capture_output=True, timeout=60)
     except FileNotFoundError:
         if missing_ok and action != "store":

@@ -10,28 +10,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from .content import BlobWriter, ContentStore
 from .errors import DigestMismatch, ProtocolError, TransportError
+from .httpclient import ConnectionFailed
 from .oci import Descriptor, Digest
 from .responses import raise_for_status
 
-if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
-    import requests
+if TYPE_CHECKING:
+    from .httpclient import Response
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-
-
-@cache
-def _dropped() -> tuple[type[BaseException], ...]:
-    """The exceptions of a connection that broke off mid-body (imported on first download)."""
-    import requests
-    import urllib3
-
-    return (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-            urllib3.exceptions.HTTPError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +37,7 @@ class BlobProgress:
 
 
 ProgressCallback = Callable[[BlobProgress], None]
-OpenResponse = Callable[[Mapping[str, str]], "requests.Response"]
+OpenResponse = Callable[[Mapping[str, str]], "Response"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +73,15 @@ def download_blob(open_response: OpenResponse, descriptor: Descriptor, store: Co
 def _receive(open_response: OpenResponse, descriptor: Descriptor, writer: BlobWriter,
              settings: DownloadSettings, report: ProgressCallback, ref: str | None) -> None:
     resumes = 0
-    dropped = _dropped()
+    buffer = memoryview(bytearray(min(settings.chunk_size, max(descriptor.size, 1))))
     while True:
         headers = {"Range": f"bytes={writer.offset}-{descriptor.size - 1}"} if writer.offset else {}
         response = open_response(headers)
         try:
             _start_body(response, descriptor, writer, ref)
-            _copy_body(response, descriptor, writer, settings.chunk_size, report)
-        except dropped:
-            pass  # a short read: resume below from writer.offset
+            _copy_body(response, descriptor, writer, buffer, report)
+        except ConnectionFailed:
+            pass  # the connection broke mid-body: resume below from writer.offset
         finally:
             response.close()
         if writer.offset >= descriptor.size:
@@ -103,7 +93,7 @@ def _receive(open_response: OpenResponse, descriptor: Descriptor, writer: BlobWr
                 f"{settings.resume_attempts} resumes)", ref=ref, digest=str(descriptor.digest))
 
 
-def _start_body(response: requests.Response, descriptor: Descriptor, writer: BlobWriter,
+def _start_body(response: Response, descriptor: Descriptor, writer: BlobWriter,
                 ref: str | None) -> None:
     digest = str(descriptor.digest)
     if response.status_code == 206 and writer.offset:
@@ -123,11 +113,10 @@ def _start_body(response: requests.Response, descriptor: Descriptor, writer: Blo
                              ref=ref, digest=digest)
 
 
-def _copy_body(response: requests.Response, descriptor: Descriptor, writer: BlobWriter,
-               chunk_size: int, report: ProgressCallback) -> None:
+def _copy_body(response: Response, descriptor: Descriptor, writer: BlobWriter,
+               buffer: memoryview, report: ProgressCallback) -> None:
     # Raw bytes, never decoded: a Content-Encoding from a CDN must not change what we hash.
-    # enforce_content_length=False keeps urllib3 from discarding the bytes of a short read.
-    response.raw.enforce_content_length = False
-    for chunk in response.raw.stream(chunk_size, decode_content=False):
-        writer.write(chunk)
+    # One buffer is refilled for the whole blob; a short body simply ends early (resumed above).
+    while received := response.readinto(buffer):
+        writer.write(buffer[:received])
         report(BlobProgress(descriptor.digest, descriptor.media_type, writer.offset, descriptor.size))

@@ -1,7 +1,6 @@
 """Settings of a RegistryClient: insecure hosts, mirrors, TLS directories, retries, limits."""
 from __future__ import annotations
 
-import ipaddress
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ class RegistryOptions:
         for entry in self.insecure_registries:
             if entry in (host, name):
                 return True
-            if "/" in entry and _in_network(name, entry):
+            if "/" in entry and _looks_like_ip(name) and _in_network(name, entry):
                 return True
         return False
 
@@ -52,8 +51,14 @@ def _hostname(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def _looks_like_ip(name: str) -> bool:
+    return ":" in name or name.replace(".", "").isdigit()
+
+
 def _in_network(name: str, cidr: str) -> bool:
     try:
+        import ipaddress  # only IP literals get here
+
         return ipaddress.ip_address(name) in ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         return False

@@ -7,7 +7,7 @@ omit the variant. Matching prefers an exact match, then the fallbacks a CPU can 
 """
 from __future__ import annotations
 
-import platform as host
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -67,7 +67,8 @@ class Platform:
 
 def host_platform() -> Platform:
     """The platform of this machine, normalised (``linux/amd64``, ``linux/arm64``...)."""
-    return Platform(host.system().lower() or "linux", host.machine() or "amd64").normalized()
+    system = os.uname()  # what platform.system()/machine() read, without importing platform
+    return Platform(system.sysname.lower() or "linux", system.machine or "amd64").normalized()
 
 
 def compatible_platforms(wanted: Platform) -> list[Platform]:

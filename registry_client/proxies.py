@@ -8,15 +8,18 @@ Go's rules (``golang.org/x/net/http/httpproxy``), which is what docker and conta
   names, each optionally with ``:port``. ``example.com`` matches it and its subdomains,
   ``.example.com`` (or ``*.example.com``) only the subdomains.
 
-The environment is read once per ``ProxySettings``, not per request: requests' own lookup
-walks ``os.environ`` on every call, which cost ~0.6 ms a request on the pull path.
+The environment is read once per ``ProxySettings``, not per request (requests' own lookup
+walked ``os.environ`` on every call, ~0.6 ms a request on the pull path).
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import urllib.parse
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ipaddress
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +75,6 @@ class ProxySettings:
             return None
         return proxy
 
-    def requests_proxies(self, url: str) -> dict[str, str]:
-        """``proxies=`` for requests: the one proxy for ``url``'s scheme, or none."""
-        proxy = self.proxy_for(url)
-        return {urllib.parse.urlsplit(url).scheme: proxy} if proxy else {}
-
 
 def _env(environ: os._Environ[str], name: str) -> str:
     return environ.get(name) or environ.get(name.lower()) or ""
@@ -87,6 +85,8 @@ def _with_scheme(proxy: str) -> str:
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    import ipaddress  # imported only when a proxy is configured
+
     try:
         return ipaddress.ip_address(text.strip("[]"))
     except ValueError:
@@ -95,6 +95,8 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 def _no_proxy_entry(text: str) -> _NoProxyEntry:
     if "/" in text:
+        import ipaddress
+
         try:
             return _NoProxyEntry("", network=ipaddress.ip_network(text, strict=False))
         except ValueError:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Mapping
 
 from .errors import AuthError, NotFound, RateLimited, RegistryError, TransportError
 
-if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
-    import requests
+if TYPE_CHECKING:
+    from .httpclient import Response
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
     return max(0.0, when - (time.time() if now is None else now))
 
 
-def rate_limit_message(host: str, response: requests.Response) -> str:
+def rate_limit_message(host: str, response: Response) -> str:
     """A 429 explained: which limit, when it resets, what to do about it."""
     parts = [f"{host}: too many requests (HTTP 429{_codes(response)})"]
     limit = RateLimit.from_headers(response.headers)
@@ -76,7 +76,7 @@ def rate_limit_message(host: str, response: requests.Response) -> str:
     return "; ".join(parts)
 
 
-def out_of_quota(response: requests.Response) -> bool:
+def out_of_quota(response: Response) -> bool:
     """A 429 saying the quota is used up (Docker Hub's pull limit): retrying within seconds
     cannot help, so it is reported at once."""
     if response.status_code != 429:
@@ -98,7 +98,7 @@ def _clock(seconds_from_now: float) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + seconds_from_now))
 
 
-def error_codes(response: requests.Response) -> list[tuple[str, str]]:
+def error_codes(response: Response) -> list[tuple[str, str]]:
     """The ``errors`` list of a registry error body as (code, message) pairs."""
     try:
         errors = response.json().get("errors") or []
@@ -107,12 +107,12 @@ def error_codes(response: requests.Response) -> list[tuple[str, str]]:
         return []
 
 
-def _codes(response: requests.Response) -> str:
+def _codes(response: Response) -> str:
     codes = [code for code, _ in error_codes(response) if code]
     return f" {', '.join(codes)}" if codes else ""
 
 
-def raise_for_status(response: requests.Response, *, ref: str | None = None,
+def raise_for_status(response: Response, *, ref: str | None = None,
                      digest: str | None = None, what: str = "request") -> None:
     """Raise the RegistryError subclass that fits a non-2xx response."""
     status = response.status_code

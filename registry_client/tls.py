@@ -13,46 +13,30 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import TransportError
 
-if TYPE_CHECKING:  # requests (and ssl) cost ~100 ms to import: only a network call pays for them
+if TYPE_CHECKING:  # ssl costs ~10 ms to import: only a network call pays for it
     import ssl
 
-    import requests
+    from .httpclient import HTTPClient
 
 
 @cache
-def _context_adapter_class() -> type:
-    """An HTTPAdapter whose TLS connections start from our SSLContexts (built on first use):
-    a verifying one, and for ``verify=False`` (an insecure registry) one that checks nothing
-    but still presents the client certificates."""
-    from requests.adapters import HTTPAdapter
+def default_context(verify: bool) -> ssl.SSLContext:
+    """The system's CA store (as Go, hence docker, uses), loaded once per process; or, for
+    ``verify=False`` (an insecure registry), a context that checks nothing."""
+    import ssl
 
-    class ContextAdapter(HTTPAdapter):
-        def __init__(self, verifying: ssl.SSLContext, unverified: ssl.SSLContext) -> None:
-            self._verifying, self._unverified = verifying, unverified
-            super().__init__()
-
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["ssl_context"] = self._verifying
-            super().init_poolmanager(*args, **kwargs)
-
-        def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
-            kwargs["ssl_context"] = self._verifying
-            return super().proxy_manager_for(*args, **kwargs)
-
-        def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
-            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-            if verify is False:
-                pool_kwargs["ssl_context"] = self._unverified
-            return host_params, pool_kwargs
-
-    return ContextAdapter
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def host_cert_dirs(host: str, certs_dirs: tuple[Path, ...]) -> list[Path]:
     return [d / host for d in certs_dirs if (d / host).is_dir()]
 
 
-def mount_tls(session: requests.Session, host: str, certs_dirs: tuple[Path, ...]) -> None:
+def configure_tls(client: HTTPClient, host: str, certs_dirs: tuple[Path, ...]) -> None:
     """Give ``https://host/`` contexts with the host's extra CAs and client certificates."""
     directories = host_cert_dirs(host, certs_dirs)
     if not directories:
@@ -71,12 +55,12 @@ def mount_tls(session: requests.Session, host: str, certs_dirs: tuple[Path, ...]
             if not key.is_file():
                 raise TransportError(f"client certificate {cert} has no matching {key.name} (docker's "
                                      "certs.d convention: <name>.cert with <name>.key)")
-            for context in (verifying, unverified):
+            for context in (verifying, unverified):  # an insecure registry still gets the certificate
                 _load(context.load_cert_chain, cert, str(cert), str(key))
         for key in sorted(directory.glob("*.key")):
             if not key.with_suffix(".cert").is_file():
                 raise TransportError(f"client key {key} has no matching {key.with_suffix('.cert').name}")
-    session.mount(f"https://{host}/", _context_adapter_class()(verifying, unverified))
+    client.use_tls_contexts(host, verifying, unverified)
 
 
 def _load(method: Any, path: Path, *args: Any, **kwargs: Any) -> None:
@@ -97,7 +81,7 @@ def speaks_plain_http(host: str, timeout: float) -> bool:
     """True only if ``host[:port]`` (port 443 by default) accepted a TCP connection and then
     failed a TLS handshake the way a plain-HTTP server does.
 
-    A cheap probe: its context loads no CA bundle, where each https attempt through requests
+    A cheap probe: its context loads no CA bundle, where each https attempt through
     costs tens of milliseconds to load one. Anything else (refused, timeout, a TLS alert
     such as a client certificate being required) returns False: the caller then probes
     the usual way.

@@ -3,8 +3,7 @@
 - The scheme is chosen once by pinging ``/v2/``: https always; plain http only for insecure
   hosts (loopback by default), after https failed, as dockerd does.
 - ``Authorization`` is attached only to URLs on this endpoint's own origin. Redirects are
-  followed by hand so a CDN never sees it, and ``~/.netrc`` is never consulted (requests
-  would otherwise re-add credentials after stripping them).
+  followed by hand so a CDN never sees it; ``~/.netrc`` is never consulted.
 - Idempotent requests are retried on connection errors, 408, 429 and 5xx with exponential
   backoff and jitter, honouring ``Retry-After``.
 """
@@ -14,47 +13,19 @@ import random
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from functools import cache
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Mapping
+from typing import BinaryIO, Callable, Mapping
 
 from .auth import Authenticator, Credentials
 from .errors import AuthError, RateLimited, TransportError
+from .httpclient import ConnectionFailed, HTTPClient, Response
 from .options import RegistryOptions
-from .responses import error_codes, out_of_quota, rate_limit_message, retry_after_seconds
 from .proxies import ProxySettings
-from .tls import mount_tls, speaks_plain_http
-
-if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
-    import requests
+from .responses import error_codes, out_of_quota, rate_limit_message, retry_after_seconds
+from .tls import configure_tls, speaks_plain_http
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
-
-
-@cache
-def _session_class() -> type[requests.Session]:
-    """A Session that never reads ~/.netrc or requests' environment variables, and takes its
-    proxies from ``ProxySettings`` (Go's rules, read once) instead.
-
-    Built on first use so that importing registry_client does not import requests.
-    """
-    import requests
-
-    class RegistrySession(requests.Session):
-        def __init__(self, proxies: ProxySettings) -> None:
-            super().__init__()
-            # trust_env=False: no ~/.netrc credentials (they would reach CDNs after a redirect
-            # strips ours), no REQUESTS_CA_BUNDLE, and no walk of os.environ per request.
-            self.trust_env = False
-            self.proxy_settings = proxies
-
-        def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
-            if not proxies:
-                proxies = self.proxy_settings.requests_proxies(url)
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-
-    return RegistrySession
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +49,17 @@ class Call:
 
 
 class Endpoint:
-    """One registry host (``host[:port]``) reached with one keep-alive session."""
+    """One registry host (``host[:port]``) reached over pooled keep-alive connections."""
 
     def __init__(self, host: str, options: RegistryOptions, credentials: Credentials, *,
                  base_url: str | None = None) -> None:
         self.host = host
         self.options = options
         self.proxies = ProxySettings.from_environment()
-        self.session = _session_class()(self.proxies)
-        self.session.headers["User-Agent"] = options.user_agent
-        mount_tls(self.session, host, options.certs_dirs)
+        self.http = HTTPClient(self.proxies, options.timeout, options.user_agent)
+        configure_tls(self.http, host, options.certs_dirs)
         self.insecure = options.is_insecure(host) or (base_url or "").startswith("http:")
-        self.auth = Authenticator(self.session, credentials, registry=host, allow_http_realm=self.insecure)
+        self.auth = Authenticator(self.http, credentials, registry=host, allow_http_realm=self.insecure)
         self._base_url: str | None = base_url  # given for mirrors configured with a scheme
         self._lock = threading.Lock()
         self.last_response_headers: Mapping[str, str] = {}
@@ -104,15 +74,13 @@ class Endpoint:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def request(self, call: Call) -> requests.Response:
+    def request(self, call: Call) -> Response:
         """Send ``call`` with auth, retries and redirects; the caller checks the status."""
-        import requests
-
         retry = self.options.retry
         for attempt in range(retry.attempts):
             try:
                 response = self._send_authorized(call)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except ConnectionFailed as exc:
                 if attempt + 1 >= retry.attempts or not call.replayable:
                     raise TransportError(f"cannot reach {self.host}: {exc}") from exc
                 self.options.sleep(self._backoff(attempt))
@@ -127,7 +95,7 @@ class Endpoint:
             self.options.sleep(delay if delay is not None else self._backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send_authorized(self, call: Call) -> requests.Response:
+    def _send_authorized(self, call: Call) -> Response:
         header = self.auth.header(call.scopes)
         response = self._send_following(call, header)
         if response.status_code != 401:
@@ -141,7 +109,7 @@ class Endpoint:
                             f"check pybuild login for {self.host}")
         return response
 
-    def _send_following(self, call: Call, authorization: str | None) -> requests.Response:
+    def _send_following(self, call: Call, authorization: str | None) -> Response:
         url = call.url
         for _ in range(MAX_REDIRECTS + 1):
             headers = dict(call.headers or {})
@@ -149,15 +117,15 @@ class Endpoint:
                 headers["Authorization"] = authorization
             body = call.data() if callable(call.data) else call.data
             try:
-                response = self.session.request(
-                    call.method, url, headers=headers, data=body, stream=call.stream,
-                    allow_redirects=False, timeout=self.options.timeout)
+                response = self.http.request(call.method, url, headers=headers, body=body)
             finally:
                 if hasattr(body, "close"):
                     body.close()
             self.last_response_headers = response.headers
             location = response.headers.get("Location")
             if not (call.follow_redirects and response.status_code in REDIRECT_STATUSES and location):
+                if not call.stream:
+                    response.content  # read now: the connection goes back to the pool
                 return response
             response.close()
             url = urllib.parse.urljoin(url, location)
@@ -173,8 +141,6 @@ class Endpoint:
         return delay * random.uniform(0.8, 1.2)
 
     def _choose_scheme(self) -> str:
-        import requests
-
         # (scheme, verify): insecure hosts may use an unverified TLS or plain HTTP, like dockerd.
         attempts = [("https", True)]
         direct = self.proxies.proxy_for(f"https://{self.host}/") is None
@@ -184,28 +150,17 @@ class Endpoint:
             attempts += [("https", False), ("http", True)]
         failure: Exception | None = None
         for scheme, verify in attempts:
-            if not verify:
-                _quiet_insecure_warnings()  # the user listed this registry as insecure
             try:
-                response = self.session.get(f"{scheme}://{self.host}/v2/", timeout=self.options.timeout,
-                                            verify=verify, allow_redirects=False)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+                response = self.http.request("GET", f"{scheme}://{self.host}/v2/", verify=verify)
+                response.content  # read to the end: the connection is kept for what follows
+            except ConnectionFailed as exc:
                 failure = failure or exc  # the https error says more than a later http one
                 continue
-            response.close()
             if response.status_code == 400 and scheme == "http":
                 continue  # "client sent an HTTP request to an HTTPS server": TLS it is, and it failed
-            self.session.verify = verify
+            self.http.verify = verify
             return f"{scheme}://{self.host}"
         raise TransportError(f"cannot reach registry {self.host}: {failure}{_tls_hint(self.host, failure)}")
-
-
-def _quiet_insecure_warnings() -> None:
-    import warnings
-
-    from urllib3.exceptions import InsecureRequestWarning
-
-    warnings.filterwarnings("ignore", category=InsecureRequestWarning)
 
 
 def _tls_hint(host: str, failure: Exception | None) -> str:
@@ -221,5 +176,5 @@ def _tls_hint(host: str, failure: Exception | None) -> str:
     return ""
 
 
-def _error_text(response: requests.Response) -> str:
+def _error_text(response: Response) -> str:
     return "; ".join(f"{code}: {message}" for code, message in error_codes(response)) or str(response.status_code)

@@ -48,7 +48,7 @@ def test_insecure_registry_with_an_untrusted_certificate_skips_verification(tls_
         pulled = pull(tls_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
     endpoint = client.endpoint(tls_registry.host)
     assert endpoint.base_url == f"https://{tls_registry.host}"  # https first; TLS kept, unverified
-    assert endpoint.session.verify is False
+    assert endpoint.http.verify is False
     assert all(store.has(layer) for layer in pulled.manifest.layers)
     assert not [w for w in caught if "InsecureRequestWarning" in type(w.message).__name__]
 
@@ -75,5 +75,5 @@ def test_insecure_registry_still_presents_the_client_certificate(mtls_registry, 
         (mine / name).write_bytes((mtls_registry.process.root.parent / "certs.d" / mtls_registry.host / name).read_bytes())
     client = mtls_registry.client(certs_dirs=(tmp_path / "certs.d",), insecure_registries=(mtls_registry.host,))
     pulled = pull(mtls_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
-    assert client.endpoint(mtls_registry.host).session.verify is False
+    assert client.endpoint(mtls_registry.host).http.verify is False
     assert pulled.manifest.layers

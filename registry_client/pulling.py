@@ -7,6 +7,7 @@ config and all layers are in the store and verified; on error, nothing unverifie
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from .client import FetchedManifest, RegistryClient
@@ -69,17 +70,7 @@ def pull(ref: Reference | str, store: ContentStore, *, client: RegistryClient | 
     _check_layers(manifest, resolved.reference)
     blobs = [manifest.config, *manifest.layers]
     workers = max(1, min(client.options.max_concurrent_downloads, len(blobs)))
-    from concurrent.futures import ThreadPoolExecutor  # imported when a pull really downloads
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pybuild-pull") as pool:
-        futures = [pool.submit(client.fetch_blob, resolved.reference, blob, store, on_progress=on_progress)
-                   for blob in blobs]
-        try:
-            for future in futures:
-                future.result()
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)  # no new downloads after a failure
-            raise
+    _download_all(client, resolved.reference, blobs, store, on_progress, workers)
     config = ImageConfig.from_bytes(store.read_bytes(manifest.config.digest))
     if len(config.diff_ids) != len(manifest.layers):
         raise ProtocolError(f"config lists {len(config.diff_ids)} diff_ids for "
@@ -87,6 +78,43 @@ def pull(ref: Reference | str, store: ContentStore, *, client: RegistryClient | 
     top = resolved.top.descriptor
     return PulledImage(resolved.reference, top.digest, top.media_type, resolved.manifest.descriptor,
                        manifest, config, config.platform)
+
+
+def _download_all(client: RegistryClient, reference: Reference, blobs: list[Descriptor], store: ContentStore,
+                  on_progress: ProgressCallback | None, workers: int) -> None:
+    """Fetch ``blobs`` with ``workers`` threads (the caller's among them), in order; after the
+    first failure no new download starts, and that failure is raised.
+
+    Plain threads rather than concurrent.futures, whose import (with logging) costs more
+    start-up time than this whole function needs.
+    """
+    pending = list(reversed(blobs))
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                if failures or not pending:
+                    return
+                blob = pending.pop()
+            try:
+                client.fetch_blob(reference, blob, store, on_progress=on_progress)
+            except BaseException as exc:  # noqa: B036 - handed to the caller below
+                with lock:
+                    failures.append(exc)
+                return
+
+    helpers = [threading.Thread(target=work, name=f"pybuild-pull-{n}", daemon=True) for n in range(workers - 1)]
+    for helper in helpers:
+        helper.start()
+    try:
+        work()
+    finally:
+        for helper in helpers:
+            helper.join()
+    if failures:
+        raise failures[0]
 
 
 def _check_layers(manifest: Manifest, reference: Reference) -> None:

@@ -24,8 +24,8 @@ from .reference import Reference, parse_reference
 from .responses import error_codes, raise_for_status
 from .transport import Call, Endpoint
 
-if TYPE_CHECKING:  # requests costs ~100 ms to import: only a network call pays for it
-    import requests
+if TYPE_CHECKING:
+    from .httpclient import Response
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +181,10 @@ class _BlobUpload:
         assert self.location is not None
         return self.location
 
-    def _send(self, method: str, url: str, what: str) -> requests.Response:
+    def _send(self, method: str, url: str, what: str) -> Response:
         return self._check(self.endpoint.request(Call(method, url, self.scopes)), what)
 
-    def _check(self, response: requests.Response, what: str) -> requests.Response:
+    def _check(self, response: Response, what: str) -> Response:
         if response.status_code >= 400 and any(code in _LOST_SESSION_CODES for code, _ in error_codes(response)):
             raise _SessionLost(f"{what}: the registry lost the upload session", ref=str(self.ref),
                                digest=str(self.blob.digest))
@@ -192,7 +192,7 @@ class _BlobUpload:
         return response
 
 
-def _range_end(response: requests.Response) -> int:
+def _range_end(response: Response) -> int:
     """Bytes a session holds, from ``Range: 0-<last>`` (0 when absent; ``0-0`` is read as empty)."""
     first, _, last = response.headers.get("Range", "").partition("-")
     if not (first.strip().isdigit() and last.strip().isdigit()) or int(last) == 0:
@@ -221,7 +221,7 @@ def tag(ref: Reference | str, store: ContentStore, descriptor: Descriptor, new_t
                          descriptor.media_type, new_tag)
 
 
-def _location(response: requests.Response, ref: Reference) -> str:
+def _location(response: Response, ref: Reference) -> str:
     location = response.headers.get("Location")
     if not location:
         raise ProtocolError("upload response without Location", ref=str(ref))
