@@ -25,12 +25,13 @@ nothing when a class is defined:
   written when it is first read.
 
 ``dataclasses`` still does the rest (fields, defaults, ``KW_ONLY``, slots,
-``__match_args__``). The methods behave as the generated ones do
+``__match_args__``), through a shortcut for the usual class (``_slotted_dataclass``). The methods behave as the generated ones do
 (tests/grammar/test_records.py compares them). ``InitVar`` fields are not
 supported (no record uses them); a class with one gets the stock decorator.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
 from operator import attrgetter
@@ -65,7 +66,7 @@ def record(cls: _T) -> _T:
     else:
         has_doc = True
     own_init = "__init__" in own
-    cls = dataclass(init=False, repr=False, eq=False, slots=True)(cls)  # compiles nothing
+    cls = _slotted_dataclass(cls)  # compiles nothing
     cls.__dataclass_params__.init = True
     cls.__dataclass_params__.frozen = True
     if not own_init:
@@ -81,6 +82,88 @@ def record(cls: _T) -> _T:
     if "__setstate__" not in own:
         cls.__setstate__ = _setstate
     return cls
+
+
+def _slotted_dataclass(cls: type) -> type:
+    """``dataclass(init=False, repr=False, eq=False, slots=True)(cls)``, which then adds no method.
+
+    On Python 3.11, whose ``dataclasses`` internals this follows, a class whose
+    annotations are all strings (``from __future__ import annotations``) naming
+    plain fields takes a shortcut: ``dataclasses`` spends most of its time on
+    telling ``ClassVar``, ``InitVar`` and ``KW_ONLY`` pseudo-fields apart, three
+    module look-ups per field. Any class the shortcut is not sure about, or that
+    ``dataclasses`` would reject, goes to ``dataclasses`` itself.
+    """
+    made = _plain_slotted_dataclass(cls) if _DATACLASS_SHORTCUT else None
+    return made if made is not None else dataclass(init=False, repr=False, eq=False, slots=True)(cls)
+
+
+_DATACLASS_SHORTCUT = sys.version_info[:2] == (3, 11)
+
+
+def _plain_slotted_dataclass(cls: type) -> type | None:
+    """What ``dataclasses._process_class`` (3.11) makes of a class of plain fields, or None for another class."""
+    import dataclasses
+    import types
+
+    own = cls.__dict__
+    annotations = own.get("__annotations__", {})
+    module = sys.modules.get(cls.__module__)
+    if "__slots__" in own or module is None:
+        return None
+    namespace = module.__dict__
+    made = {}
+    for name, annotation in annotations.items():
+        if not isinstance(annotation, str) or _may_be_pseudo_field(annotation, namespace):
+            return None
+        default = getattr(cls, name, MISSING)
+        if isinstance(default, dataclasses.Field):
+            made_field = default
+        else:
+            if isinstance(default, types.MemberDescriptorType):
+                default = MISSING
+            made_field = dataclasses.field(default=default)
+        if made_field.default.__class__.__hash__ is None:
+            return None  # a mutable default: dataclasses raises its error
+        made[name] = made_field
+    if any(isinstance(value, dataclasses.Field) and name not in annotations for name, value in own.items()):
+        return None  # a field() without annotation: dataclasses raises its error
+    for name, made_field in made.items():
+        made_field.name, made_field.type = name, annotations[name]
+        made_field._field_type = dataclasses._FIELD  # type: ignore[attr-defined]
+        if made_field.kw_only is MISSING:
+            made_field.kw_only = False
+        if isinstance(getattr(cls, name, None), dataclasses.Field):
+            if made_field.default is MISSING:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, made_field.default)
+    cls.__dataclass_params__ = dataclasses._DataclassParams(  # type: ignore[attr-defined]
+        False, False, False, False, False, False)  # init, repr, eq, order, unsafe_hash, frozen
+    cls.__dataclass_fields__ = made
+    if "__match_args__" not in own:
+        cls.__match_args__ = tuple(name for name, f in made.items() if f.init and not f.kw_only)
+    import abc
+
+    return abc.update_abstractmethods(dataclasses._add_slots(cls, False, False))  # type: ignore[attr-defined]
+
+
+def _may_be_pseudo_field(annotation: str, namespace: dict[str, Any]) -> bool:
+    """Whether dataclasses might read ``annotation`` as ``ClassVar``, ``InitVar`` or ``KW_ONLY``.
+
+    dataclasses resolves the annotation's leading (optionally dotted) name in the
+    class's module; so does this, and says yes to whatever resolves to one of those.
+    """
+    import dataclasses
+    import typing
+
+    match = dataclasses._MODULE_IDENTIFIER_RE.match(annotation)  # type: ignore[attr-defined]
+    if match is None:
+        return False
+    module_name, name = match.groups()
+    found = namespace.get(name) if not module_name else getattr(namespace.get(module_name), name, None)
+    return (found is typing.ClassVar or found is dataclasses.InitVar or found is dataclasses.KW_ONLY
+            or isinstance(found, dataclasses.InitVar) or getattr(found, "__origin__", None) is typing.ClassVar)
 
 
 def _plain_fields(cls: type) -> bool:

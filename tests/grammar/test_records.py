@@ -8,6 +8,7 @@ import importlib
 import pickle
 import pkgutil
 from dataclasses import FrozenInstanceError, dataclass, field
+from typing import ClassVar
 
 import pytest
 
@@ -239,3 +240,76 @@ def test_init_is_compiled_when_a_class_is_used_a_lot() -> None:
     assert compiled is not shared and compiled.__qualname__.endswith("Options.__init__")
     assert str(inspect.signature(options)) == str(inspect.signature(stock))
     assert _made(options, ("x", [], True), {}) == _made(stock, ("x", [], True), {})
+
+
+ClassVarAlias = ClassVar
+
+
+def _field_facts(cls: type) -> list[tuple]:
+    return [(f.name, f.type, f.default, f.default_factory, f.init, f.repr, f.hash, f.compare, dict(f.metadata),
+             f.kw_only, f._field_type) for f in dataclasses.fields(cls)]
+
+
+def _class_facts(cls: type) -> tuple:
+    params = cls.__dataclass_params__
+    defaults = {name: getattr(cls, name, "no attribute") for name in cls.__dataclass_fields__}
+    return (_field_facts(cls), cls.__match_args__, cls.__slots__, cls.__qualname__.rsplit(".", 1)[-1],
+            (params.init, params.repr, params.eq, params.order, params.unsafe_hash, params.frozen),
+            {name: value for name, value in defaults.items() if not hasattr(value, "__get__")},
+            sorted(name for name in vars(cls) if not name.startswith("__")))
+
+
+def _shapes(decorate):  # noqa: ANN001, ANN202
+    """Class bodies for the dataclass shortcut of ``@record``: plain ones, and ones it must leave to dataclasses."""
+
+    class Plain:
+        name: str
+        count: int = 0
+        items: list = field(default_factory=list)
+        hidden: str = field(default="h", repr=False, compare=False, metadata={"why": 1})
+        later: int = field(default=1, init=False)
+        bare: str = field(init=False)
+
+    class WithKwOnly:
+        first: int
+        _: dataclasses.KW_ONLY
+        second: int = 2
+
+    class WithClassVar:
+        kept: int
+        shared: ClassVar[int] = 3
+        aliased: ClassVarAlias[int] = 4
+
+    class Base:
+        inherited: int = 5
+
+    class Derived(Base):
+        own: str = "x"
+        extra: int = field(default=0, kw_only=True)
+
+    return [decorate(cls) for cls in (Plain, WithKwOnly, WithClassVar, Derived)]
+
+
+def test_dataclass_shortcut_makes_what_dataclasses_makes() -> None:
+    from grammar.records import _slotted_dataclass
+
+    ours = _shapes(_slotted_dataclass)
+    stock = _shapes(dataclass(init=False, repr=False, eq=False, slots=True))
+    for mine, theirs in zip(ours, stock):
+        assert _class_facts(mine) == _class_facts(theirs), mine
+
+
+def test_dataclass_shortcut_is_taken_for_plain_classes_only() -> None:
+    from grammar.records import _DATACLASS_SHORTCUT, _plain_slotted_dataclass
+
+    if not _DATACLASS_SHORTCUT:
+        pytest.skip("the shortcut follows Python 3.11's dataclasses")
+    made = _shapes(_plain_slotted_dataclass)
+    assert [cls is not None for cls in made] == [True, False, False, True]
+
+    class Mutable:
+        items: list = []  # noqa: RUF012 - dataclasses rejects this, so the shortcut leaves it alone
+
+    assert _plain_slotted_dataclass(Mutable) is None
+    with pytest.raises(ValueError, match="mutable default"):
+        record(Mutable)
