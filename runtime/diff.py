@@ -1,7 +1,7 @@
 """Turn the changes of a snapshot into an uncompressed layer tar, computing its diffID as it is written.
 
-The tar is PAX, entries in ``runtime.changes`` order, numeric ids with empty user and group names,
-whole-second mtimes (clamped to ``source_date_epoch`` when given, for reproducible layers), whiteouts as
+The tar has Go's archive/tar bytes (``runtime.gotar``), entries in ``runtime.changes`` order, numeric
+ids with empty user and group names, whole-second mtimes (clamped to ``source_date_epoch`` when given, for reproducible layers), whiteouts as
 empty regular files with mode 0 and mtime 0 (containerd 2.x), ``security.capability`` as a
 ``SCHILY.xattr`` record, hardlinks as ``TypeLink`` to the first name written. Compression is left to
 export time: the diffID (sha256 of these bytes) is what identifies the layer.
@@ -17,6 +17,7 @@ from typing import BinaryIO, Sequence
 
 from runtime.changes import CAPABILITY_XATTR, Change, ChangeKind, EmptyLower, LayeredLower, LowerTree, scan
 from runtime.errors import ContainerError
+from runtime.gotar import BLOCK, END_OF_ARCHIVE, header_bytes
 from runtime.hostmounts import mounted
 from runtime.mounts import Mount
 
@@ -95,26 +96,37 @@ def write_changes(changes: Sequence[Change], out: BinaryIO, source_date_epoch: i
     writer = _HashingWriter(out)
     first_name: dict[tuple[int, int], str] = {}
     entries = 0
-    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-        for change in changes:
-            info = _tarinfo(change, source_date_epoch)
-            if info is None:
+    for change in changes:
+        info = _tarinfo(change, source_date_epoch)
+        if info is None:
+            continue
+        entries += 1
+        st = change.stat
+        if info.isreg() and st is not None and st.st_nlink > 1:
+            key = (st.st_dev, st.st_ino)
+            if key in first_name:
+                info.type, info.linkname, info.size = tarfile.LNKTYPE, first_name[key], 0
+                writer.write(header_bytes(info))
                 continue
-            entries += 1
-            st = change.stat
-            if info.isreg() and st is not None and st.st_nlink > 1:
-                key = (st.st_dev, st.st_ino)
-                if key in first_name:
-                    info.type, info.linkname, info.size = tarfile.LNKTYPE, first_name[key], 0
-                    tar.addfile(info)
-                    continue
-                first_name[key] = change.path
-            if info.isreg() and change.source is not None:
-                with open(change.source, "rb") as handle:
-                    tar.addfile(info, handle)
-            else:
-                tar.addfile(info)
+            first_name[key] = change.path
+        writer.write(header_bytes(info))
+        if info.isreg() and change.source is not None:
+            with open(change.source, "rb") as handle:
+                _copy_exactly(handle, writer, info.size, change.path)
+    writer.write(END_OF_ARCHIVE)
     return DiffStats(writer.diff_id(), writer.size, entries)
+
+
+def _copy_exactly(source: BinaryIO, writer: _HashingWriter, size: int, path: str) -> None:
+    """``size`` bytes of file data, padded to a whole block; a file that shrank meanwhile is an error."""
+    left = size
+    while left:
+        chunk = source.read(min(left, 1 << 20))
+        if not chunk:
+            raise ContainerError(f"{path} changed size while its layer was written")
+        writer.write(chunk)
+        left -= len(chunk)
+    writer.write(b"\0" * (-size % BLOCK))
 
 
 def _lower_tree(lower: Sequence[Mount]) -> LowerTree | None:
