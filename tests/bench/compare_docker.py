@@ -31,7 +31,12 @@ hide one in its diff code. Compared: every path's type, mode (incl. setuid/setgi
 uid, gid, sha256 of content, symlink target, device numbers, and hardlink groups; the
 config fields Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Labels,
 StopSignal, Healthcheck, Shell, OnBuild; os, architecture, variant. mtimes, created,
-diffIDs and history are not compared.
+diffIDs and history are not compared, except with ``--layers``: then each layer pair is
+reported as the same diffID, or by what differs in its tar (entries present in one only, entry
+order, raw USTAR header fields, PAX records, extension header names; entries whose only
+difference is the mtime are counted). Pass ``--build-arg``-free cases; a case can set
+``# compare: build-arg SOURCE_DATE_EPOCH=...`` (docker 26's own image store ignores
+``rewrite-timestamp``, so its file mtimes stay unclamped while pybuild clamps them).
 
 Docker's side: ``docker build`` then ``docker save`` (layers + config blob). pybuild's side:
 ``pybuild --root R build`` then its OCI layout (``pybuild inspect`` for manifest + config,
@@ -234,6 +239,73 @@ def open_blob(path: Path):
 
 
 # ---------------------------------------------------------------------------------------------
+# Layer tar structure (--layers): raw headers, order, size and diffID of each layer
+# ---------------------------------------------------------------------------------------------
+
+HEADER_FIELDS = [("name", 0, 100), ("mode", 100, 8), ("uid", 108, 8), ("gid", 116, 8), ("size", 124, 12),
+                 ("mtime", 136, 12), ("chksum", 148, 8), ("type", 156, 1), ("linkname", 157, 100),
+                 ("magic", 257, 8), ("uname", 265, 32), ("gname", 297, 32), ("devmajor", 329, 8),
+                 ("devminor", 337, 8), ("prefix", 345, 155)]
+
+
+@dataclass
+class LayerShape:
+    diff_id: str
+    size: int
+    entries: list[tuple[str, dict, dict, bytes]]  # name, raw header fields, PAX records, raw extension header
+
+
+def layer_shape(stream) -> LayerShape:
+    raw = stream.read()
+    entries = []
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+        for m in tar:
+            header = raw[m.offset_data - 512:m.offset_data]
+            extension = raw[m.offset:m.offset + 512] if m.offset != m.offset_data - 512 else b""
+            entries.append((m.name, {k: header[o:o + n] for k, o, n in HEADER_FIELDS}, dict(m.pax_headers),
+                            extension))
+    return LayerShape("sha256:" + hashlib.sha256(raw).hexdigest(), len(raw), entries)
+
+
+def compare_layer_shapes(docker: list[LayerShape], pybuild: list[LayerShape]) -> list[str]:
+    """Per layer: the same diffID, or what differs in the tar structure (mtimes summed up)."""
+    lines = [] if len(docker) == len(pybuild) else [f"layer count docker={len(docker)} pybuild={len(pybuild)}"]
+    for i, (d, p) in enumerate(zip(docker, pybuild)):
+        if d.diff_id == p.diff_id:
+            lines.append(f"layer {i}: same diffID {d.diff_id[:19]}")
+            continue
+        lines.append(f"layer {i}: diffID differs; tar bytes docker={d.size} pybuild={p.size}")
+        d_names, p_names = [e[0] for e in d.entries], [e[0] for e in p.entries]
+        if only := [n for n in d_names if n not in p_names]:
+            lines.append(f"  entries only in docker: {only}")
+        if only := [n for n in p_names if n not in d_names]:
+            lines.append(f"  entries only in pybuild: {only}")
+        common = [n for n in d_names if n in p_names]
+        if common != [n for n in p_names if n in d_names]:
+            lines.append(f"  entry order differs: docker={common} pybuild={[n for n in p_names if n in d_names]}")
+        by_name = {e[0]: e for e in p.entries}
+        mtime_only = 0
+        for name, header, pax, extension in d.entries:
+            if name not in by_name:
+                continue
+            _, p_header, p_pax, p_extension = by_name[name]
+            fields = [k for k, _, _ in HEADER_FIELDS if k != "chksum" and header[k] != p_header[k]]
+            if fields == ["mtime"]:
+                mtime_only += 1
+                continue
+            parts = [f"{k} {header[k]!r} vs {p_header[k]!r}" for k in fields]
+            if pax != p_pax:
+                parts.append(f"PAX {sorted(pax)} vs {sorted(p_pax)}")
+            if extension[:100] != p_extension[:100]:
+                parts.append(f"extension header {extension[:40]!r} vs {p_extension[:40]!r}")
+            if parts:
+                lines.append(f"  {name[:60]}: " + "; ".join(parts))
+        if mtime_only:
+            lines.append(f"  {mtime_only} entries differ only in mtime")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
 # The two engines
 # ---------------------------------------------------------------------------------------------
 
@@ -274,7 +346,7 @@ class Docker:
             image_id = iid.strip()
         return Built(rc == 0, secs, out, image_id)
 
-    def image(self, tag: str) -> tuple[dict, Tree]:
+    def image(self, tag: str, shapes: list | None = None) -> tuple[dict, Tree]:
         archive = self.scratch / "docker-save.tar"
         rc, out, _ = run([self.binary, "save", "-o", str(archive), tag], env=self.env)
         if rc:
@@ -291,6 +363,9 @@ class Docker:
                         shutil.copyfileobj(member, f)
                     with open_blob(tmp) as blob:
                         tree.apply(blob, f"docker layer {i}")
+                    if shapes is not None:
+                        with open_blob(tmp) as blob:
+                            shapes.append(layer_shape(blob))
                     tmp.unlink()
         finally:
             archive.unlink(missing_ok=True)
@@ -314,7 +389,7 @@ class Pybuild:
         image_id = iid.read_text().strip() if rc == 0 and iid.exists() else ""
         return Built(rc == 0, secs, out, image_id)
 
-    def image(self, tag: str) -> tuple[dict, Tree]:
+    def image(self, tag: str, shapes: list | None = None) -> tuple[dict, Tree]:
         rc, out, _ = run([self.binary, "--root", str(self.root), "inspect", tag])
         if rc:
             raise RuntimeError(f"pybuild inspect failed: {out}")
@@ -325,6 +400,9 @@ class Pybuild:
             algo, hexd = layer["digest"].split(":", 1)
             with open_blob(self.root / "blobs" / algo / hexd) as blob:
                 tree.apply(blob, f"pybuild layer {i}")
+            if shapes is not None:
+                with open_blob(self.root / "blobs" / algo / hexd) as blob:
+                    shapes.append(layer_shape(blob))
         return config, tree
 
 
@@ -510,6 +588,7 @@ class Result:
     pybuild: dict = field(default_factory=dict)
     diffs: list[str] = field(default_factory=list)
     known: list[str] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error_docker: str = ""
     error_pybuild: str = ""
@@ -520,7 +599,7 @@ def tail(text: str, n: int = 12) -> str:
 
 
 def run_case(case: Case, docker: Docker, pyb: Pybuild, scratch: Path, timing: bool,
-             built: set[str], all_cases: dict[str, Case]) -> Result:
+             built: set[str], all_cases: dict[str, Case], layers: bool = False) -> Result:
     res = Result(case.name, notes=list(case.notes))
     for need in case.needs:
         if need not in built and need in all_cases:
@@ -530,11 +609,11 @@ def run_case(case: Case, docker: Docker, pyb: Pybuild, scratch: Path, timing: bo
     served = Served(ctx / case.serve) if case.serve else contextlib.nullcontext()
     with served:
         return _build_and_compare(case, docker, pyb, ctx, timing, built, res,
-                                  case.cli_args(served.url if case.serve else ""))
+                                  case.cli_args(served.url if case.serve else ""), layers)
 
 
 def _build_and_compare(case: Case, docker: Docker, pyb: Pybuild, ctx: Path, timing: bool,
-                       built: set[str], res: Result, args: list[str]) -> Result:
+                       built: set[str], res: Result, args: list[str], layers: bool) -> Result:
     dockerfile = ctx / case.dockerfile
     tag = f"cmp-{case.name}"
     db = docker.build(tag, ctx, dockerfile, args, no_cache=timing)
@@ -571,8 +650,11 @@ def _build_and_compare(case: Case, docker: Docker, pyb: Pybuild, ctx: Path, timi
         built.add(case.name)
         return res
     try:
-        dconf, dtree = docker.image(tag)
-        pconf, ptree = pyb.image(tag)
+        dshapes, pshapes = ([], []) if layers else (None, None)
+        dconf, dtree = docker.image(tag, dshapes)
+        pconf, ptree = pyb.image(tag, pshapes)
+        if layers:
+            res.layers = compare_layer_shapes(dshapes, pshapes)
     except Exception as exc:  # report and go on
         res.status = "COMPARE-ERROR"
         res.notes.append(f"{type(exc).__name__}: {exc}")
@@ -605,6 +687,8 @@ def main() -> int:
     ap.add_argument("--network", default="", help="pass --network=MODE to both builds (e.g. none)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--verbose", "-v", action="store_true", help="print build logs of failures in full")
+    ap.add_argument("--layers", action="store_true",
+                    help="also compare each layer's tar structure (diffID, entry order, raw headers, PAX records)")
     opts = ap.parse_args()
     os.environ.setdefault("DOCKER_HOST", "unix:///run/docker-compare.sock")
 
@@ -619,7 +703,7 @@ def main() -> int:
         for name in chosen:
             case = all_cases[name]
             print(f"=== {name}", flush=True)
-            res = run_case(case, docker, pyb, scratch, not opts.no_timing, built, all_cases)
+            res = run_case(case, docker, pyb, scratch, not opts.no_timing, built, all_cases, opts.layers)
             results.append(res)
             t = (f"docker {res.docker.get('cold_s')}s/{res.docker.get('cached_s', '-')}s  "
                  f"pybuild {res.pybuild.get('cold_s')}s/{res.pybuild.get('cached_s', '-')}s (cold/cached)")
@@ -628,6 +712,8 @@ def main() -> int:
                 print(f"    DIFF  {d}")
             for d in res.known:
                 print(f"    KNOWN {d}")
+            for line in res.layers:
+                print(f"    LAYER {line}")
             for n in res.notes:
                 print(f"    note  {n}")
             if res.error_docker:
