@@ -1,10 +1,10 @@
-"""HTTP/1.1 for registry traffic on the standard library's ``http.client``.
+"""HTTP/1.1 for registry traffic: pooled connections over ``wire``.
 
-Why not requests: importing requests and urllib3 costs ~100 ms, a third of a ``pybuild pull``
-of a 50 MB image, while ``http.client`` and ``ssl`` are needed either way. What a registry
-client needs is small, and is all here:
+Why not requests (nor ``http.client``): importing requests and urllib3 cost ~100 ms, a third
+of a ``pybuild pull`` of a 50 MB image, and ``http.client`` still brings the ``email``
+package. What a registry client needs is small, and is all here and in ``wire``:
 
-- keep-alive connections pooled per (scheme, host, port, TLS verification), thread-safe;
+- keep-alive connections pooled per (scheme, host, port, TLS verification, proxy), thread-safe;
 - TLS from an ``SSLContext`` per host (docker's certs.d: extra CAs, client certificates), or
   an unverified one for registries the user listed as insecure;
 - proxies (``ProxySettings``): ``CONNECT`` tunnels for https, absolute-URI requests for http;
@@ -16,7 +16,6 @@ Every failure to connect, send or read raises ``ConnectionFailed``.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import select
@@ -26,8 +25,8 @@ import urllib.parse
 from typing import Any, BinaryIO, Mapping
 
 from .proxies import ProxySettings
+from .wire import READ_BUFFER, Body, Headers, ProtocolViolation, connect, read_head, send_request
 
-SEND_BLOCK = 1 << 20  # http.client's default of 8 KiB makes large uploads needlessly slow
 DRAIN_LIMIT = 64 << 10  # an unread body up to this size is read so the connection can be reused
 
 
@@ -40,32 +39,44 @@ def _failure(exc: BaseException, url: str) -> ConnectionFailed:
     return ConnectionFailed(f"{urllib.parse.urlsplit(url).netloc}: {text}")
 
 
+class _Link:
+    """One open connection: its socket and a buffered reader over it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = sock.makefile("rb", buffering=READ_BUFFER)
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
 class Response:
     """The parts of a response callers use (named as in requests), streaming its body."""
 
-    def __init__(self, pool: HTTPClient, key: tuple, connection: http.client.HTTPConnection,
-                 raw: http.client.HTTPResponse, url: str) -> None:
-        self._pool, self._key, self._connection, self._raw = pool, key, connection, raw
+    def __init__(self, pool: HTTPClient, key: tuple, link: _Link, status: int, reason: str,
+                 headers: Headers, body: Body, url: str) -> None:
+        self._pool, self._key, self._link, self._body = pool, key, link, body
         self.url = url
-        self.status_code = raw.status
-        self.reason = raw.reason
-        self.headers = raw.headers  # case-insensitive lookups
+        self.status_code = status
+        self.reason = reason
+        self.headers = headers  # case-insensitive lookups
         self._content: bytes | None = None
 
     def readinto(self, buffer: memoryview) -> int:
         """Body bytes into ``buffer``; 0 at the end, also when the connection broke early
         (callers compare what they got with what they expected)."""
         try:
-            return self._raw.readinto(buffer)
-        except (OSError, http.client.HTTPException) as exc:
+            return self._body.readinto(buffer)
+        except (OSError, ProtocolViolation) as exc:
             raise _failure(exc, self.url) from exc
 
     @property
     def content(self) -> bytes:
         if self._content is None:
             try:
-                self._content = self._raw.read()
-            except (OSError, http.client.HTTPException) as exc:
+                self._content = self._body.read_all()
+            except (OSError, ProtocolViolation) as exc:
                 raise _failure(exc, self.url) from exc
             finally:
                 self.close()
@@ -80,20 +91,19 @@ class Response:
 
     def close(self) -> None:
         """Give the connection back to the pool if its response was read to the end."""
-        connection, self._connection = self._connection, None
-        if connection is None:
+        link, self._link = self._link, None
+        if link is None:
             return
-        raw = self._raw
-        if not raw.isclosed() and raw.length is not None and raw.length <= DRAIN_LIMIT:
+        body = self._body
+        if not body.done and body.length is not None and body.length <= DRAIN_LIMIT:
             try:
-                raw.read()
-            except (OSError, http.client.HTTPException):
+                body.read_all()
+            except (OSError, ProtocolViolation):
                 pass
-        if raw.isclosed() and not raw.will_close:
-            self._pool._give_back(self._key, connection)
+        if body.done and body.complete and not body.will_close:
+            self._pool._give_back(self._key, link)
         else:
-            raw.close()
-            connection.close()
+            link.close()
 
     def __enter__(self) -> Response:
         return self
@@ -107,11 +117,11 @@ class HTTPClient:
 
     def __init__(self, proxies: ProxySettings, timeout: tuple[float, float], user_agent: str) -> None:
         self.proxies = proxies
-        self.connect_timeout, self.read_timeout = timeout
+        self.timeout = timeout
         self.user_agent = user_agent
         self.verify = True  # False: TLS without verification (an insecure registry)
         self._contexts: dict[str, Any] = {}  # host -> (verifying, unverified) SSLContexts from certs.d
-        self._idle: dict[tuple, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[tuple, list[_Link]] = {}
         self._lock = threading.Lock()
 
     def use_tls_contexts(self, host: str, verifying: Any, unverified: Any) -> None:
@@ -132,54 +142,40 @@ class HTTPClient:
         if proxy and parts.scheme == "http":
             target = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
             all_headers.update(_proxy_authorization(proxy))
-        if body is not None and not isinstance(body, (bytes, bytearray)) and "Content-Length" not in all_headers:
+        if isinstance(body, (bytes, bytearray)):
+            all_headers["Content-Length"] = str(len(body))
+        elif body is not None and "Content-Length" not in all_headers:
             all_headers["Content-Length"] = str(os.fstat(body.fileno()).st_size - body.tell())
         elif body is None and method in ("POST", "PUT", "PATCH"):
             all_headers.setdefault("Content-Length", "0")
-        connection = self._connection(key, parts, proxy, verify)
+        link = self._link(key, parts, proxy, verify, url)
         try:
-            connection.request(method, target, body=body, headers=all_headers)
-            raw = connection.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            connection.close()
+            send_request(link.sock, method, target, all_headers, body)
+            status, reason, version, response_headers = read_head(link.reader)
+        except (OSError, ProtocolViolation) as exc:
+            link.close()
             raise _failure(exc, url) from exc
-        return Response(self, key, connection, raw, url)
+        body_reader = Body(link.reader, method, status, version, response_headers)
+        return Response(self, key, link, status, reason, response_headers, body_reader, url)
 
-    def _connection(self, key: tuple, parts: urllib.parse.SplitResult, proxy: str | None,
-                    verify: bool) -> http.client.HTTPConnection:
+    def _link(self, key: tuple, parts: urllib.parse.SplitResult, proxy: str | None, verify: bool,
+              url: str) -> _Link:
         while (idle := self._take_idle(key)) is not None:
             if not _dropped(idle):
                 return idle
             idle.close()  # the server closed it while it sat in the pool
         https = parts.scheme == "https"
-        port = parts.port or (443 if https else 80)
         host = parts.hostname or ""
-        address = (host, port)
+        port = parts.port or (443 if https else 80)
+        tunnel = None
         if proxy:
             proxy_parts = urllib.parse.urlsplit(proxy)
-            address = (proxy_parts.hostname or "", proxy_parts.port or 80)
-        connection: http.client.HTTPConnection
-        if https:
-            context = self._context_for(parts.netloc, verify)
-            connection = http.client.HTTPSConnection(*address, timeout=self.connect_timeout, context=context,
-                                                     blocksize=SEND_BLOCK)
-            if proxy:
-                connection.set_tunnel(host, port, headers=_proxy_authorization(proxy))
-        else:
-            connection = http.client.HTTPConnection(*address, timeout=self.connect_timeout, blocksize=SEND_BLOCK)
+            tunnel = (proxy_parts.hostname or "", proxy_parts.port or 80, _proxy_authorization(proxy))
         try:
-            connection.connect()
-        except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            raise _failure(exc, urllib.parse.urlunsplit(parts)) from exc
-        connection.sock.settimeout(self.read_timeout)  # type: ignore[union-attr]
-        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
-        return connection
-
-    def _take_idle(self, key: tuple) -> http.client.HTTPConnection | None:
-        with self._lock:
-            idle = self._idle.get(key)
-            return idle.pop() if idle else None
+            context = self._context_for(parts.netloc, verify) if https else None
+            return _Link(connect(host, port, timeout=self.timeout, context=context, proxy=tunnel))
+        except (OSError, ProtocolViolation) as exc:
+            raise _failure(exc, url) from exc
 
     def _context_for(self, netloc: str, verify: bool) -> Any:
         contexts = self._contexts.get(netloc)
@@ -189,23 +185,28 @@ class HTTPClient:
 
         return default_context(verify)
 
-    def _give_back(self, key: tuple, connection: http.client.HTTPConnection) -> None:
+    def _take_idle(self, key: tuple) -> _Link | None:
         with self._lock:
-            self._idle.setdefault(key, []).append(connection)
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
+
+    def _give_back(self, key: tuple, link: _Link) -> None:
+        with self._lock:
+            self._idle.setdefault(key, []).append(link)
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, {}
-        for connections in idle.values():
-            for connection in connections:
-                connection.close()
+        for links in idle.values():
+            for link in links:
+                link.close()
 
 
-def _dropped(connection: http.client.HTTPConnection) -> bool:
+def _dropped(link: _Link) -> bool:
     """An idle keep-alive connection is readable only if the server closed it (or broke the
     protocol): either way it must not carry another request."""
-    sock = connection.sock
-    if sock is None:
+    sock = link.sock
+    if sock.fileno() < 0:
         return True
     try:
         readable, _, _ = select.select([sock], [], [], 0)

@@ -27,7 +27,7 @@ class RegistryOptions:
     insecure_registries: tuple[str, ...] = DEFAULT_INSECURE  # hosts, host:port or CIDRs
     mirrors: tuple[str, ...] = ()  # docker.io only, tried in order before Docker Hub
     certs_dirs: tuple[Path, ...] = DEFAULT_CERTS_DIRS  # <dir>/<host[:port]>/{ca.crt,*.cert,*.key}
-    max_concurrent_downloads: int = 3
+    max_concurrent_downloads: int = 6  # as containers/image (skopeo); dockerd uses 3 (settable)
     chunk_size: int = 1 << 20
     timeout: tuple[float, float] = (10.0, 60.0)  # connect, read
     retry: RetryPolicy = field(default_factory=RetryPolicy)
