@@ -73,6 +73,8 @@ class Response:
 
     @property
     def content(self) -> bytes:
+        if self._content is None and self._link is None:
+            return b""  # closed before its body was read: that body is gone
         if self._content is None:
             try:
                 self._content = self._body.read_all()
@@ -97,7 +99,7 @@ class Response:
         body = self._body
         if not body.done and body.length is not None and body.length <= DRAIN_LIMIT:
             try:
-                body.read_all()
+                self._content = body.read_all()  # kept: an error body may still be looked at
             except (OSError, ProtocolViolation):
                 pass
         if body.done and body.complete and not body.will_close:

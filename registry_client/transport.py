@@ -160,7 +160,8 @@ class Endpoint:
                 continue  # "client sent an HTTP request to an HTTPS server": TLS it is, and it failed
             self.http.verify = verify
             return f"{scheme}://{self.host}"
-        raise TransportError(f"cannot reach registry {self.host}: {failure}{_tls_hint(self.host, failure)}")
+        reason = failure or "it answers plain HTTP with 400 (an HTTPS server?)"
+        raise TransportError(f"cannot reach registry {self.host}: {reason}{_tls_hint(self.host, failure)}")
 
 
 def _tls_hint(host: str, failure: Exception | None) -> str:
