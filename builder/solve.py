@@ -133,7 +133,7 @@ def _build(request: BuildRequest, services: Services) -> BuildResult:
     progress = _Progress(explain=explain)
     named = NamedContextResolver(request.named_contexts, services, pull=request.pull, registry=request.registry,
                                  use_cache=not request.no_cache, source_date_epoch=request.source_date_epoch,
-                                 next_step_id=lambda: _take_step_id(progress))
+                                 next_step_id=lambda: _take_step_id(progress), platform=platform)
     views = SourceViews(services, dockerfile, finals, _image_snapshots(request, services, platform, named))
     complete = False
     try:
@@ -189,7 +189,7 @@ def _base_state(request: BuildRequest, services: Services, stage_plan: StagePlan
         parent = finals[base.stage_index]  # type: ignore[index]
         return replace(parent, stage=start_stage(parent.config)), ()
     stage_platform = _stage_platform(base, platform)
-    context = named.lookup(base.image) if base.kind == "image" else None
+    context = named.lookup(base.image, stage_platform) if base.kind == "image" else None
     if context is not None:  # FROM a named context
         image = named.base(context, stage_platform)
     else:
@@ -228,7 +228,8 @@ def _build_stage(request: BuildRequest, services: Services, plan: BuildPlan, sta
                         path=plan.dockerfile.path, line=stage.base.span.line, end_line=stage.base.span.end_line,
                         source_lines=plan.dockerfile.source_lines) from exc
     if progress.explain is not None:
-        progress.explain.stage_base(stage.index, stage_plan.base.kind, stage_plan.base.image, state.key)
+        progress.explain.stage_base(stage.index, stage_plan.base.kind, stage_plan.base.image, state.key,
+                                    str(_stage_platform(stage_plan.base, platform)))
     steps = [*((instruction, True) for instruction in _parse_triggers(plan.dockerfile, stage, triggers)),
              *((instruction, False) for instruction in stage.body)]
     use_cache = not request.no_cache and (stage.name or "") not in request.no_cache_filter

@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how to show progress")
     parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=FILE|env=VAR",
                         help="expose a secret to RUN --mount=type=secret (repeatable)")
-    parser.add_argument("--ssh", action="append", default=[], metavar="default|ID[=SOCKET]",
-                        help="forward an SSH agent socket to RUN --mount=type=ssh")
+    parser.add_argument("--ssh", action="append", default=[], metavar="default|ID[=SOCKET|KEY[,KEY]]",
+                        help="forward an SSH agent socket, or private keys, to RUN --mount=type=ssh")
     parser.add_argument("--network", default="default", choices=("default", "none", "host"),
                         help="network mode for RUN instructions")
     parser.add_argument("--add-host", dest="add_hosts", action="append", default=[], metavar="HOST:IP",

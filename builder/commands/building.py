@@ -36,17 +36,6 @@ def parse_secrets(values: list[str]) -> dict[str, bytes]:
     return secrets
 
 
-def parse_ssh(values: list[str]) -> dict[str, str]:
-    sockets: dict[str, str] = {}
-    for value in values:
-        name, _, path = value.partition("=")
-        path = path or os.environ.get("SSH_AUTH_SOCK", "")
-        if not path:
-            raise UsageError(f"--ssh {value}: no socket given and SSH_AUTH_SOCK is not set")
-        sockets[name] = path
-    return sockets
-
-
 def parse_labels(values: list[str]) -> dict[str, str]:
     labels = {}
     for value in values:
@@ -127,6 +116,7 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
     from builder.outputs import apply_outputs, parse_outputs
     from builder.services import open_services
     from builder.solve import BuildRequest, build
+    from builder.sshforward import forwarded_ssh
 
     context = Path(options.context)
     if not context.is_dir():
@@ -148,10 +138,11 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
         view(event)
 
     services = open_services(options.root, emit=emit)
+    ssh_agents = contextlib.ExitStack()  # agents started for --ssh key files stop with the build
     request = BuildRequest(
         source=source, context=context.resolve(), plan=plan, tags=tuple(options.tags),
         no_cache=options.no_cache, no_cache_filter=tuple(name.lower() for name in options.no_cache_filter),
-        pull=options.pull, secrets=parse_secrets(options.secret), ssh=parse_ssh(options.ssh),
+        pull=options.pull, secrets=parse_secrets(options.secret),
         network=options.network, source_date_epoch=source_date_epoch(dict(plan.build_args)),
         entitlements=parse_entitlements(options.allow + (["network.host"] if options.network == "host" else [])),
         labels=parse_labels(options.label),
@@ -160,8 +151,9 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
         inline_cache=any(spec.kind == "inline" for spec in cache_to),
         extra_hosts=parse_add_hosts(getattr(options, "add_hosts", [])),
         max_parallel=max_parallel(getattr(options, "max_parallel", None)),
+        ssh=ssh_agents.enter_context(forwarded_ssh(options.ssh)),  # last: nothing may fail after it
     )
-    with summary, view if live else contextlib.nullcontext():  # the summary prints after the live view ends
+    with ssh_agents, summary, view if live else contextlib.nullcontext():  # the summary prints after the live view ends
         import_cache(services, cache_from, request.registry)
         result = None
         try:
