@@ -77,3 +77,12 @@ def test_insecure_registry_still_presents_the_client_certificate(mtls_registry, 
     pulled = pull(mtls_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
     assert client.endpoint(mtls_registry.host).http.verify is False
     assert pulled.manifest.layers
+
+
+def test_plain_http_probe_tells_the_two_servers_apart(noauth_registry, tls_registry, mtls_registry):
+    from registry_client.tls import speaks_plain_http
+
+    assert speaks_plain_http(noauth_registry.host, 2.0)
+    assert not speaks_plain_http(tls_registry.host, 2.0)
+    assert not speaks_plain_http(mtls_registry.host, 2.0)
+    assert not speaks_plain_http("127.0.0.1:1", 2.0)  # nothing listens there

@@ -174,7 +174,9 @@ class _Base:
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
                 if self.rfile.peek(1)[:1] == b"\x16":  # type: ignore[attr-defined]
-                    return  # a TLS hello to this plain-HTTP server: hang up, as a real one would fail it
+                    # A TLS hello to this plain-HTTP server: answer as Go's net/http does.
+                    self.wfile.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                    return
                 owner.serve_connection(self.connection, self.rfile, self.wfile)
 
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
