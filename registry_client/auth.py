@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from .errors import AuthError
 
 if TYPE_CHECKING:
-    from .httpclient import HTTPClient, Response
+    from requests import Response
+
+    from .httpclient import HTTPClient
 
 EXPIRY_MARGIN_SECONDS = 10.0
 DEFAULT_TOKEN_LIFETIME = 60.0

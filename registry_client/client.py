@@ -26,7 +26,7 @@ from .responses import RateLimit, raise_for_status
 from .transport import Call, Endpoint
 
 if TYPE_CHECKING:
-    from .httpclient import Response
+    from requests import Response
 
 MAX_MANIFEST_BYTES = 100 << 20
 T = TypeVar("T")
@@ -190,7 +190,7 @@ class RegistryClient:
             http = self.endpoint(urllib.parse.urlsplit(url).netloc).http
 
             def open_response(headers: dict[str, str], url: str = url) -> Response:
-                return http.request("GET", url, headers=headers)
+                return http.request("GET", url, headers=headers, stream=True)
 
             try:
                 download_blob(open_response, descriptor, store, settings=settings,

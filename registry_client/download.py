@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from .content import BlobWriter, ContentStore
 from .errors import DigestMismatch, ProtocolError, TransportError
-from .httpclient import ConnectionFailed
+from .httpclient import ConnectionFailed, body_chunks
 from .oci import Descriptor, Digest
 from .responses import raise_for_status
 
 if TYPE_CHECKING:
-    from .httpclient import Response
+    from requests import Response
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
@@ -73,13 +73,12 @@ def download_blob(open_response: OpenResponse, descriptor: Descriptor, store: Co
 def _receive(open_response: OpenResponse, descriptor: Descriptor, writer: BlobWriter,
              settings: DownloadSettings, report: ProgressCallback, ref: str | None) -> None:
     resumes = 0
-    buffer = memoryview(bytearray(min(settings.chunk_size, max(descriptor.size, 1))))
     while True:
         headers = {"Range": f"bytes={writer.offset}-{descriptor.size - 1}"} if writer.offset else {}
         response = open_response(headers)
         try:
             _start_body(response, descriptor, writer, ref)
-            _copy_body(response, descriptor, writer, buffer, report)
+            _copy_body(response, descriptor, writer, settings.chunk_size, report)
         except ConnectionFailed:
             pass  # the connection broke mid-body: resume below from writer.offset
         finally:
@@ -114,9 +113,7 @@ def _start_body(response: Response, descriptor: Descriptor, writer: BlobWriter,
 
 
 def _copy_body(response: Response, descriptor: Descriptor, writer: BlobWriter,
-               buffer: memoryview, report: ProgressCallback) -> None:
-    # Raw bytes, never decoded: a Content-Encoding from a CDN must not change what we hash.
-    # One buffer is refilled for the whole blob; a short body simply ends early (resumed above).
-    while received := response.readinto(buffer):
-        writer.write(buffer[:received])
+               chunk_size: int, report: ProgressCallback) -> None:
+    for chunk in body_chunks(response, chunk_size):  # raw bytes; a short body ends early (resumed above)
+        writer.write(chunk)
         report(BlobProgress(descriptor.digest, descriptor.media_type, writer.offset, descriptor.size))

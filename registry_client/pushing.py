@@ -25,7 +25,7 @@ from .responses import error_codes, raise_for_status
 from .transport import Call, Endpoint
 
 if TYPE_CHECKING:
-    from .httpclient import Response
+    from requests import Response
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Mapping
 from .errors import AuthError, NotFound, RateLimited, RegistryError, TransportError
 
 if TYPE_CHECKING:
-    from .httpclient import Response
+    from requests import Response
 
 
 @dataclass(frozen=True, slots=True)

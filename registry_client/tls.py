@@ -1,66 +1,112 @@
-"""TLS for registries.
+"""TLS for registries: the contexts HTTPS connections start from, and the requests adapter
+that hands them to urllib3.
 
-- docker's ``certs.d`` convention: ``<dir>/<host[:port]>/`` holds ``*.crt`` CA certificates
-  (added to the system roots) and ``<name>.cert`` + ``<name>.key`` client certificate pairs.
-- ``speaks_plain_http``: a cheap probe that lets an insecure registry served over plain HTTP
-  skip the https attempts, which would fail anyway.
+- Trust: the system's CA store, as Go (hence docker) uses it, plus docker's ``certs.d``
+  convention: ``<dir>/<host[:port]>/`` holds ``*.crt`` CA certificates (added to the system
+  roots) and ``<name>.cert`` + ``<name>.key`` client certificate pairs.
+- An insecure registry (``verify=False``) gets a context that checks nothing but still
+  presents the host's client certificates, as docker does.
+- What failed tells what to try next: ``answered_in_plain_http`` recognises the error of a
+  TLS hello answered by a plain-HTTP server, ``is_tls_failure`` any other TLS error.
+
+ssl and requests are imported when the first HTTPS connection is made, not with this module.
 """
 from __future__ import annotations
 
+import os
+import urllib.parse
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import TransportError
 
-if TYPE_CHECKING:  # ssl costs ~10 ms to import: only a network call pays for it
+if TYPE_CHECKING:
     import ssl
 
-    from .httpclient import HTTPClient
+UPLOAD_BLOCK = 256 << 10  # bytes per send() of a streamed upload (urllib3 sends 16 KiB otherwise)
+
+# OpenSSL's reasons when the "server hello" is really the start of a plain-HTTP answer
+# (a Go server answers "HTTP/1.0 400 Bad Request" to a TLS hello).
+_PLAIN_HTTP_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
+                                 "HTTP_REQUEST"})
+
+
+class ContextPair:
+    """A verifying context and an unverified one (for insecure registries) with the same
+    client certificates."""
+
+    __slots__ = ("verifying", "unverified")
+
+    def __init__(self, verifying: ssl.SSLContext, unverified: ssl.SSLContext) -> None:
+        self.verifying = verifying
+        self.unverified = unverified
+
+
+def _system_trust_context() -> ssl.SSLContext:
+    """A client context trusting the system's CAs.
+
+    The hashed CA directory is read lazily by OpenSSL (only the certificates a server's
+    chain needs), where loading the bundle file costs ~35 ms per process. SSL_CERT_FILE and
+    SSL_CERT_DIR are honoured, as Go honours them.
+    """
+    import ssl
+
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if not (cafile or capath):
+        capath = ssl.get_default_verify_paths().capath
+        if not (capath and _has_hashed_certificates(capath)):
+            return ssl.create_default_context()
+    return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+
+
+def _has_hashed_certificates(directory: str) -> bool:
+    try:
+        with os.scandir(directory) as entries:
+            return any(entry.name.endswith(".0") for entry in entries)
+    except OSError:
+        return False
+
+
+def _pair() -> ContextPair:
+    import ssl
+
+    unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CAs loaded: it verifies nothing
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
+    return ContextPair(_system_trust_context(), unverified)
 
 
 @cache
-def default_context(verify: bool) -> ssl.SSLContext:
-    """The system's CA store (as Go, hence docker, uses), loaded once per process; or, for
-    ``verify=False`` (an insecure registry), a context that checks nothing."""
-    import ssl
-
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+def default_contexts() -> ContextPair:
+    """The contexts of every host without a certs.d directory, built once per process."""
+    return _pair()
 
 
 def host_cert_dirs(host: str, certs_dirs: tuple[Path, ...]) -> list[Path]:
     return [d / host for d in certs_dirs if (d / host).is_dir()]
 
 
-def configure_tls(client: HTTPClient, host: str, certs_dirs: tuple[Path, ...]) -> None:
-    """Give ``https://host/`` contexts with the host's extra CAs and client certificates."""
+def certs_d_contexts(host: str, certs_dirs: tuple[Path, ...]) -> ContextPair | None:
+    """Contexts with ``host``'s extra CAs and client certificates, or None if it has none."""
     directories = host_cert_dirs(host, certs_dirs)
     if not directories:
-        return
-    import ssl
-
-    verifying = ssl.create_default_context()
-    unverified = ssl.create_default_context()
-    unverified.check_hostname = False
-    unverified.verify_mode = ssl.CERT_NONE
+        return None
+    pair = _pair()
     for directory in directories:
         for ca in sorted(directory.glob("*.crt")):
-            _load(verifying.load_verify_locations, ca, cafile=str(ca))
+            _load(pair.verifying.load_verify_locations, ca, cafile=str(ca))
         for cert in sorted(directory.glob("*.cert")):
             key = cert.with_suffix(".key")
             if not key.is_file():
                 raise TransportError(f"client certificate {cert} has no matching {key.name} (docker's "
                                      "certs.d convention: <name>.cert with <name>.key)")
-            for context in (verifying, unverified):  # an insecure registry still gets the certificate
+            for context in (pair.verifying, pair.unverified):  # an insecure registry still gets it
                 _load(context.load_cert_chain, cert, str(cert), str(key))
         for key in sorted(directory.glob("*.key")):
             if not key.with_suffix(".cert").is_file():
                 raise TransportError(f"client key {key} has no matching {key.with_suffix('.cert').name}")
-    client.use_tls_contexts(host, verifying, unverified)
+    return pair
 
 
 def _load(method: Any, path: Path, *args: Any, **kwargs: Any) -> None:
@@ -72,34 +118,64 @@ def _load(method: Any, path: Path, *args: Any, **kwargs: Any) -> None:
         raise TransportError(f"cannot use {path}: {exc}") from exc
 
 
-# A TLS record header (handshake, TLS 1.0, 4 bytes) holding an empty ClientHello, then a blank
-# line: a TLS server answers it with an alert, any plain-HTTP server with "HTTP/1.x 400".
-_PROBE = b"\x16\x03\x01\x00\x04\x01\x00\x00\x00\r\n\r\n"
+class HostTLS:
+    """The TLS of one registry endpoint: its host's certs.d contexts; the other hosts it
+    sends us to (token servers, CDNs) get the system's."""
+
+    def __init__(self, host: str, certs_dirs: tuple[Path, ...]) -> None:
+        self.host = host
+        self._own = certs_d_contexts(host, certs_dirs)  # now: a broken certs.d fails at once
+
+    def context(self, netloc: str, verify: bool) -> ssl.SSLContext:
+        pair = self._own if self._own is not None and netloc == self.host else default_contexts()
+        return pair.verifying if verify else pair.unverified
 
 
-def speaks_plain_http(host: str, timeout: float) -> bool:
-    """True only if ``host[:port]`` (port 443 by default) accepted a TCP connection and
-    answered a TLS hello in plain HTTP.
+@cache
+def adapter_class() -> type:
+    """``RegistryAdapter``: requests' HTTPAdapter with our contexts (built on first use, so
+    that importing registry_client does not import requests)."""
+    from requests.adapters import HTTPAdapter
 
-    A cheap probe: one round trip, no TLS library, no CA bundle (each https attempt costs
-    tens of milliseconds to load one). Anything else (refused, timeout, a TLS alert, a
-    silent close) returns False: the caller then tries https the usual way.
-    """
-    import socket
+    class RegistryAdapter(HTTPAdapter):
+        """Connections of one endpoint: pooled per host (``pool_size`` each, enough for the
+        parallel downloads), never retried here (transport.Endpoint retries), TLS from
+        ``HostTLS`` instead of a CA file loaded per connection."""
 
-    name, port = split_host_port(host, 443)
-    try:
-        with socket.create_connection((name, port), timeout=timeout) as raw:
-            raw.sendall(_PROBE)
-            return raw.recv(5) == b"HTTP/"
-    except OSError:
-        return False
+        def __init__(self, tls: HostTLS, pool_size: int) -> None:
+            self._tls = tls
+            super().__init__(pool_maxsize=pool_size, max_retries=0)
+
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, blocksize=UPLOAD_BLOCK, **kwargs)
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+            return super().proxy_manager_for(proxy, blocksize=UPLOAD_BLOCK, **kwargs)
+
+        def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+            if host_params["scheme"] == "https":
+                netloc = urllib.parse.urlsplit(request.url).netloc
+                pool_kwargs["ssl_context"] = self._tls.context(netloc, verify is not False)
+            return host_params, pool_kwargs
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            # The trust is in the context: no CA bundle path for urllib3 to load on each connection.
+            conn.cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
+            conn.ca_certs = conn.ca_cert_dir = None
+
+    return RegistryAdapter
 
 
-def split_host_port(host: str, default_port: int) -> tuple[str, int]:
-    """``name:port``, ``[v6]:port`` or a bare name -> (name, port)."""
-    if host.startswith("["):
-        name, _, rest = host[1:].partition("]")
-        return name, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else default_port
-    name, _, port = host.partition(":") if host.count(":") == 1 else (host, "", "")
-    return name, int(port) if port.isdigit() else default_port
+def answered_in_plain_http(reason: BaseException | None) -> bool:
+    """Whether a TLS handshake failed because the server answered in plain HTTP."""
+    import ssl
+
+    return isinstance(reason, ssl.SSLError) and reason.reason in _PLAIN_HTTP_REASONS
+
+
+def is_tls_failure(reason: BaseException | None) -> bool:
+    """Whether the connection was made and its TLS failed (as opposed to refused, timed out)."""
+    import ssl
+
+    return isinstance(reason, (ssl.SSLError, ssl.CertificateError))

@@ -1,9 +1,11 @@
 """HTTP to one registry host: scheme choice, TLS, auth retry, backoff and safe redirects.
 
-- The scheme is chosen once by pinging ``/v2/``: https always; plain http only for insecure
-  hosts (loopback by default), after https failed, as dockerd does.
+- The scheme is chosen once by pinging ``/v2/``: https always; for insecure hosts (loopback
+  by default) then unverified https and plain http, as dockerd does. The https error says
+  which of them is worth trying: a server that answered the TLS hello in plain HTTP goes
+  to http at once, a refused or silent https port is not tried again without verification.
 - ``Authorization`` is attached only to URLs on this endpoint's own origin. Redirects are
-  followed by hand so a CDN never sees it; ``~/.netrc`` is never consulted.
+  followed by hand so a CDN never sees it; ``~/.netrc`` is never consulted (httpclient).
 - Idempotent requests are retried on connection errors, 408, 429 and 5xx with exponential
   backoff and jitter, honouring ``Retry-After``.
 """
@@ -13,15 +15,18 @@ import random
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Mapping
+from typing import TYPE_CHECKING, BinaryIO, Callable, Mapping
 
 from .auth import Authenticator, Credentials
 from .errors import AuthError, RateLimited, TransportError
-from .httpclient import ConnectionFailed, HTTPClient, Response
+from .httpclient import ConnectionFailed, HTTPClient, drain
 from .options import RegistryOptions
 from .proxies import ProxySettings
 from .responses import error_codes, out_of_quota, rate_limit_message, retry_after_seconds
-from .tls import configure_tls, speaks_plain_http
+from .tls import HostTLS, answered_in_plain_http, is_tls_failure
+
+if TYPE_CHECKING:
+    from requests import Response
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -56,8 +61,10 @@ class Endpoint:
         self.host = host
         self.options = options
         self.proxies = ProxySettings.from_environment()
-        self.http = HTTPClient(self.proxies, options.timeout, options.user_agent)
-        configure_tls(self.http, host, options.certs_dirs)
+        # One pool per host, with room for every parallel download (and a few more requests).
+        self.http = HTTPClient(self.proxies, options.timeout, options.user_agent,
+                               tls=HostTLS(host, options.certs_dirs),
+                               pool_size=max(10, options.max_concurrent_downloads + 2))
         self.insecure = options.is_insecure(host) or (base_url or "").startswith("http:")
         self.auth = Authenticator(self.http, credentials, registry=host, allow_http_realm=self.insecure)
         self._base_url: str | None = base_url  # given for mirrors configured with a scheme
@@ -91,7 +98,7 @@ class Endpoint:
             delay = retry_after_seconds(response.headers)
             if response.status_code == 429 and delay is not None and delay > retry.max_retry_after:
                 raise RateLimited(rate_limit_message(self.host, response), retry_after=delay)
-            response.close()
+            drain(response)
             self.options.sleep(delay if delay is not None else self._backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -100,11 +107,11 @@ class Endpoint:
         response = self._send_following(call, header)
         if response.status_code != 401:
             return response
-        response.close()
+        drain(response)
         header = self.auth.handle_unauthorized(response, call.scopes)
         response = self._send_following(call, header)
         if response.status_code == 401:
-            response.close()
+            drain(response)
             raise AuthError(f"{self.host} refused access ({_error_text(response)}); "
                             f"check pybuild login for {self.host}")
         return response
@@ -117,17 +124,15 @@ class Endpoint:
                 headers["Authorization"] = authorization
             body = call.data() if callable(call.data) else call.data
             try:
-                response = self.http.request(call.method, url, headers=headers, body=body)
+                response = self.http.request(call.method, url, headers=headers, body=body, stream=call.stream)
             finally:
                 if hasattr(body, "close"):
                     body.close()
             self.last_response_headers = response.headers
             location = response.headers.get("Location")
             if not (call.follow_redirects and response.status_code in REDIRECT_STATUSES and location):
-                if not call.stream:
-                    response.content  # read now: the connection goes back to the pool
                 return response
-            response.close()
+            drain(response)  # a redirect's small body: the connection stays usable
             url = urllib.parse.urljoin(url, location)
         raise TransportError(f"too many redirects from {self.host} for {call.url}")
 
@@ -141,27 +146,32 @@ class Endpoint:
         return delay * random.uniform(0.8, 1.2)
 
     def _choose_scheme(self) -> str:
-        # (scheme, verify): insecure hosts may use an unverified TLS or plain HTTP, like dockerd.
-        attempts = [("https", True)]
-        direct = self.proxies.proxy_for(f"https://{self.host}/") is None
-        if self.insecure and direct and speaks_plain_http(self.host, min(self.options.timeout[0], 2.0)):
-            attempts = [("http", True)]  # TLS attempts could only fail, slowly
-        elif self.insecure:
-            attempts += [("https", False), ("http", True)]
-        failure: Exception | None = None
-        for scheme, verify in attempts:
+        try:
+            self._ping("https", verify=True)
+            return f"https://{self.host}"
+        except ConnectionFailed as exc:
+            failure = exc  # the https error says more than a later http one
+        if self.insecure:
+            if is_tls_failure(failure.reason) and not answered_in_plain_http(failure.reason):
+                try:
+                    self._ping("https", verify=False)
+                    self.http.verify = False
+                    return f"https://{self.host}"
+                except ConnectionFailed:
+                    pass
             try:
-                response = self.http.request("GET", f"{scheme}://{self.host}/v2/", verify=verify)
-                response.content  # read to the end: the connection is kept for what follows
+                plain = self._ping("http", verify=True)
             except ConnectionFailed as exc:
-                failure = failure or exc  # the https error says more than a later http one
-                continue
-            if response.status_code == 400 and scheme == "http":
-                continue  # "client sent an HTTP request to an HTTPS server": TLS it is, and it failed
-            self.http.verify = verify
-            return f"{scheme}://{self.host}"
-        reason = failure or "it answers plain HTTP with 400 (an HTTPS server?)"
-        raise TransportError(f"cannot reach registry {self.host}: {reason}{_tls_hint(self.host, failure)}")
+                if answered_in_plain_http(failure.reason):
+                    failure = exc  # it did not speak TLS: what http met says more
+            else:
+                # Go's "client sent an HTTP request to an HTTPS server" is a 400: TLS it is, and it failed.
+                if plain.status_code != 400:
+                    return f"http://{self.host}"
+        raise TransportError(f"cannot reach registry {self.host}: {failure}{_tls_hint(self.host, failure)}")
+
+    def _ping(self, scheme: str, *, verify: bool) -> Response:
+        return self.http.request("GET", f"{scheme}://{self.host}/v2/", verify=verify)
 
 
 def _tls_hint(host: str, failure: Exception | None) -> str:

@@ -127,7 +127,7 @@ def run(runs: int, work: Path, ref: str) -> None:
         print(f"run {number + 1}: pybuild {pybuild[-1][0]:.2f} s, {pybuild[-1][1]:.0f} MB; "
               f"skopeo {skopeo[-1][0]:.2f} s, {skopeo[-1][1]:.0f} MB", flush=True)
     # What a pull pays before its first request: interpreter start-up plus imports.
-    imports = [sys.executable, "-c", "import builder.cli, builder.commands.pull, builder.distribution, "
+    imports = [sys.executable, "-c", "import builder.cli, builder.commands.pull, builder.image.distribution, "
                "builder.console, registry_client.pulling, registry_client.client, registry_client.httpclient"]
     startup = statistics.median(measure(imports, work)[0] for _ in range(runs))
     ours = statistics.median(t for t, _ in pybuild)

@@ -1,12 +1,15 @@
-"""TLS client certificates (certs.d/<host>/client.cert + client.key) and insecure registries
-served over TLS with a certificate nobody trusts, against the real registry."""
+"""TLS client certificates (certs.d/<host>/client.cert + client.key), insecure registries
+served over TLS with a certificate nobody trusts or over plain HTTP, against the real registry."""
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import warnings
 
 import pytest
 
-from registry_client import Platform, TransportError, pull
+from registry_client import Credentials, Platform, RegistryClient, RegistryOptions, TransportError, pull
 
 AMD64 = Platform("linux", "amd64")
 
@@ -79,10 +82,58 @@ def test_insecure_registry_still_presents_the_client_certificate(mtls_registry, 
     assert pulled.manifest.layers
 
 
-def test_plain_http_probe_tells_the_two_servers_apart(noauth_registry, tls_registry, mtls_registry):
-    from registry_client.tls import speaks_plain_http
+def test_the_https_error_tells_a_plain_http_server_from_a_tls_one(noauth_registry, tls_registry, mtls_registry):
+    """What an insecure registry is tried with next depends on how https failed: a plain-HTTP
+    server answers the TLS hello in HTTP (http next), a TLS server fails verification
+    (unverified https next), a closed port neither."""
+    from registry_client.httpclient import ConnectionFailed
+    from registry_client.options import RegistryOptions
+    from registry_client.transport import Endpoint
+    from registry_client.tls import answered_in_plain_http, is_tls_failure
 
-    assert speaks_plain_http(noauth_registry.host, 2.0)
-    assert not speaks_plain_http(tls_registry.host, 2.0)
-    assert not speaks_plain_http(mtls_registry.host, 2.0)
-    assert not speaks_plain_http("127.0.0.1:1", 2.0)  # nothing listens there
+    def https_failure(host: str) -> BaseException | None:
+        endpoint = Endpoint(host, RegistryOptions(certs_dirs=()), Credentials())
+        with pytest.raises(ConnectionFailed) as caught:
+            endpoint.http.request("GET", f"https://{host}/v2/")
+        return caught.value.reason
+
+    plain, untrusted, closed = map(https_failure, (noauth_registry.host, tls_registry.host, _closed_port()))
+    assert is_tls_failure(plain) and answered_in_plain_http(plain)
+    assert is_tls_failure(untrusted) and not answered_in_plain_http(untrusted)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(untrusted)
+    assert not is_tls_failure(closed) and isinstance(closed, ConnectionRefusedError)
+
+
+def test_insecure_plain_http_registry_is_reached_over_http(noauth_registry, store):
+    client = noauth_registry.client(insecure_registries=(noauth_registry.host,))
+    pulled = pull(noauth_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
+    assert client.endpoint(noauth_registry.host).base_url == f"http://{noauth_registry.host}"
+    assert pulled.manifest.layers
+
+
+def test_not_an_http_server_is_a_clear_error(store):
+    """A port that answers something other than HTTP (here an SSH banner) fails cleanly."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    host = f"127.0.0.1:{listener.getsockname()[1]}"
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        with pytest.raises(TransportError) as caught:
+            pull(f"{host}/library/hello:latest", store, client=RegistryClient(RegistryOptions(certs_dirs=())),
+                 platform=AMD64)
+    finally:
+        listener.close()
+    assert f"cannot reach registry {host}" in str(caught.value)
+    assert "not an HTTP response: 'SSH-2.0-OpenSSH_9.2" in str(caught.value)
+
+
+def _closed_port() -> str:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        return f"127.0.0.1:{listener.getsockname()[1]}"  # closed again: nothing listens there
