@@ -7,8 +7,9 @@ downloads run in parallel), so a sink that keeps state must lock.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Union
+
+from grammar import record  # a frozen slotted dataclass, ~0.7 ms a class cheaper to define
 
 # Blobs that are not layers; progress views show layers only, as docker does.
 _CONFIG_MEDIA_TYPES = frozenset({
@@ -17,12 +18,12 @@ _CONFIG_MEDIA_TYPES = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PullStarted:
     ref: str  # the normalised reference being pulled
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PullProgress:
     """Bytes of one blob of ``ref``; ``finished`` once the blob is verified and stored."""
 
@@ -39,7 +40,7 @@ class PullProgress:
         return self.media_type not in _CONFIG_MEDIA_TYPES
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PullFinished:
     ref: str
     digest: str  # what the reference resolved to in the registry (index or manifest)
@@ -47,13 +48,13 @@ class PullFinished:
     downloaded: bool  # False when every blob was already there
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PushStarted:
     ref: str
     repository: str  # registry/repository, without tag
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PushProgress:
     ref: str
     digest: str
@@ -68,14 +69,14 @@ class PushProgress:
         return self.media_type not in _CONFIG_MEDIA_TYPES
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PushFinished:
     ref: str
     digest: str  # the manifest digest the registry stored
     size: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepStarted:
     """A build step begins. ``step_id`` is unique in the build; ``title`` is ``[stage i/n] RUN ...``."""
 
@@ -84,28 +85,28 @@ class StepStarted:
     line: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepCached:
     step_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepCacheMiss:
     """A step that changes the filesystem found no usable cache entry; ``reason`` says which of its
-    inputs changed since the last build of the same Dockerfile and target (``builder.explain``)."""
+    inputs changed since the last build of the same Dockerfile and target (``builder.cache.explain``)."""
 
     step_id: int
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepLog:
     step_id: int
     stream: str  # "stdout" | "stderr"
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepFinished:
     step_id: int
     duration: float
@@ -114,13 +115,13 @@ class StepFinished:
     cancelled: bool = False  # stopped because a stage built in parallel failed (not an error of its own)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildWarning:
     message: str
     line: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildFinished:
     image_id: str
     tags: tuple[str, ...]

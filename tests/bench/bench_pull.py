@@ -128,7 +128,7 @@ def run(runs: int, work: Path, ref: str) -> None:
               f"skopeo {skopeo[-1][0]:.2f} s, {skopeo[-1][1]:.0f} MB", flush=True)
     # What a pull pays before its first request: interpreter start-up plus imports.
     imports = [sys.executable, "-c", "import builder.cli, builder.commands.pull, builder.image.distribution, "
-               "builder.console, registry_client.pulling, registry_client.client, registry_client.httpclient"]
+               "builder.console, registry_client.pulling, registry_client.client, requests"]
     startup = statistics.median(measure(imports, work)[0] for _ in range(runs))
     ours = statistics.median(t for t, _ in pybuild)
     theirs = statistics.median(t for t, _ in skopeo)
