@@ -98,7 +98,7 @@ class HTTPClient:
         verify = self.verify if verify is None else verify
         proxy = self.proxies.proxy_for(url)
         scheme = urllib.parse.urlsplit(url).scheme
-        if not verify:
+        if not verify and scheme == "https":
             _quiet_unverified_warning(url)
         try:
             return self._requests_session().request(
@@ -112,12 +112,6 @@ class HTTPClient:
             if self._session is None:
                 self._session = _new_session(self)
             return self._session
-
-    def close(self) -> None:
-        with self._lock:
-            session, self._session = self._session, None
-        if session is not None:
-            session.close()
 
 
 def _new_session(client: HTTPClient) -> requests.Session:

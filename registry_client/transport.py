@@ -146,6 +146,9 @@ class Endpoint:
         return delay * random.uniform(0.8, 1.2)
 
     def _choose_scheme(self) -> str:
+        """https; for an insecure host then unverified https (only after a TLS failure other
+        than a plain-HTTP answer) and plain http (unless it answers 400, as Go's TLS servers
+        answer plain HTTP). The first failure is reported, unless http says more."""
         try:
             self._ping("https", verify=True)
             return f"https://{self.host}"
@@ -174,8 +177,10 @@ class Endpoint:
         return self.http.request("GET", f"{scheme}://{self.host}/v2/", verify=verify)
 
 
-def _tls_hint(host: str, failure: Exception | None) -> str:
+def _tls_hint(host: str, failure: ConnectionFailed) -> str:
     """What to do about the TLS failures users meet, in docker's terms."""
+    if answered_in_plain_http(failure.reason):
+        return f" (the registry answers plain HTTP: list it with --insecure-registry {host})"
     text = str(failure).upper()
     # TLS 1.3 servers say "certificate required"; Go's TLS 1.2 answers "bad certificate".
     if any(alert in text for alert in ("CERTIFICATE_REQUIRED", "ALERT_BAD_CERTIFICATE", "CERTIFICATE REQUIRED")):

@@ -111,6 +111,13 @@ def test_insecure_plain_http_registry_is_reached_over_http(noauth_registry, stor
     assert pulled.manifest.layers
 
 
+def test_plain_http_registry_not_listed_insecure_fails_saying_so(noauth_registry, store):
+    with pytest.raises(TransportError) as caught:
+        pull(noauth_registry.ref("library/hello:latest"), store,
+             client=noauth_registry.client(insecure_registries=()), platform=AMD64)
+    assert f"answers plain HTTP: list it with --insecure-registry {noauth_registry.host}" in str(caught.value)
+
+
 def test_not_an_http_server_is_a_clear_error(store):
     """A port that answers something other than HTTP (here an SSH banner) fails cleanly."""
     listener = socket.create_server(("127.0.0.1", 0))
