@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from builder.cachekey import CacheKey, key_for
-from builder.distribution import pull_image
+from builder.cache.keys import CacheKey, key_for
+from builder.image.distribution import pull_image
 from builder.imagestore import REF_NAME, ImageNotFound, StoredImage
 from builder.layers import LayerRef, unpack
 from builder.services import Services

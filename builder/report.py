@@ -8,8 +8,8 @@ from builder.errors import BuildError, PlanError, StepError, UsageError
 from grammar import DockerfileSyntaxError, GrammarError, render_snippet
 
 if TYPE_CHECKING:
-    from builder.check import CheckReport
     from builder.console import Console
+    from builder.frontend.check import CheckReport
 
 EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, EXIT_REGISTRY = 0, 1, 2, 3
 

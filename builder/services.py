@@ -5,7 +5,7 @@ Layout of ``<root>`` (the root is itself an OCI image layout, see ``builder.imag
     blobs/ index.json oci-layout ingest/   image store and content store (shared blobs)
     snapshots/                             the snapshotter (overlay or native)
     cache/keys/                            the build cache index
-    cache/locks/                           per-cache-key locks of steps being run (builder.cachelocks)
+    cache/locks/                           per-cache-key locks of steps being run (builder.cache.locks)
     cache/mounts/                          RUN --mount=type=cache directories
     run/                                   runtime state of live containers
 """
@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.cache import CacheIndex, protected_blobs
+from builder.cache.index import CacheIndex, protected_blobs
+from builder.cache.leftovers import sweep_leftovers
 from builder.events import EventSink, ignore_event
 from builder.imagestore import ImageStore
-from builder.journal import BuildJournal
-from builder.leftovers import sweep_leftovers
+from builder.replay.journal import BuildJournal
 from registry_client import ContentStore
 from runtime import NativeSnapshotter, OverlaySnapshotter, Snapshotter, overlay_supported
 

@@ -9,26 +9,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from builder.baseimage import BaseImage, image_base, scratch
-from builder.buildargs import normalize_platform, platform_args
-from builder.check import check_references
-from builder.context import BuildContext
-from builder.copystep import SourceViews
+from builder.cache.explain import CacheExplainer, open_explainer
+from builder.context.local import BuildContext
+from builder.context.named import NamedContext, NamedContextResolver, replaced_stages, stages_to_build
+from builder.copy.remote_files import RemoteFiles
+from builder.copy.step import SourceViews
 from builder.errors import BuildError, StepError
 from builder.events import StepFinished, StepStarted
-from builder.explain import CacheExplainer, open_explainer
-from builder.export import ExportedImage, export_image
-from builder.imageconfig import start_stage
-from builder.namedcontexts import NamedContext, NamedContextResolver, replaced_stages, stages_to_build
-from builder.plan import BuildPlan, PlanRequest, StageBase, StagePlan, make_plan
-from builder.remote_files import RemoteFiles
-from builder.runmounts import MountSources
-from builder.scope import StageScope
+from builder.frontend.buildargs import normalize_platform, platform_args
+from builder.frontend.check import check_references
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import BuildPlan, PlanRequest, StageBase, StagePlan, make_plan
+from builder.frontend.scope import StageScope
+from builder.frontend.words import ScopedExpander, located_plan_error
+from builder.image.config import start_stage
+from builder.image.export import ExportedImage, export_image
+from builder.run.mounts import MountSources
 from builder.services import Services
-from builder.source import DockerfileSource
 from builder.stagegraph import StageCancelled, run_stage_graph
 from builder.stagestate import StageState, StepOptions
 from builder.steps import StepContext, apply_instruction
-from builder.words import ScopedExpander, located_plan_error
 from grammar import (
     Dockerfile,
     ExpansionError,
@@ -113,8 +113,8 @@ class _Cancellation:
 
 def build(request: BuildRequest, services: Services) -> BuildResult:
     """Build the plan's target; image-store garbage collection waits until the image is named."""
-    from builder.cachegc import collect_if_needed
-    from builder.cachesettings import load_cache_settings
+    from builder.cache.gc import collect_if_needed
+    from builder.cache.settings import load_cache_settings
 
     settings = load_cache_settings(services.root)
     with services.images.lease():
@@ -288,7 +288,7 @@ def _parse_time(text: str | None) -> float:
 
 
 def _mount_sources(request: BuildRequest, services: Services, views: SourceViews) -> MountSources:
-    from builder.cachesettings import load_cache_settings
+    from builder.cache.settings import load_cache_settings
 
     context = BuildContext.load(request.context, request.source.path, services.root / "cache" / "context",
                                 normalize_modes=load_cache_settings(services.root).normalize_modes)

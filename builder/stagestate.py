@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from builder.cache import CacheRecord
-from builder.cachekey import CacheKey, key_for
-from builder.cachelocks import key_locked
+from builder.cache.index import CacheRecord
+from builder.cache.keys import CacheKey, key_for
+from builder.cache.locks import key_locked
 from builder.events import StepCacheMiss, StepCached
-from builder.imageconfig import StageConfig
+from builder.frontend.scope import StageScope
+from builder.image.config import StageConfig
 from builder.layers import (
     UNCOMPRESSED_LAYER,
     LayerRef,
@@ -20,7 +21,6 @@ from builder.layers import (
     snapshot_exists,
     temporary_key,
 )
-from builder.scope import StageScope
 from builder.services import Services
 from registry_client import Descriptor, Digest, History, ImageConfig, RegistryError
 
@@ -55,7 +55,7 @@ class StepOptions:
     use_cache: bool
     source_date_epoch: int | None
     position: tuple[int, int] = (0, 0)  # (stage index, step number in the stage): where the step sits
-    explain: Any = None  # a builder.explain.CacheExplainer: says why a step missed the cache
+    explain: Any = None  # a builder.cache.explain.CacheExplainer: says why a step missed the cache
 
 
 Execute = Callable[[list[Any]], None]  # runs the step on the active snapshot's mounts
@@ -108,7 +108,7 @@ def _claimed(services: Services, key: CacheKey, use_cache: bool) -> Iterator[Cac
     """A usable record of ``key``; or None, with the key locked until the block has published the step.
 
     Another build may be running the same step: waiting for its lock and looking again turns
-    its work into a hit here (``builder.cachelocks``).
+    its work into a hit here (``builder.cache.locks``).
     """
     record = services.cache.get(key) if use_cache else None
     if not use_cache or (record is not None and _usable(services, record)):

@@ -7,17 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from builder.buildargs import PROXY_ARGS
-from builder.copy_dest import make_dirs
-from builder.copystep import copy_material, execute_copy, link_material, links_independently
+from builder.copy.dest import make_dirs
+from builder.copy.owners import Owner
+from builder.copy.step import copy_material, execute_copy, link_material, links_independently
 from builder.errors import BuildError
 from builder.events import StepLog
-from builder.history import BUILDKIT_COMMENT, created_by
-from builder.imageconfig import apply, shell_of
-from builder.owners import Owner
-from builder.runmounts import MountSources, mount_material
-from builder.runstep import RunRequest, execute_run, run_command
-from builder.scope import StageScope, advance
+from builder.frontend.buildargs import PROXY_ARGS
+from builder.frontend.scope import StageScope, advance
+from builder.image.config import apply, shell_of
+from builder.image.history import BUILDKIT_COMMENT, created_by
+from builder.run.mounts import MountSources, mount_material
+from builder.run.step import RunRequest, execute_run, run_command
 from builder.services import Services
 from builder.stagestate import StageState, StepOptions, layer_step, link_step
 from grammar import Add, Arg, Copy, Env, Instruction, Run, Workdir

@@ -18,6 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("grammar", "registry_client", "runtime", "builder")
 LAZY_PACKAGES = tuple(p for p in PACKAGES if "_EXPORTS" in (ROOT / p / "__init__.py").read_text())
+# builder's subpackages with an ``_EXPORTS`` table follow the same rules.
+LAZY_SUBPACKAGES = tuple(f"builder.{init.parent.name}" for init in sorted((ROOT / "builder").glob("*/__init__.py"))
+                         if "_EXPORTS" in init.read_text())
 
 
 def _is_type_checking_block(node: ast.stmt) -> bool:
@@ -29,7 +32,7 @@ def _is_type_checking_block(node: ast.stmt) -> bool:
 
 def imports_from_submodules(package: str) -> dict[str, str]:
     """name -> the submodule it is imported from, at top level or under ``if TYPE_CHECKING:``."""
-    tree = ast.parse((ROOT / package / "__init__.py").read_text())
+    tree = ast.parse((ROOT / package.replace(".", "/") / "__init__.py").read_text())
     statements: list[ast.stmt] = []
     for node in tree.body:
         statements.extend(node.body if _is_type_checking_block(node) else [node])
@@ -58,7 +61,7 @@ def test_all_lists_exactly_the_re_exported_names(name: str) -> None:
     assert len(package.__all__) == len(set(package.__all__)), "duplicates in __all__"
 
 
-@pytest.mark.parametrize("name", LAZY_PACKAGES)
+@pytest.mark.parametrize("name", LAZY_PACKAGES + LAZY_SUBPACKAGES)
 def test_lazy_export_table_agrees_with_the_imports(name: str) -> None:
     package = importlib.import_module(name)
     table = package._EXPORTS
@@ -66,7 +69,7 @@ def test_lazy_export_table_agrees_with_the_imports(name: str) -> None:
     assert set(table) == set(package.__all__)
 
 
-@pytest.mark.parametrize("name", PACKAGES)
+@pytest.mark.parametrize("name", PACKAGES + LAZY_SUBPACKAGES)
 def test_every_exported_name_resolves(name: str) -> None:
     package = importlib.import_module(name)
     for member in package.__all__:
@@ -84,6 +87,19 @@ def test_lazy_package_imports_only_what_is_asked_for() -> None:
     loaded = set(ast.literal_eval(result.stdout))
     assert "grammar.words" in loaded
     assert not loaded & {"grammar.ast", "grammar.parser", "grammar.dockerignore", "grammar.gitref"}
+
+
+def test_builder_subpackages_load_no_module_until_asked() -> None:
+    """``pybuild --check`` imports builder.frontend.check; no subpackage __init__ may drag in its modules."""
+    packages = ", ".join(LAZY_SUBPACKAGES)
+    code = (f"import sys, builder.frontend.check, {packages}; "
+            "print(sorted(m for m in sys.modules if m.startswith(('builder.', 'runtime', 'registry_client'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    loaded = set(ast.literal_eval(result.stdout))
+    assert {"builder.cache", "builder.copy", "builder.frontend.plan"} <= loaded
+    modules_outside_frontend = {m for m in loaded - set(LAZY_SUBPACKAGES)
+                                if not m.startswith("builder.frontend.")} - {"builder.errors", "builder.lazy"}
+    assert modules_outside_frontend == set()
 
 
 def test_unknown_attribute_raises_attribute_error() -> None:

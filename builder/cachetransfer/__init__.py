@@ -7,7 +7,7 @@
     ... build ...
     export_cache(services, cache_to, final_diff_ids)      # also after a failed build (None)
 
-and ``builder.export`` calls ``inline.with_inline_cache`` when ``--cache-to type=inline``.
+and ``builder.image.export`` calls ``inline.with_inline_cache`` when ``--cache-to type=inline``.
 A cache is one manifest (see ``document``), built as a ``bundle``, kept in an OCI layout
 directory (``ocidir``) or pushed to a registry (``registry``); ``inline`` puts the records
 of an image's own steps in its config.

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from builder.cache import CacheRecord
+from builder.cache.index import CacheRecord
 from builder.cachetransfer.document import CONFIG_TYPE, config_bytes, layer_descriptor, manifest_for
 from registry_client import ContentStore, Descriptor, Digest, MediaType
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from builder.cache import CacheRecord, record_from_json
-from builder.cachekey import CacheKey
+from builder.cache.index import CacheRecord, record_from_json
+from builder.cache.keys import CacheKey
 from registry_client import Descriptor, Digest, Manifest, MediaType, ProtocolError, RegistryError
 
 SCHEMA = 1

@@ -5,7 +5,7 @@ retried with backoff, and all attempts together are bounded by the spec's timeou
 Both transports build the same ``CacheBundle``; a layer the destination's previous cache
 already holds (the CI cache restored before the build, or the ref's last push) is reused
 as is, so a re-export compresses and uploads only new layers.
-``type=inline`` has nothing to do here: ``builder.export`` wrote the records into the image.
+``type=inline`` has nothing to do here: ``builder.image.export`` wrote the records into the image.
 """
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import errno
 import time
 from collections.abc import Callable, Sequence
 
-from builder.cache import CacheRecord
+from builder.cache.index import CacheRecord
 from builder.cachetransfer.bundle import make_bundle
 from builder.cachetransfer.ocidir import locked_directory, publish, read_cache, remove_unreferenced
 from builder.cachetransfer.selection import select_records
 from builder.cachetransfer.specs import INLINE, LOCAL, CacheSpec, TransferReport
-from builder.compression import GZIP, OCI_LAYER_TYPES, compressor
 from builder.events import BuildWarning
+from builder.image.compression import GZIP, OCI_LAYER_TYPES, compressor
 from builder.layers import UNCOMPRESSED_LAYER
 from builder.services import Services
 from registry_client import (
@@ -101,7 +101,7 @@ def _export_local(services: Services, spec: CacheSpec, records: list[tuple[str, 
 def _export_registry(services: Services, spec: CacheSpec, records: list[tuple[str, CacheRecord]],
                      deadline: float, started: float, client: RegistryClient) -> TransferReport:
     from builder.cachetransfer.registry import previous_layers, push_bundle
-    from builder.compression import Compression, LayerCompressor
+    from builder.image.compression import Compression, LayerCompressor
 
     remote = parse_reference(spec.ref)
     compress = LayerCompressor(services.root, services.store)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
-from builder.cache import CacheRecord
+from builder.cache.index import CacheRecord
 from builder.cachetransfer.document import (
     CachedLayer,
     CacheDocument,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from builder.cache import CacheRecord
+from builder.cache.index import CacheRecord
 
 
 def select_records(used: Mapping[str, CacheRecord], mode: str,

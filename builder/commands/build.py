@@ -60,7 +60,7 @@ def run(options: argparse.Namespace) -> int:
     try:
         if Path(options.context).is_dir():  # the common case: no stdin tar or git URL to prepare
             return _run(options, console)
-        from builder.contextsource import prepared_context
+        from builder.context.fetch import prepared_context
 
         with prepared_context(options):  # a stdin or git context becomes a temporary directory
             return _run(options, console)
@@ -74,9 +74,9 @@ def run(options: argparse.Namespace) -> int:
 
 
 def _run(options: argparse.Namespace, console: object) -> int:
-    from builder.buildargs import parse_build_args
-    from builder.planrequest import PlanRequest
-    from builder.source import read_dockerfile
+    from builder.frontend.buildargs import parse_build_args
+    from builder.frontend.dockerfile import read_dockerfile
+    from builder.frontend.request import PlanRequest
 
     context = Path(options.context)
     source = read_dockerfile(context, options.file)
@@ -91,7 +91,7 @@ def _run(options: argparse.Namespace, console: object) -> int:
 
         if (code := replay_if_unchanged(options, console, source, request)) is not None:
             return code
-    from builder.check import check_dockerfile
+    from builder.frontend.check import check_dockerfile
     from builder.report import render_check
 
     report = check_dockerfile(source, request)

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from builder.errors import UsageError
-from builder.planrequest import PlanRequest
-from builder.source import DockerfileSource
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.request import PlanRequest
 
 
 def parse_secrets(values: list[str]) -> dict[str, bytes]:
@@ -107,16 +107,16 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
               report: Any) -> int:
     import contextlib
 
-    from builder.commands.replaying import record_build
+    from builder.cache.explain import ExplainSummary
     from builder.cachetransfer import export_cache, import_cache, parse_cache_options
+    from builder.commands.replaying import record_build
     from builder.console import BuildView, JsonEventView, LiveBuildView
+    from builder.context.named import parse_build_contexts
     from builder.events import StepStarted
-    from builder.explain import ExplainSummary
-    from builder.namedcontexts import parse_build_contexts
     from builder.outputs import apply_outputs, parse_outputs
+    from builder.run.sshforward import forwarded_ssh
     from builder.services import open_services
     from builder.solve import BuildRequest, build
-    from builder.sshforward import forwarded_ssh
 
     context = Path(options.context)
     if not context.is_dir():

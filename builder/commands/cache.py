@@ -59,7 +59,7 @@ def _ls(services: Services, console: Console) -> int:
 
 
 def _du(services: Services, console: Console) -> int:
-    from builder.cacheprune import storage_of
+    from builder.cache.prune import storage_of
     from builder.commands.images import human_size
 
     entries = list(services.cache.entries())
@@ -73,7 +73,7 @@ def _du(services: Services, console: Console) -> int:
 
 
 def _prune(services: Services, options: argparse.Namespace, console: Console) -> int:
-    from builder.cacheprune import PrunePolicy, prune_cache
+    from builder.cache.prune import PrunePolicy, prune_cache
     from builder.commands.images import human_size
 
     policy = PrunePolicy(parse_size(options.keep_storage) if options.keep_storage else None,
@@ -85,7 +85,7 @@ def _prune(services: Services, options: argparse.Namespace, console: Console) ->
 
 
 def _check(services: Services, fix: bool, console: Console) -> int:
-    from builder.cachecheck import check_cache
+    from builder.cache.check import check_cache
 
     result = check_cache(services, fix=fix)
     if result.leftovers:
@@ -99,14 +99,14 @@ def _check(services: Services, fix: bool, console: Console) -> int:
 
 
 def parse_size(text: str) -> int:
-    from builder.cachesettings import parse_size as parse
+    from builder.cache.settings import parse_size as parse
 
     return parse(text)
 
 
 def parse_filters(filters: list[str]) -> float | None:
     """The ``until=DURATION`` filter in seconds (``24h``, ``1h30m``, ``7d``); None without one."""
-    from builder.cachesettings import parse_duration
+    from builder.cache.settings import parse_duration
     from builder.errors import UsageError
 
     unused_for = None

@@ -28,7 +28,7 @@ def registry_client_for(options: argparse.Namespace) -> RegistryClient:
 
 
 def open_store(options: argparse.Namespace) -> ImageStore:
-    from builder.cache import protected_blobs
+    from builder.cache.index import protected_blobs
     from builder.imagestore import ImageStore
 
     return ImageStore(options.root, protect=protected_blobs(options.root))

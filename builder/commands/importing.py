@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: argparse.Namespace) -> int:
     def body(console: object) -> int:
-        from builder.importer import import_rootfs
+        from builder.image.importer import import_rootfs
 
         imported = import_rootfs(open_store(options), options.tarball, options.reference,
                                  platform=parse_platform_flag(options.platform), message=options.message)

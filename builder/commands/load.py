@@ -24,7 +24,7 @@ def _load(options: argparse.Namespace, console: Console) -> int:
     from pathlib import Path
 
     from builder.errors import UsageError
-    from builder.loading import load_archive
+    from builder.image.loading import load_archive
 
     if options.input is None and sys.stdin.isatty():
         raise UsageError("requested load from stdin, but stdin is empty")

@@ -25,8 +25,8 @@ def run(options: argparse.Namespace) -> int:
 
 def _pull(options: argparse.Namespace, console: Console) -> int:
     from builder.console import TransferView
-    from builder.distribution import pull_image
     from builder.events import ignore_event
+    from builder.image.distribution import pull_image
 
     platform = parse_platform_flag(options.platform)
     store = open_store(options)

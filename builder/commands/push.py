@@ -22,8 +22,8 @@ def run(options: argparse.Namespace) -> int:
 
 def _push(options: argparse.Namespace, console: Console) -> int:
     from builder.console import TransferView
-    from builder.distribution import push_image
     from builder.events import ignore_event
+    from builder.image.distribution import push_image
 
     store = open_store(options)
     client = registry_client_for(options)

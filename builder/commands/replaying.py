@@ -1,4 +1,4 @@
-"""The CLI side of ``builder.replay``: when a build may be replayed, the key, and the record."""
+"""The CLI side of ``builder.replay.records``: when a build may be replayed, the key, and the record."""
 from __future__ import annotations
 
 import argparse
@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from builder.planrequest import PlanRequest
-from builder.replay import RECORD_VERSION, context_signatures, request_key, signature, try_replay, write_record
-from builder.source import DockerfileSource
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.request import PlanRequest
+from builder.replay.records import RECORD_VERSION, context_signatures, request_key, signature, try_replay, write_record
 
 IGNORE_FILE = ".dockerignore"
 

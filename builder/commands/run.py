@@ -28,7 +28,7 @@ def run(options: argparse.Namespace) -> int:
     from builder.commands.common import parse_platform_flag, registry_client_for, run_reporting
 
     def body(console: object) -> int:
-        from builder.containers import RunOptions, run_image
+        from builder.run.containers import RunOptions, run_image
         from builder.services import open_services
         from registry_client import host_platform
         from runtime import Limits, Stdio

@@ -30,8 +30,8 @@ def _save(options: argparse.Namespace, console: Console) -> int:
 
     from registry_client import Descriptor, Digest, Reference
 
-    from builder.compression import GZIP, UNCOMPRESSED, Compression
     from builder.errors import UsageError
+    from builder.image.compression import GZIP, UNCOMPRESSED, Compression
     from builder.imagestore import ImageNotFound
     from builder.imagestore.names import parse_name
     from builder.outputs.convert import exportable_entry, image_for_export

@@ -7,7 +7,7 @@
 - ``add_output_arguments(parser)`` and ``apply_outputs(options, root, exported_image)`` for
   ``pybuild build`` (flags.py), which also writes ``--metadata-file``.
 
-Layers leave the machine compressed (convert.py, builder.compression) and archives are
+Layers leave the machine compressed (convert.py, builder.image.compression) and archives are
 byte-identical for the same image (archive.py). Exports are loaded lazily (PEP 562) so
 declaring the flags costs ``pybuild build`` nothing at start-up.
 """

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from registry_client import Descriptor, ImageConfig, Index, Manifest, MediaType, parse_manifest
 
-from builder.compression import GZIP, Compression, LayerCompressor, codec_of
+from builder.image.compression import GZIP, Compression, LayerCompressor, codec_of
 from builder.imagestore import ImageStore, StoreCorrupt
 
 _DOCKER_TO_OCI = {

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from registry_client import Descriptor, Reference, parse_reference
 
-from builder.compression import GZIP, UNCOMPRESSED, Compression
 from builder.errors import UsageError
 from builder.events import EventSink, ignore_event
+from builder.image.compression import GZIP, UNCOMPRESSED, Compression
 from builder.imagestore import ImageStore
 from builder.outputs.archive import STDOUT, output_stream
 from builder.outputs.spec import DOCKER, IMAGE, LOCAL, OCI, TAR, OutputSpec
@@ -98,7 +98,7 @@ def _export_image(store: ImageStore, descriptor: Descriptor, spec: OutputSpec, t
         raise UsageError("tag is needed when pushing to registry")
     if client_factory is None:
         raise UsageError("pushing needs registry settings")
-    from builder.distribution import push_image
+    from builder.image.distribution import push_image
 
     client = client_factory()
     pushed = descriptor

@@ -14,10 +14,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from builder.outputs.spec import OutputSpec
     from builder.events import EventSink
-    from builder.export import ExportedImage
+    from builder.image.export import ExportedImage
     from builder.outputs.exporters import ExportResult
+    from builder.outputs.spec import OutputSpec
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from builder.compression import CODECS, GZIP, Compression
 from builder.errors import UsageError
+from builder.image.compression import CODECS, GZIP, Compression
 
 LOCAL, TAR, OCI, DOCKER, IMAGE, REGISTRY = "local", "tar", "oci", "docker", "image", "registry"
 TYPES = (LOCAL, TAR, OCI, DOCKER, IMAGE)

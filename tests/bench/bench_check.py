@@ -11,7 +11,7 @@ Four figures, because two things outside pybuild's code change the answer a lot:
   compiles pybuild's own modules each time (the stdlib and lark keep their .pyc).
   Both run a copy of the project's packages without ``__pycache__`` folders, so
   whatever was left in the work tree cannot blur the figures.
-* the parse cache (builder.source): re-checking an unchanged file reads its parse
+* the parse cache (builder.frontend.dockerfile): re-checking an unchanged file reads its parse
   back; "first check" disables it (PYBUILD_NO_PARSE_CACHE=1), as when the file was
   just edited.
 

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from builder.context import BuildContext  # noqa: E402
-from builder.copying import CopyRequest, execute_copy  # noqa: E402
+from builder.context.local import BuildContext  # noqa: E402
+from builder.copy.execute import CopyRequest, execute_copy  # noqa: E402
 
 _LARGE_FILES = 100
 

@@ -14,10 +14,10 @@ import pytest
 
 from builder.cachetransfer import CacheSpec, export_cache, import_cache
 from builder.events import StepCached, StepStarted
-from builder.plan import PlanRequest
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import PlanRequest
 from builder.services import open_services
 from builder.solve import BuildRequest, BuildResult, build
-from builder.source import DockerfileSource
 from registry_client import RegistryClient
 from tests.support.images import import_busybox
 

@@ -20,10 +20,10 @@ import pytest
 import zstandard
 from test_copy_support import D, L, directory, file, link, make_tree, snapshot
 
-from builder.add_sources import fetch_git, url_file_name
-from builder.context import BuildContext
-from builder.copy_errors import ArchiveError, CopyError, DownloadError, GitSourceError
-from builder.copying import CopyRequest, execute_copy
+from builder.context.local import BuildContext
+from builder.copy.add_sources import fetch_git, url_file_name
+from builder.copy.errors import ArchiveError, CopyError, DownloadError, GitSourceError
+from builder.copy.execute import CopyRequest, execute_copy
 from grammar import GitRef
 from grammar.chmod import parse_chmod
 from tests.support.gitdaemon import git_daemon_serving

@@ -153,7 +153,7 @@ def test_a_pinned_checksum_asks_nothing_on_a_cache_hit(built_root: Path, tmp_pat
 
 
 def test_a_missing_last_modified_gives_the_epoch(tmp_path: Path) -> None:
-    from builder.remote_files import FetchedFile
+    from builder.copy.remote_files import FetchedFile
 
     content = tmp_path / "content"
     content.write_bytes(b"x")

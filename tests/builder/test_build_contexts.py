@@ -16,15 +16,15 @@ import pytest
 
 from builder.cli import main
 from builder.commands.replaying import replayable
-from builder.contextsource import checkout_git_context, is_materialized_context, read_stdin_context
+from builder.context.fetch import checkout_git_context, is_materialized_context, read_stdin_context
 from builder.errors import StepError, UsageError
 from builder.imagestore import ImageStore
 from registry_client import host_platform
-from builder.namedcontexts import IMAGE, LOCAL, OCI_LAYOUT, context_name, parse_build_contexts, stages_to_build
-from builder.plan import PlanRequest
+from builder.context.named import IMAGE, LOCAL, OCI_LAYOUT, context_name, parse_build_contexts, stages_to_build
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import PlanRequest
 from builder.services import open_services
 from builder.solve import BuildRequest, BuildResult, build
-from builder.source import DockerfileSource
 from grammar import GitRef
 from tests.support.gitdaemon import git_daemon_serving
 from tests.support.images import flatten

@@ -8,10 +8,10 @@ import pytest
 
 from builder.errors import StepError
 from builder.events import StepCached, StepLog
-from builder.plan import PlanRequest
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import PlanRequest
 from builder.services import open_services
 from builder.solve import BuildRequest, BuildResult, build
-from builder.source import DockerfileSource
 from tests.support.images import flatten
 
 pytestmark = pytest.mark.privileged
@@ -166,7 +166,7 @@ def test_copy_from_context_and_stage_with_dockerignore(built_root: Path, tmp_pat
 
 
 def test_snapshots_of_a_killed_build_are_swept(built_root: Path) -> None:
-    from builder.leftovers import sweep_dead_snapshots
+    from builder.cache.leftovers import sweep_dead_snapshots
 
     services = open_services(built_root)
     dead_pid = 2**22 + 12345  # above pid_max on this kernel: never alive

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from builder.cachecheck import check_cache
-from builder.cacheprune import PrunePolicy, prune_cache
+from builder.cache.check import check_cache
+from builder.cache.prune import PrunePolicy, prune_cache
 from builder.commands.cache import parse_filters, parse_size
 from builder.errors import UsageError
+from builder.frontend.dockerfile import DockerfileSource
 from builder.services import open_services
 from builder.solve import BuildRequest, build
-from builder.source import DockerfileSource
 from registry_client import Digest
 from tests.support.images import import_busybox
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from builder.cachegc import collect_if_needed
-from builder.cachesettings import DEFAULT_KEEP_CAP, DEFAULT_KEEP_DURATION, GcPolicy, load_cache_settings
+from builder.cache.gc import collect_if_needed
+from builder.cache.settings import DEFAULT_KEEP_CAP, DEFAULT_KEEP_DURATION, GcPolicy, load_cache_settings
 from builder.errors import UsageError
 from builder.events import StepCached
+from builder.frontend.dockerfile import DockerfileSource
 from builder.imagestore.locks import locked
 from builder.services import open_services
 from builder.solve import BuildRequest, BuildResult, build
-from builder.source import DockerfileSource
 from tests.support.images import flatten, import_busybox
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from builder.cachetransfer import CacheSpec, export_cache, import_cache
 from builder.events import BuildWarning, StepCached
+from builder.frontend.dockerfile import DockerfileSource
 from builder.services import open_services
 from builder.solve import BuildRequest, build
-from builder.source import DockerfileSource
 from cache_transfer_support import (  # noqa: F401 (base_root is a fixture)
     SINGLE_STAGE,
     base_root,

@@ -17,8 +17,8 @@ import pytest
 from builder.cachetransfer import CacheSpec
 from builder.cachetransfer.document import CONFIG_TYPE
 from builder.cachetransfer.inline import INLINE_KEY
-from builder.distribution import push_image
 from builder.events import BuildWarning, StepCached
+from builder.image.distribution import push_image
 from builder.imagestore import ImageStore
 from cache_transfer_support import (  # noqa: F401 (base_root is a fixture)
     DOCKERFILE,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.check import check_dockerfile
-from builder.planrequest import PlanRequest
-from builder.source import DockerfileSource
+from builder.frontend.check import check_dockerfile
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.request import PlanRequest
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "real-world"
 FILES = sorted(p for p in CORPUS.iterdir() if p.suffix not in (".md", ".tsv", ".jsonl"))

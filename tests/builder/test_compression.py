@@ -1,4 +1,4 @@
-"""builder.compression: deterministic gzip/zstd, the once-per-codec side table, BuildKit's rules."""
+"""builder.image.compression: deterministic gzip/zstd, the once-per-codec side table, BuildKit's rules."""
 from __future__ import annotations
 
 import gzip
@@ -13,7 +13,7 @@ import zstandard
 
 from registry_client import ContentStore, Descriptor, Digest, MediaType
 
-from builder.compression import (
+from builder.image.compression import (
     GZIP, UNCOMPRESSED, ZSTD, Compression, LayerCompressor, codec_of, compressor, needs_conversion,
 )
 
@@ -35,7 +35,7 @@ def test_gzip_is_valid_and_deterministic() -> None:
 
 
 def test_gzip_uses_isal_when_installed() -> None:
-    from builder.compression import _deflate_backend
+    from builder.image.compression import _deflate_backend
 
     backend, level = _deflate_backend(None)
     assert backend.__name__.endswith("isal_zlib") and level == 2

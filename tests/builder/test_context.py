@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from test_copy_support import D, F, L, make_tree, snapshot
 
-import builder.context as context_module
-from builder.context import BuildContext
-from builder.copy_errors import SourceNotFoundError
-from builder.copying import CopyRequest, execute_copy
+import builder.context.local as context_module
+from builder.context.local import BuildContext
+from builder.copy.errors import SourceNotFoundError
+from builder.copy.execute import CopyRequest, execute_copy
 
 TREE = {"Dockerfile": "FROM scratch", "app.py": "print()", "docs": D(), "docs/README.md": "r", "docs/x.md": "x",
         "build": D(), "build/out.o": "o", "src": D(), "src/main.c": F("c", 0o640), "src/README.md": "s",

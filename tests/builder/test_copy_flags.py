@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from test_copy_support import D, F, L, directory, file, link, make_tree, snapshot
 
-from builder.context import BuildContext
-from builder.copy_errors import OwnerLookupError, SourceNotFoundError
-from builder.copy_sources import SourceRoot
-from builder.copying import CopyRequest, InlineSource, execute_copy
+from builder.context.local import BuildContext
+from builder.copy.errors import OwnerLookupError, SourceNotFoundError
+from builder.copy.execute import CopyRequest, InlineSource, execute_copy
+from builder.copy.sources import SourceRoot
 from grammar.chmod import parse_chmod
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:4242:4343:nobody:/:/sbin/nologin\napp:x:1000:1001::/home/app:/bin/sh\n"

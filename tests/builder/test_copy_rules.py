@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from test_copy_support import D, F, L, directory, file, link, make_tree, snapshot
 
-from builder.context import BuildContext
-from builder.copy_errors import DestinationError, SourceNotFoundError
-from builder.copying import CopyRequest, execute_copy
+from builder.context.local import BuildContext
+from builder.copy.errors import DestinationError, SourceNotFoundError
+from builder.copy.execute import CopyRequest, execute_copy
 
 CONTEXT = {
     "a.txt": F("a", 0o644, uid=1234, gid=1234),

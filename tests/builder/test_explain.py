@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from builder.cache.explain import ExplainSummary
 from builder.console import BuildView, Console
 from builder.events import StepCached, StepCacheMiss, StepStarted
-from builder.explain import ExplainSummary
-from builder.plan import PlanRequest
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import PlanRequest
 from builder.services import open_services
 from builder.solve import BuildRequest, BuildResult, build
-from builder.source import DockerfileSource
 from tests.support.images import import_busybox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,7 +208,7 @@ def test_summary_lines_and_plain_view() -> None:
 
 
 def test_record_is_keyed_by_dockerfile_and_target(tmp_path: Path) -> None:
-    from builder.explain import record_path
+    from builder.cache.explain import record_path
 
     assert record_path(tmp_path, "/a/Dockerfile", "") != record_path(tmp_path, "/a/Dockerfile", "build")
     assert record_path(tmp_path, "/a/Dockerfile", "").parent == tmp_path / "cache" / "explain"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from builder.errors import PlanError
-from builder.imageconfig import DEFAULT_PATH, StageConfig, apply, expand_port_spec, normalize_workdir, start_stage
+from builder.image.config import DEFAULT_PATH, StageConfig, apply, expand_port_spec, normalize_workdir, start_stage
 from grammar import parse_dockerfile, parse_nodes
 from registry_client import ImageConfig, Platform
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.cache import CacheIndex, CacheRecord
-from builder.cachekey import CacheKey
-from builder.cachelocks import key_locked, locks_directory
+from builder.cache.index import CacheIndex, CacheRecord
+from builder.cache.keys import CacheKey
+from builder.cache.locks import key_locked, locks_directory
 from builder.services import open_services
 from runtime.overlay import OverlaySnapshotter
 

@@ -19,7 +19,7 @@ from outputs_images import store_image, tricky_layers
 from registry_client import Digest, MediaType
 
 from builder.errors import UsageError
-from builder.export import ExportedImage
+from builder.image.export import ExportedImage
 from builder.imagestore import ImageStore
 from builder.outputs import apply_outputs, export_output, parse_output
 

@@ -14,8 +14,8 @@ from registry_commands_support import make_client
 from registry_client import ContentStore, MediaType, pull
 from registry_servers import RegistryProcess
 
-from builder.distribution import push_image
-from builder.export import ExportedImage
+from builder.image.distribution import push_image
+from builder.image.export import ExportedImage
 from builder.imagestore import ImageStore
 from builder.outputs import apply_outputs
 

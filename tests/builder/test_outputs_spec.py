@@ -5,8 +5,8 @@ import argparse
 
 import pytest
 
-from builder.compression import GZIP, ZSTD, Compression
 from builder.errors import UsageError
+from builder.image.compression import GZIP, ZSTD, Compression
 from builder.outputs import OutputSpec, add_output_arguments, parse_output, parse_outputs
 
 

@@ -14,10 +14,10 @@ import pytest
 
 from builder.errors import StepError
 from builder.events import StepFinished, StepStarted
-from builder.plan import PlanRequest
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import PlanRequest
 from builder.services import open_services
 from builder.solve import BuildRequest, BuildResult, build
-from builder.source import DockerfileSource
 
 pytestmark = pytest.mark.privileged
 

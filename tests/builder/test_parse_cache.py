@@ -1,4 +1,4 @@
-"""The parse cache (builder.source.load_dockerfile): exact hits only, never a stale or broken parse."""
+"""The parse cache (builder.frontend.dockerfile.load_dockerfile): exact hits only, never a stale or broken parse."""
 from __future__ import annotations
 
 import os
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from builder import source as source_module
-from builder.source import DockerfileSource, ParseCache, load_dockerfile
+from builder.frontend import dockerfile as source_module
+from builder.frontend.dockerfile import DockerfileSource, ParseCache, load_dockerfile
 from grammar import DockerfileSyntaxError, parse_dockerfile, parse_nodes
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ import zstandard
 from test_build_contexts import _tar_of
 
 from builder.cli import main
-from builder.contextsource import fetch_http_context, is_materialized_context
+from builder.context.fetch import fetch_http_context, is_materialized_context
 from builder.errors import UsageError
 from tests.support.images import flatten
 

@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
-from builder.buildargs import host_platform_string, normalize_platform, parse_build_args, platform_args
-from builder.check import check_dockerfile
 from builder.errors import PlanError, UsageError
-from builder.plan import PlanRequest
-from builder.source import DockerfileSource
+from builder.frontend.buildargs import host_platform_string, normalize_platform, parse_build_args, platform_args
+from builder.frontend.check import check_dockerfile
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import PlanRequest
 
 
 def check(text: str, **request: Any) -> dict[str, Any]:

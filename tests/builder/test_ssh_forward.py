@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from builder.errors import UsageError
-from builder.sshforward import forwarded_ssh
+from builder.run.sshforward import forwarded_ssh
 from tests.support.images import flatten
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from builder.image.importer import import_rootfs
 from builder.imagestore import ImageStore
-from builder.importer import import_rootfs
 from registry_client import ContentStore, open_uncompressed
 from runtime import apply_layer
 

@@ -1,0 +1,162 @@
+"""What builds killed half way leave in a state root, and the sweep every start runs.
+
+A SIGKILL can land anywhere; the publish order (blob, then snapshot commit, then cache
+record, under the key's lock: ``builder.stagestate``) makes every leftover garbage, never a
+lie. The leftovers, and how a start recognises them without stopping live builds:
+
+- active and view snapshots named by ``temporary_key``: their pid is dead;
+- step snapshots committed just before the kill, whose record was never written: nothing
+  records them and their key's lock is free (a live publisher holds it until the record
+  is written);
+- temp files of the cache's tables (older than a grace period) and of blob writes
+  (``ingest/`` files whose name carries a dead pid);
+- lock files of dead holders (``builder.cache.locks``);
+- snapshot directories the metadata does not know (``Snapshotter.cleanup``);
+- host mounts of dead builds (``runtime.cleanup_stale``).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.cache.index import TEMP_PREFIX, CacheIndex
+from builder.cache.locks import key_lock_free, sweep_stale_locks
+from builder.layers import temporary_key_owner
+from runtime import Kind, SnapshotError, Snapshotter, cleanup_stale
+
+TEMP_GRACE_SECONDS = 60.0  # a live writer renames its temp file within milliseconds
+# Directories under <root>/cache whose files are written temp-then-rename (dot-named temps); the
+# staging directories of new cache mounts (``mounts/.new-*``) are born the same way.
+_TABLES = (".", "compressed", "explain", "builds", "context/context-stat", "mounts")
+STEP_SNAPSHOT = re.compile(r"step-([0-9a-f]{64})")
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    snapshots: int
+    files: int  # temp files and lock files
+
+    @property
+    def total(self) -> int:
+        return self.snapshots + self.files
+
+
+def sweep_leftovers(root: Path, snapshotter: Snapshotter, cache: CacheIndex, now: float | None = None) -> Swept:
+    """Remove what dead builds left; safe while other builds on ``root`` run. Cheap when there is nothing."""
+    now = time.time() if now is None else now
+    with contextlib.suppress(OSError):
+        cleanup_stale(str(root / "run"))
+    snapshots = len(sweep_dead_snapshots(snapshotter))
+    snapshots += len(sweep_unpublished_steps(root, snapshotter, cache))
+    snapshotter.cleanup()
+    files = sweep_temp_files(root, cache, now) + sweep_stale_locks(root)
+    return Swept(snapshots, files)
+
+
+def sweep_dead_snapshots(snapshotter: Snapshotter) -> list[str]:
+    """Remove active and view snapshots left by builds that died (their key names the pid)."""
+    removed = []
+    for info in reversed(snapshotter.list()):  # children before parents
+        if info.kind is Kind.COMMITTED:
+            continue
+        owner = temporary_key_owner(info.name)
+        if owner is not None and not process_alive(owner):
+            with contextlib.suppress(SnapshotError):
+                snapshotter.remove(info.name)
+                removed.append(info.name)
+    return removed
+
+
+def sweep_unpublished_steps(root: Path, snapshotter: Snapshotter, cache: CacheIndex) -> list[str]:
+    """Step snapshots committed by a build killed before it wrote the record (leaves, key lock free)."""
+    infos = snapshotter.list()
+    suspects = [info for info in infos if info.kind is Kind.COMMITTED and (match := STEP_SNAPSHOT.fullmatch(info.name))
+                and not cache.has(match.group(1))]
+    if not suspects:  # the usual case: no record walk
+        return []
+    removed = []
+    for name in unrecorded_step_snapshots(snapshotter, cache):
+        key_hex = name.removeprefix("step-")
+        with key_lock_free(root, key_hex) as free:
+            if not free or cache.has(key_hex):
+                continue  # a live build is publishing it
+            with contextlib.suppress(SnapshotError):
+                snapshotter.remove(name)
+                removed.append(name)
+    return removed
+
+
+def unrecorded_step_snapshots(snapshotter: Snapshotter, cache: CacheIndex) -> list[str]:
+    """Committed step snapshots no record names and no other snapshot builds on, children first.
+
+    A step snapshot whose record is gone but that still has a child is kept: the child's
+    filesystem is layered on it.
+    """
+    entries = list(cache.entries())
+    recorded = {entry.key.hex for entry in entries} | {entry.record.snapshot for entry in entries}
+    infos = snapshotter.list()
+    found: list[str] = []
+    while True:  # removing a leaf may make its parent a leaf
+        live = [info for info in infos if info.name not in found]
+        parents = {info.parent for info in live if info.parent}
+        leaves = [info.name for info in live if info.kind is Kind.COMMITTED and info.name not in parents
+                  and (match := STEP_SNAPSHOT.fullmatch(info.name)) and match.group(1) not in recorded
+                  and info.name not in recorded]
+        if not leaves:
+            return found
+        found += leaves
+
+
+def sweep_temp_files(root: Path, cache: CacheIndex, now: float) -> int:
+    """Temp files of the cache's JSON tables older than the grace period, and blob temp files of dead writers."""
+    removed = 0
+    for directory in (cache.directory, *(root / "cache" / name for name in _TABLES)):
+        for path in _children(directory):
+            if path.name.startswith(TEMP_PREFIX) and _older_than(path, now - TEMP_GRACE_SECONDS):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed += 1
+    ingest = root / "ingest"
+    for path in ingest.iterdir() if ingest.is_dir() else ():
+        owner = _writer_pid(path.name)
+        if owner is not None and not process_alive(owner):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _children(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _older_than(path: os.PathLike[str], limit: float) -> bool:
+    try:
+        return os.stat(path).st_mtime < limit
+    except FileNotFoundError:
+        return False
+
+
+def _writer_pid(name: str) -> int | None:
+    """The pid in a content store temp file name ``<prefix>-<pid>-<hex8>``."""
+    parts = name.rsplit("-", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() and len(parts[2]) == 8 else None

@@ -1,0 +1,91 @@
+"""ADD's local archive handling: detect a tar by content, unpack it safely into the destination.
+
+Detection is BuildKit's ``isArchivePath``: a regular file whose (gzip, bzip2, xz
+or zstd, told by magic bytes, never by name) decompressed stream starts with a
+valid tar header. An empty tar is not an archive and is copied as a file.
+
+Unpacking reuses ``runtime.apply_layer``'s safe extraction (no absolute names,
+no ``..``, links never followed out of the tree) into a scratch directory, then
+merges the tree into the destination with the copier, so an absolute symlink
+already in the image is resolved inside the rootfs, never on the host. Entries
+keep the tar's owners and modes; ``--chown`` overrides the owners (BuildKit
+>= 0.15 behaviour), ``--chmod`` does not apply to them.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import tarfile
+import tempfile
+from contextlib import ExitStack
+from typing import BinaryIO
+
+import runtime
+from builder.copy.errors import ArchiveError
+from builder.copy.owners import Owner
+from builder.copy.sources import SourceRoot
+from builder.copy.tree import CopyOptions, TreeCopier
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def open_decompressed(path: str, stack: ExitStack) -> BinaryIO:
+    """``path``'s content, decompressed when its first bytes name a known compression."""
+    raw = stack.enter_context(open(path, "rb"))
+    head = raw.read(6)
+    raw.seek(0)
+    if head.startswith(b"\x1f\x8b"):
+        return stack.enter_context(gzip.GzipFile(fileobj=raw))  # type: ignore[return-value]
+    if head.startswith(b"BZh"):
+        return stack.enter_context(bz2.BZ2File(raw))  # type: ignore[return-value]
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return stack.enter_context(lzma.LZMAFile(raw))  # type: ignore[return-value]
+    if head.startswith(_ZSTD_MAGIC):
+        import zstandard  # lazy: only archives need it
+
+        return stack.enter_context(zstandard.ZstdDecompressor().stream_reader(raw))  # type: ignore[return-value]
+    return raw
+
+
+def is_tar_archive(path: str) -> bool:
+    """Whether ADD would unpack the regular file at ``path``."""
+    try:
+        with ExitStack() as stack:
+            with tarfile.open(fileobj=open_decompressed(path, stack), mode="r|") as archive:
+                return archive.next() is not None
+    except Exception:  # noqa: BLE001 - any decoding failure means "not an archive", as upstream
+        return False
+
+
+def unpack_archive(archive_path: str, dest_root: str, dest_dir: str, owner: Owner | None,
+                   written: list[str], scratch_dir: str | None = None) -> None:
+    """Unpack ``archive_path`` into the existing host directory ``dest_dir`` inside ``dest_root``."""
+    with tempfile.TemporaryDirectory(prefix="pybuild-unpack-", dir=scratch_dir) as staging:
+        try:
+            with ExitStack() as stack:
+                runtime.apply_layer(open_decompressed(archive_path, stack), staging)
+        except (runtime.UnsafeLayerError, runtime.LayerFormatError, tarfile.TarError, OSError, EOFError) as error:
+            raise ArchiveError(f"failed to unpack {os.path.basename(archive_path)}: {error}") from None
+        kept = _existing_implied_dirs(archive_path, staging, dest_dir)
+        copier = TreeCopier(SourceRoot(staging, name="archive"), dest_root, CopyOptions(owner=owner), written)
+        copier.copy("", dest_dir)
+        for target, st in kept:
+            # A directory the tar only implies (no entry of its own) keeps the image's owner and mode.
+            os.lchown(target, st.st_uid, st.st_gid)
+            os.chmod(target, st.st_mode & 0o7777)
+
+
+def _existing_implied_dirs(archive_path: str, staging: str, dest_dir: str) -> list[tuple[str, os.stat_result]]:
+    """Directories that exist in the destination and that the archive creates without naming them."""
+    with ExitStack() as stack, tarfile.open(fileobj=open_decompressed(archive_path, stack), mode="r|") as tar:
+        named = {os.path.normpath(member.name).lstrip("/") for member in tar}
+    kept = []
+    for directory, dirnames, _ in os.walk(staging):
+        for name in dirnames:
+            relpath = os.path.relpath(os.path.join(directory, name), staging)
+            target = os.path.join(dest_dir, relpath)
+            if relpath not in named and os.path.isdir(target) and not os.path.islink(target):
+                kept.append((target, os.lstat(target)))
+    return kept

@@ -1,0 +1,158 @@
+"""COPY and ADD steps: what they add to the cache key, and running them on the active snapshot.
+
+Also the sources other instructions read: stages and images seen through read-only
+snapshot views (``--from``, ``RUN --mount from=``).
+"""
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from builder.context.local import BuildContext
+from builder.copy.add_sources import url_file_name
+from builder.copy.errors import CopyError
+from builder.copy.execute import CopyRequest, InlineSource
+from builder.copy.execute import execute_copy as copy_into
+from builder.copy.sources import SourceRoot, select_sources
+from builder.layers import temporary_key
+from builder.run.mounts import MountSources
+from builder.services import Services
+from builder.stagestate import StageState
+from grammar import Add, Copy, Dockerfile, parse_chmod, parse_git_ref
+from runtime import mounted
+
+
+class SourceViews:
+    """Read-only views of stage and image snapshots, removed when the build ends."""
+
+    def __init__(self, services: Services, dockerfile: Dockerfile, finals: Mapping[int, StageState],
+                 image_snapshot: Callable[[str], tuple[str | None, str]]) -> None:
+        self._services = services
+        self._dockerfile = dockerfile
+        self._finals = finals
+        self._image_snapshot = image_snapshot
+        self._keys: list[str] = []
+
+    def __call__(self, ref: str) -> tuple[list[Any], str]:
+        """(mounts, cache identity) of what ``ref`` names: an earlier stage, else an image."""
+        stage = self._dockerfile.stage_by_ref(ref)
+        if stage is not None and stage.index in self._finals:
+            state = self._finals[stage.index]
+            snapshot, identity = state.snapshot, f"stage:{state.key.hex}"
+        else:
+            snapshot, identity = self._image_snapshot(ref)
+        key = temporary_key("source")
+        mounts = self._services.snapshotter.view(key, snapshot)
+        self._keys.append(key)
+        return mounts, identity
+
+    def close(self) -> None:
+        for key in self._keys:
+            self._services.snapshotter.remove(key)
+        self._keys.clear()
+
+
+def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, Any]:
+    """What decides a COPY/ADD's result: the selected files' content (never mtimes), the flags, the dest."""
+    material: dict[str, Any] = {
+        "op": "add" if isinstance(instruction, Add) else "copy",
+        "sources": [_source_material(word, instruction, sources) for word in instruction.sources],
+        "dest": instruction.dest,
+        "chown": instruction.chown, "chmod": instruction.chmod, "link": instruction.link,
+        "exclude": list(instruction.exclude), "parents": getattr(instruction, "parents", False),
+        "inline": [[doc.name, doc.content] for doc in instruction.heredoc_sources],
+    }
+    if isinstance(instruction, Add):
+        material.update(unpack=instruction.unpack, checksum=instruction.checksum,
+                        keep_git_dir=instruction.keep_git_dir)
+    from_ = getattr(instruction, "from_", None)
+    if from_:
+        material["from"] = sources.source_view(from_)[1]
+    else:
+        if any(_is_remote(word) for word in instruction.sources):
+            sources.journal.forbid("ADD of a URL or git repository")
+        selected = context_selection(sources.context, instruction.sources)
+        sources.journal.context(sources.context.covered_paths(selected) if selected else [])
+        material["context"] = sources.context.digest_of(selected) if selected else ""
+    return material
+
+
+def _source_material(word: str, instruction: Copy | Add, sources: MountSources) -> Any:
+    """A source word, or for an ADD of a URL its content (BuildKit keys the http source on it, not the URL).
+
+    Every build asks the server (revalidating what an earlier build fetched), except with a pinned
+    ``--checksum``: then the checksum is the content's identity and nothing is asked before a miss.
+    """
+    if not isinstance(instruction, Add) or not _is_url(word):
+        return word
+    if instruction.checksum:
+        return ["url", url_file_name(word), instruction.checksum, ""]
+    return ["url", *sources.remote_files.fetch(word).key_material()]
+
+
+def links_independently(instruction: Copy | Add) -> bool:
+    """Whether the step is BuildKit's copy onto scratch + merge: ``--link``, except with ``--chmod``."""
+    return instruction.link and not instruction.chmod
+
+
+def link_material(instruction: Copy | Add, sources: MountSources, workdir: str) -> dict[str, Any]:
+    """The key of a ``--link`` layer: the copy's own inputs and the workdir, nothing of the stage below."""
+    if instruction.chown:
+        _link_owner(instruction.chown)  # an owner by name fails before any work, not after
+    return {**copy_material(instruction, sources), "workdir": workdir or "/"}
+
+
+def _link_owner(chown: str) -> str:
+    """``--chown`` for a layer made on scratch: ids, or ``root`` (0); a name has no passwd to be found in.
+
+    BuildKit fails late with ``invalid user index: -1`` (moby/buildkit#2987) and newer versions
+    reject it when parsing; this says why.
+    """
+    parts = ["0" if part == "root" else part for part in chown.split(":", 1)]
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        raise CopyError(f"--chown={chown} cannot be used with --link: the layer is made without the image's "
+                        "/etc/passwd and /etc/group, so use numeric ids (e.g. --chown=1000:1000)")
+    return ":".join(parts)
+
+
+def context_selection(context: BuildContext, words: Iterable[str]) -> list[str]:
+    """The context paths a COPY/ADD of ``words`` reads (remote sources are not in the context)."""
+    root = context.source()
+    return [found.relpath for word in words if not _is_remote(word) for found in select_sources(root, word)]
+
+
+def _is_remote(word: str) -> bool:
+    return word.startswith(("http://", "https://")) or parse_git_ref(word) is not None
+
+
+def _is_url(word: str) -> bool:
+    """An http(s) source that is no git repository (``https://host/repo.git`` is git)."""
+    return word.startswith(("http://", "https://")) and parse_git_ref(word) is None
+
+
+def execute_copy(instruction: Copy | Add, workdir: str, mounts: list[Any], sources: MountSources,
+                 link: bool = False) -> None:
+    """Run the COPY/ADD onto the active snapshot ``mounts`` (empty for a ``--link`` layer)."""
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(mounted(mounts))
+        from_ = getattr(instruction, "from_", None)
+        if from_:
+            view = stack.enter_context(mounted(sources.source_view(from_)[0]))
+            source = SourceRoot(view, name=from_)
+        else:
+            source = sources.context.source()
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-add-"))
+        request = CopyRequest(
+            dest=instruction.dest, sources=instruction.sources, source=source,
+            inline=tuple(InlineSource(doc.name, doc.content.encode()) for doc in instruction.heredoc_sources),
+            workdir=workdir or "/",
+            chown=_link_owner(instruction.chown) if link and instruction.chown else instruction.chown,
+            chmod=parse_chmod(instruction.chmod) if instruction.chmod else None,
+            exclude=instruction.exclude, parents=getattr(instruction, "parents", False),
+            add=isinstance(instruction, Add), unpack=getattr(instruction, "unpack", None),
+            checksum=getattr(instruction, "checksum", None), keep_git_dir=getattr(instruction, "keep_git_dir", None),
+            scratch_dir=scratch, remote=sources.remote_files,
+        )
+        copy_into(root, request)

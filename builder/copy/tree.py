@@ -1,0 +1,253 @@
+"""Copy one selected source into the destination rootfs: fsutil's ``copier`` semantics.
+
+* A directory is merged into an existing one; a file replaces a file or symlink
+  but never a directory (``cannot replace to directory``); a directory onto a
+  non-directory fails (``cannot copy to non-directory``).
+* Metadata (owner, mode, times, xattrs) is copied for everything created below
+  the top level and re-applied to existing directories there; the top-level
+  directory keeps its own when it already existed (only its times are restored).
+* Owner: ``--chown`` if given, else the source's (0:0 for the context).
+  ``--chmod`` applies to every copied file and directory, never to symlinks.
+* ``--exclude`` and the ``--parents`` include pattern are matched against the
+  path below the copied root; directories that do not match are still walked and
+  created lazily, only when something inside them is copied.
+* Hardlinked files of one copy stay hardlinked; symlinks are copied as symlinks.
+
+Nothing on the destination side is followed: the target was resolved inside the
+root by the caller and every name below it is checked with ``lstat``.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from builder.copy.errors import DestinationError
+from builder.copy.owners import Owner
+from builder.copy.sources import SourceRoot
+from grammar import PatternMatcher
+
+_CHUNK = 1 << 30
+
+
+class ModeChange(Protocol):
+    """What ``--chmod`` needs: grammar's ``ChmodSpec`` (octal or symbolic) fits."""
+
+    def apply(self, mode: int, *, is_dir: bool = False) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CopyOptions:
+    owner: Owner | None = None
+    mode: ModeChange | None = None
+    exclude: PatternMatcher | None = None
+    include: PatternMatcher | None = None
+
+
+@dataclass(slots=True)
+class _PendingDir:
+    source: str
+    target: str
+    copied: bool
+
+
+@dataclass(slots=True)
+class TreeCopier:
+    """Copies from one ``SourceRoot`` into ``dest_root``; ``written`` collects image paths."""
+
+    source: SourceRoot
+    dest_root: str
+    options: CopyOptions
+    written: list[str] = field(default_factory=list)
+    _inodes: dict[tuple[int, int], str] = field(default_factory=dict)
+    _pending: list[_PendingDir] = field(default_factory=list)
+
+    def copy(self, relpath: str, target: str, components: str = "", overwrite: bool = False,
+             include_info: tuple[bool, ...] = (), exclude_info: tuple[bool, ...] = ()) -> None:
+        st = self.source.lstat(relpath)
+        if st is None:
+            return
+        include = True
+        if components:
+            include, include_info, exclude_info = self._filter(components, include_info, exclude_info)
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if not include and not (is_dir and self._may_include_below(components)):
+            return
+        try:
+            target_st: os.stat_result | None = os.lstat(target)
+        except FileNotFoundError:
+            target_st = None
+        if include:
+            self._create_pending_parents(overwrite)
+        if is_dir:
+            created = self._copy_directory(relpath, components, target, st, overwrite, include,
+                                           include_info, exclude_info)
+            if not overwrite or not include:
+                if created:
+                    self._set_metadata(relpath, st, target)
+                elif include and target_st is not None:
+                    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+                return
+        else:
+            self._replace_non_directory(target, target_st)
+            self._copy_node(relpath, st, target)
+        self._set_metadata(relpath, st, target)
+
+    def _filter(self, components: str, include_info: tuple[bool, ...],
+                exclude_info: tuple[bool, ...]) -> tuple[bool, tuple[bool, ...], tuple[bool, ...]]:
+        include = True
+        if self.options.include is not None:
+            include, include_info = self.options.include.matches_with_parent(components, include_info)
+        if self.options.exclude is not None:
+            excluded, exclude_info = self.options.exclude.matches_with_parent(components, exclude_info)
+            include = include and not excluded
+        return include, include_info, exclude_info
+
+    def _may_include_below(self, components: str) -> bool:
+        """Whether walking into a directory that is not itself copied can still find something."""
+        # Without "!" patterns, everything below an excluded directory is excluded too.
+        exclude = self.options.exclude
+        return exclude is None or exclude.has_exceptions or not exclude.matches(components)
+
+    def _copy_directory(self, relpath: str, components: str, target: str, st: os.stat_result,
+                        overwrite: bool, include: bool, include_info: tuple[bool, ...],
+                        exclude_info: tuple[bool, ...]) -> bool:
+        created = False
+        if include:
+            created = self._directory_only(target, st, overwrite)
+        self._pending.append(_PendingDir(relpath, target, include))
+        try:
+            prefix = relpath + "/" if relpath else ""
+            below = components + "/" if components else ""
+            for name in self.source.names(relpath):
+                self.copy(prefix + name, os.path.join(target, name), below + name, True, include_info, exclude_info)
+        finally:
+            self._pending.pop()
+        return created
+
+    def _directory_only(self, target: str, st: os.stat_result, overwrite: bool) -> bool:
+        try:
+            existing = os.lstat(target)
+        except FileNotFoundError:
+            os.mkdir(target, 0o700)  # the real mode is set once the children are in
+            self._record(target)
+            return True
+        if not stat.S_ISDIR(existing.st_mode):
+            raise DestinationError(f"cannot copy to non-directory: {self.image_path(target)}")
+        if overwrite:
+            os.chmod(target, self._mode_for(st))
+            self._record(target)
+        return False
+
+    def _create_pending_parents(self, overwrite: bool) -> None:
+        for pending in self._pending:
+            if pending.copied:
+                continue
+            st = os.stat(self.source.host(pending.source))
+            if self._directory_only(pending.target, st, overwrite):
+                self._set_metadata(pending.source, st, pending.target)
+            pending.copied = True
+
+    def _replace_non_directory(self, target: str, target_st: os.stat_result | None) -> None:
+        if target_st is None:
+            return
+        if stat.S_ISDIR(target_st.st_mode):
+            raise DestinationError(f"cannot replace to directory {self.image_path(target)} with file")
+        os.unlink(target)
+
+    def _copy_node(self, relpath: str, st: os.stat_result, target: str) -> None:
+        mode = st.st_mode
+        if stat.S_ISREG(mode):
+            key = (st.st_dev, st.st_ino)
+            first = self._inodes.get(key) if st.st_nlink > 1 else None
+            if first is not None:
+                os.link(first, target)
+            else:
+                _copy_file(self.source.host(relpath), target)
+                if st.st_nlink > 1:
+                    self._inodes[key] = target
+        elif stat.S_ISLNK(mode):
+            os.symlink(os.readlink(self.source.host(relpath)), target)
+        elif self.source.from_context:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        else:
+            os.mknod(target, stat.S_IFMT(mode) | 0o600, st.st_rdev)
+        self._record(target)
+
+    def _mode_for(self, st: os.stat_result) -> int:
+        perm = stat.S_IMODE(st.st_mode)
+        if self.options.mode is None:
+            return perm
+        return self.options.mode.apply(perm, is_dir=stat.S_ISDIR(st.st_mode)) & 0o7777
+
+    def _set_metadata(self, relpath: str, st: os.stat_result, target: str) -> None:
+        """Owner first (chown clears setuid bits), then mode, times and xattrs."""
+        if self.options.owner is not None:
+            uid, gid = self.options.owner.uid, self.options.owner.gid
+        elif self.source.from_context:
+            uid, gid = 0, 0
+        else:
+            uid, gid = st.st_uid, st.st_gid
+        os.chown(target, uid, gid, follow_symlinks=False)
+        if not stat.S_ISLNK(st.st_mode):
+            os.chmod(target, self._mode_for(st))
+            _copy_xattrs(self.source.host(relpath), target, keep_capability=not self.source.from_context)
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+    def image_path(self, host_path: str) -> str:
+        return host_path[len(self.dest_root):] or "/"
+
+    def _record(self, target: str) -> None:
+        self.written.append(self.image_path(target))
+
+
+def _copy_file(source: str, target: str) -> None:
+    source_fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        target_fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            _copy_data(source_fd, target_fd)
+        finally:
+            os.close(target_fd)
+    finally:
+        os.close(source_fd)
+
+
+def _copy_data(source_fd: int, target_fd: int) -> None:
+    # copy_file_range lets the kernel copy (or reflink) without a trip through Python.
+    try:
+        while os.copy_file_range(source_fd, target_fd, _CHUNK):
+            pass
+        return
+    except OSError as error:
+        if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+    os.lseek(source_fd, 0, os.SEEK_SET)
+    os.lseek(target_fd, 0, os.SEEK_SET)
+    os.ftruncate(target_fd, 0)
+    while chunk := os.read(source_fd, 1 << 20):
+        os.write(target_fd, chunk)
+
+
+_CAPABILITY_XATTR = "security.capability"
+
+
+def _copy_xattrs(source: str, target: str, keep_capability: bool) -> None:
+    """Best effort, as BuildKit (its handler logs and ignores xattr errors).
+
+    A file capability never survives BuildKit's context transfer: fsutil's receiver sets the
+    xattrs before its chown, and the kernel drops ``security.capability`` on chown.
+    """
+    try:
+        names = os.listxattr(source, follow_symlinks=False)
+    except OSError:
+        return
+    for name in names:
+        if name == _CAPABILITY_XATTR and not keep_capability:
+            continue
+        try:
+            os.setxattr(target, name, os.getxattr(source, name, follow_symlinks=False), follow_symlinks=False)
+        except OSError:
+            continue

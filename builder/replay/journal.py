@@ -1,0 +1,33 @@
+"""What a build read from outside its Dockerfile, so an identical request can be answered
+from a record instead of being rebuilt (see ``builder.replay.records``).
+
+The solver notes every base image it resolved locally, and every context path whose
+content fed a cache key. Anything whose freshness cannot be checked locally (an ADD
+of a URL or a git repository) makes the build unrecordable.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+
+class BuildJournal:
+    """Mutable on purpose: it accumulates while the build runs (from any thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.bases: dict[str, str] = {}  # normalised image name -> index.json entry digest
+        self.context_paths: set[str] = set()
+        self.unrecordable: list[str] = []
+
+    def base(self, name: str, entry_digest: str) -> None:
+        with self._lock:
+            self.bases[name] = entry_digest
+
+    def context(self, relpaths: Iterable[str]) -> None:
+        with self._lock:
+            self.context_paths.update(relpaths)
+
+    def forbid(self, reason: str) -> None:
+        with self._lock:
+            self.unrecordable.append(reason)
