@@ -6,8 +6,8 @@ that hands them to urllib3.
   roots) and ``<name>.cert`` + ``<name>.key`` client certificate pairs.
 - An insecure registry (``verify=False``) gets a context that checks nothing but still
   presents the host's client certificates, as docker does.
-- What failed tells what to try next: ``answered_in_plain_http`` recognises the error of a
-  TLS hello answered by a plain-HTTP server, ``is_tls_failure`` any other TLS error.
+- ``answered_in_plain_http`` recognises the error of a TLS hello answered by a plain-HTTP
+  server, so the failure can say what to do about it.
 
 ssl and requests are imported when the first HTTPS connection is made, not with this module.
 """
@@ -172,10 +172,3 @@ def answered_in_plain_http(reason: BaseException | None) -> bool:
     import ssl
 
     return isinstance(reason, ssl.SSLError) and reason.reason in _PLAIN_HTTP_REASONS
-
-
-def is_tls_failure(reason: BaseException | None) -> bool:
-    """Whether the connection was made and its TLS failed (as opposed to refused, timed out)."""
-    import ssl
-
-    return isinstance(reason, (ssl.SSLError, ssl.CertificateError))

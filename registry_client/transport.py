@@ -1,9 +1,7 @@
 """HTTP to one registry host: scheme choice, TLS, auth retry, backoff and safe redirects.
 
-- The scheme is chosen once by pinging ``/v2/``: https always; for insecure hosts (loopback
-  by default) then unverified https and plain http, as dockerd does. The https error says
-  which of them is worth trying: a server that answered the TLS hello in plain HTTP goes
-  to http at once, a refused or silent https port is not tried again without verification.
+- The scheme is chosen once by pinging ``/v2/``: https, verified unless the host is insecure
+  (loopback by default, or listed), then for insecure hosts plain http, as dockerd does.
 - ``Authorization`` is attached only to URLs on this endpoint's own origin. Redirects are
   followed by hand so a CDN never sees it; ``~/.netrc`` is never consulted (httpclient).
 - Idempotent requests are retried on connection errors, 408, 429 and 5xx with exponential
@@ -23,7 +21,7 @@ from .httpclient import ConnectionFailed, HTTPClient, drain
 from .options import RegistryOptions
 from .proxies import ProxySettings
 from .responses import error_codes, out_of_quota, rate_limit_message, retry_after_seconds
-from .tls import HostTLS, answered_in_plain_http, is_tls_failure
+from .tls import HostTLS, answered_in_plain_http
 
 if TYPE_CHECKING:
     from requests import Response
@@ -146,22 +144,18 @@ class Endpoint:
         return delay * random.uniform(0.8, 1.2)
 
     def _choose_scheme(self) -> str:
-        """https; for an insecure host then unverified https (only after a TLS failure other
-        than a plain-HTTP answer) and plain http (unless it answers 400, as Go's TLS servers
-        answer plain HTTP). The first failure is reported, unless http says more."""
+        """https, then for an insecure host plain http, as dockerd does: an insecure host's https is
+        not verified at all (moby's ``InsecureSkipVerify = !isSecure``), so no CA bundle is loaded
+        for it. http is taken unless it answers 400, as Go's TLS servers answer plain HTTP. The
+        https failure is reported, unless http says more."""
+        verify = not self.insecure
         try:
-            self._ping("https", verify=True)
+            self._ping("https", verify=verify)
+            self.http.verify = verify
             return f"https://{self.host}"
         except ConnectionFailed as exc:
             failure = exc  # the https error says more than a later http one
         if self.insecure:
-            if is_tls_failure(failure.reason) and not answered_in_plain_http(failure.reason):
-                try:
-                    self._ping("https", verify=False)
-                    self.http.verify = False
-                    return f"https://{self.host}"
-                except ConnectionFailed:
-                    pass
             try:
                 plain = self._ping("http", verify=True)
             except ConnectionFailed as exc:
