@@ -9,7 +9,7 @@ from typing import Any
 
 from builder.copy.dest import make_dirs
 from builder.copy.owners import Owner
-from builder.copy.step import copy_material, execute_copy, link_material, links_independently
+from builder.copy.step import copy_lineage, copy_material, execute_copy, link_material, links_independently
 from builder.errors import BuildError
 from builder.events import StepLog
 from builder.frontend.buildargs import PROXY_ARGS
@@ -53,8 +53,12 @@ def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruct
                     instruction, workdir, mounts, ctx.mount_sources, link=True), ctx.options)
             else:
                 material = copy_material(instruction, ctx.mount_sources)
+                lineage = copy_lineage(ctx.services, state.key, material, instruction, ctx.mount_sources.context,
+                                       ctx.options.use_cache)
                 state, layer = layer_step(ctx.services, state, material, lambda mounts: execute_copy(
-                    instruction, workdir, mounts, ctx.mount_sources), ctx.options)
+                    instruction, workdir, mounts, ctx.mount_sources, lineage=lineage), ctx.options)
+                if lineage is not None:
+                    lineage.publish(state.materialized)
         case Workdir():
             state = replace(state, stage=apply(state.stage, instruction))
             state, layer = _make_workdir(ctx, state)

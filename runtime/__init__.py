@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from runtime.apply import ApplyStats, apply_layer
 from runtime.container import run
+from runtime.changes import is_whiteout
 from runtime.diff import DiffStats, write_diff
 from runtime.errors import (
     CgroupError,
@@ -37,7 +38,7 @@ from runtime.hostmounts import mounted
 from runtime.mounts import Mount
 from runtime.native import NativeSnapshotter
 from runtime.overlay import OverlaySnapshotter, overlay_supported
-from runtime.snapshots import Kind, SnapshotInfo, Snapshotter
+from runtime.snapshots import Kind, SnapshotInfo, Snapshotter, writable_directory
 from runtime.spec import BindMount, ExitStatus, Limits, ProcessSpec, Stdio
 from runtime.supervisor import ContainerControl
 from runtime.paths import scoped_components, scoped_join
@@ -78,4 +79,6 @@ __all__ = [
     "overlay_supported",
     "run",
     "write_diff",
+    "writable_directory",
+    "is_whiteout",
 ]

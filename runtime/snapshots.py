@@ -23,6 +23,16 @@ Lifecycle
 ``parent`` is always a committed name (or None for an empty base). ``prepare``/``view`` of an existing
 key, ``commit`` of a view or of a committed snapshot, and ``remove`` of a parent are ``SnapshotError``s.
 Committed data is never copied again: a commit is a metadata change.
+
+Own directories
+---------------
+``own_directory`` names the host directory holding what a snapshot itself stores: for an active
+snapshot the directory its writes land in (``writable_directory`` of its mounts), for a committed one
+the files it added (overlay: its upperdir; native: its full tree). Both live on the snapshotter's own
+filesystem, so a file of a committed snapshot can be hardlinked into an *unmounted* active one
+(``builder.copy.reuse``). A committed snapshot's files are immutable and may share inodes with later
+snapshots: nothing may ever write, chmod, chown or utime them in place; children never share their
+parent's inodes (overlay copies up, native copies).
 """
 from __future__ import annotations
 
@@ -71,3 +81,21 @@ class Snapshotter(Protocol):
 
     def cleanup(self) -> None:
         """Remove storage no snapshot owns any more (left by a crash mid-operation)."""
+
+    def own_directory(self, key: str) -> str:
+        """The host directory of an active or committed snapshot's own files (see above); views have none."""
+
+
+def writable_directory(mounts: list[Mount]) -> str | None:
+    """Where writes through an active snapshot's ``mounts`` land (its upperdir, or the bind source).
+
+    None for mounts of another shape. Write there only while the mounts are not mounted.
+    """
+    if len(mounts) != 1:
+        return None
+    mount = mounts[0]
+    if mount.type == "overlay":
+        return mount.option("upperdir")
+    if mount.type == "bind" and "rw" in mount.options:
+        return mount.source
+    return None

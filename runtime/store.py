@@ -217,3 +217,9 @@ class DirectorySnapshotter:
 
     def cleanup(self) -> None:
         self._store.cleanup()
+
+    def own_directory(self, key: str) -> str:
+        snapshot_id, kind, _ = self._store.lookup(key)
+        if kind is Kind.VIEW:
+            raise SnapshotError(f"{key!r} is a view: it has no directory of its own")
+        return self._fs(snapshot_id)

@@ -9,9 +9,11 @@ import contextlib
 from collections.abc import Iterable, Iterator
 
 from builder.cache.leftovers import unrecorded_step_snapshots
+from builder.cache.lineage import LineageStore
 from builder.imagestore.collect import Collected, delete_blobs
 from builder.imagestore.locks import locked
 from builder.imagestore.reading import ManifestReader
+from builder.layers import snapshot_exists
 from builder.services import Services
 from registry_client import Digest, RegistryError
 from runtime import SnapshotError
@@ -29,11 +31,13 @@ def unrecorded_snapshots(services: Services) -> list[str]:
 
 
 def remove_snapshots(services: Services, names: Iterable[str]) -> int:
+    """Remove ``names``, then the lineage records that named a snapshot no longer there."""
     removed = 0
     for name in names:
         with contextlib.suppress(SnapshotError):
             services.snapshotter.remove(name)
             removed += 1
+    LineageStore(services.root).drop_stale(lambda name: snapshot_exists(services.snapshotter, name))
     return removed
 
 

@@ -89,6 +89,17 @@ class BuildContext:
         return {relpath: hashlib.sha256(_record(relpath, entries[relpath], digests, self.normalize_modes).encode(
             "utf-8", "surrogateescape")).hexdigest()[:16] for relpath in selected}
 
+    def known_digest(self, relpath: str, st: os.stat_result) -> str | None:
+        """The sha256 this build hashed for file ``relpath``, if ``st`` (an lstat now) shows it unchanged since."""
+        entry = self.entries.get(relpath)
+        if entry is None or entry.kind != FILE:
+            return None
+        signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+        if signature != entry.signature:
+            return None
+        with self._lock:
+            return self._cache.lookup(relpath, signature)
+
     def covered_paths(self, paths: Iterable[str]) -> list[str]:
         """The relative paths ``digest_of(paths)`` reads: the paths and everything below them."""
         return self._select(paths)

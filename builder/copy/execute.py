@@ -36,6 +36,7 @@ from builder.copy.dest import Destination, make_dirs, normalize_dest
 from builder.copy.errors import CopyError
 from builder.copy.owners import resolve_chown
 from builder.copy.remote_files import RemoteFiles
+from builder.copy.reuse import CopyReuse
 from builder.copy.scoped_path import resolve_in_root
 from builder.copy.sources import SelectedSource, SourceRoot, parents_selection, select_sources
 from builder.copy.tree import CopyOptions, ModeChange, TreeCopier
@@ -71,6 +72,7 @@ class CopyRequest:
     keep_git_dir: bool | None = None
     scratch_dir: str | None = None  # where downloads and clones are staged
     remote: RemoteFiles | None = None  # the build's URL fetcher (None: download without a cache)
+    reuse: CopyReuse | None = None  # files of ``source`` to link from the step's previous run (builder.copy.reuse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ class _Step:
     destination: Destination
     options: CopyOptions
     written: list[str]
+    reuse: CopyReuse | None = None
+    reuse_source: SourceRoot | None = None  # the only source whose files ``reuse`` may link (the context)
 
     def place(self, source: SourceRoot, selected: SelectedSource, *, dir_contents: bool = True,
               include: PatternMatcher | None = None) -> None:
@@ -103,7 +107,8 @@ class _Step:
         make_dirs(self.dest_root, image_target if make_contents_dir else posixpath.dirname(image_target), owner,
                   self.written)
         options = CopyOptions(owner, self.options.mode, self.options.exclude, include)
-        TreeCopier(source, self.dest_root, options, self.written).copy(selected.relpath, target)
+        reuse = self.reuse if self.reuse is not None and source is self.reuse_source else None
+        TreeCopier(source, self.dest_root, options, self.written, reuse).copy(selected.relpath, target)
 
     def unpack(self, archive: str, scratch_dir: str | None) -> None:
         directory = make_dirs(self.dest_root, self.destination.path, self.options.owner, self.written)
@@ -119,7 +124,7 @@ def execute_copy(dest_root: str, request: CopyRequest) -> CopyResult:
         mode=request.chmod,
         exclude=PatternMatcher(request.exclude) if request.exclude else None,
     )
-    step = _Step(dest_root, normalize_dest(request.dest, request.workdir), options, [])
+    step = _Step(dest_root, normalize_dest(request.dest, request.workdir), options, [], request.reuse, request.source)
     for word in request.sources:
         git_ref = _git_ref(word)
         if git_ref is not None:

@@ -10,18 +10,21 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from builder.cache.keys import CacheKey, key_for
+from builder.cache.lineage import LineageStore
 from builder.context.local import BuildContext
 from builder.copy.add_sources import url_file_name
 from builder.copy.errors import CopyError
 from builder.copy.execute import CopyRequest, InlineSource
 from builder.copy.execute import execute_copy as copy_into
+from builder.copy.reuse import CopyLineage
 from builder.copy.sources import SourceRoot, select_sources
 from builder.layers import temporary_key
 from builder.run.mounts import MountSources
 from builder.services import Services
-from builder.stagestate import StageState
+from builder.stagestate import StageState, step_snapshot
 from grammar import Add, Copy, Dockerfile, parse_chmod, parse_git_ref
-from runtime import mounted
+from runtime import mounted, writable_directory
 
 
 class SourceViews:
@@ -132,9 +135,31 @@ def _is_url(word: str) -> bool:
     return word.startswith(("http://", "https://")) and parse_git_ref(word) is None
 
 
+def copy_lineage(services: Services, parent: CacheKey, material: dict[str, Any], instruction: Copy | Add,
+                 context: BuildContext, use_cache: bool) -> CopyLineage | None:
+    """The lineage of a COPY/ADD of one plain context path (``builder.copy.reuse``); None for other copies.
+
+    One source word without wildcards and no heredocs: then every image path is written once, so
+    what a run recorded for a path is what its snapshot holds there.
+    """
+    if "context" not in material or instruction.heredoc_sources or len(instruction.sources) != 1:
+        return None
+    word = instruction.sources[0]
+    if _is_remote(word) or any(char in word for char in "*?[\\") or getattr(instruction, "parents", False):
+        return None
+    lineage = key_for(parent, {**material, "context": None, "op": f"lineage-{material['op']}"})
+    return CopyLineage(services.snapshotter, LineageStore(services.root), context, lineage.hex,
+                       step_snapshot(key_for(parent, material)), use_cache)
+
+
 def execute_copy(instruction: Copy | Add, workdir: str, mounts: list[Any], sources: MountSources,
-                 link: bool = False) -> None:
-    """Run the COPY/ADD onto the active snapshot ``mounts`` (empty for a ``--link`` layer)."""
+                 link: bool = False, lineage: CopyLineage | None = None) -> None:
+    """Run the COPY/ADD onto the active snapshot ``mounts`` (empty for a ``--link`` layer).
+
+    With a ``lineage``, unchanged files are hardlinked from the previous run once ``mounts`` are unmounted.
+    """
+    writable = writable_directory(mounts) if lineage is not None else None
+    reuse = lineage.start() if lineage is not None and writable is not None else None
     with contextlib.ExitStack() as stack:
         root = stack.enter_context(mounted(mounts))
         from_ = getattr(instruction, "from_", None)
@@ -153,6 +178,8 @@ def execute_copy(instruction: Copy | Add, workdir: str, mounts: list[Any], sourc
             exclude=instruction.exclude, parents=getattr(instruction, "parents", False),
             add=isinstance(instruction, Add), unpack=getattr(instruction, "unpack", None),
             checksum=getattr(instruction, "checksum", None), keep_git_dir=getattr(instruction, "keep_git_dir", None),
-            scratch_dir=scratch, remote=sources.remote_files,
+            scratch_dir=scratch, remote=sources.remote_files, reuse=reuse,
         )
         copy_into(root, request)
+    if reuse is not None and writable is not None:
+        reuse.finish(writable, mounts)

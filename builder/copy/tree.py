@@ -12,6 +12,8 @@
   path below the copied root; directories that do not match are still walked and
   created lazily, only when something inside them is copied.
 * Hardlinked files of one copy stay hardlinked; symlinks are copied as symlinks.
+* With a ``CopyReuse`` (a context COPY re-run), regular files unchanged since the step's previous
+  run are left for it to hardlink from that run's snapshot (``builder.copy.reuse``).
 
 Nothing on the destination side is followed: the target was resolved inside the
 root by the caller and every name below it is checked with ``lstat``.
@@ -26,6 +28,7 @@ from typing import Protocol
 
 from builder.copy.errors import DestinationError
 from builder.copy.owners import Owner
+from builder.copy.reuse import CopyReuse
 from builder.copy.sources import SourceRoot
 from grammar import PatternMatcher
 
@@ -61,6 +64,7 @@ class TreeCopier:
     dest_root: str
     options: CopyOptions
     written: list[str] = field(default_factory=list)
+    reuse: CopyReuse | None = None
     _inodes: dict[tuple[int, int], str] = field(default_factory=dict)
     _pending: list[_PendingDir] = field(default_factory=list)
 
@@ -92,8 +96,19 @@ class TreeCopier:
                 return
         else:
             self._replace_non_directory(target, target_st)
+            if self.reuse is not None and stat.S_ISREG(st.st_mode) and self._left_to_link(relpath, st, target):
+                return
             self._copy_node(relpath, st, target)
         self._set_metadata(relpath, st, target)
+
+    def _left_to_link(self, relpath: str, st: os.stat_result, target: str) -> bool:
+        assert self.reuse is not None
+        uid, gid = self._owner_ids(st)
+        if not self.reuse.place_file(relpath, st, self.source.host(relpath), self.image_path(target), uid, gid,
+                                     self._mode_for(st)):
+            return False
+        self._record(target)
+        return True
 
     def _filter(self, components: str, include_info: tuple[bool, ...],
                 exclude_info: tuple[bool, ...]) -> tuple[bool, tuple[bool, ...], tuple[bool, ...]]:
@@ -165,7 +180,7 @@ class TreeCopier:
             if first is not None:
                 os.link(first, target)
             else:
-                _copy_file(self.source.host(relpath), target)
+                copy_file(self.source.host(relpath), target)
                 if st.st_nlink > 1:
                     self._inodes[key] = target
         elif stat.S_ISLNK(mode):
@@ -184,17 +199,19 @@ class TreeCopier:
 
     def _set_metadata(self, relpath: str, st: os.stat_result, target: str) -> None:
         """Owner first (chown clears setuid bits), then mode, times and xattrs."""
-        if self.options.owner is not None:
-            uid, gid = self.options.owner.uid, self.options.owner.gid
-        elif self.source.from_context:
-            uid, gid = 0, 0
-        else:
-            uid, gid = st.st_uid, st.st_gid
+        uid, gid = self._owner_ids(st)
         os.chown(target, uid, gid, follow_symlinks=False)
         if not stat.S_ISLNK(st.st_mode):
             os.chmod(target, self._mode_for(st))
             _copy_xattrs(self.source.host(relpath), target, keep_capability=not self.source.from_context)
         os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+    def _owner_ids(self, st: os.stat_result) -> tuple[int, int]:
+        if self.options.owner is not None:
+            return self.options.owner.uid, self.options.owner.gid
+        if self.source.from_context:
+            return 0, 0
+        return st.st_uid, st.st_gid
 
     def image_path(self, host_path: str) -> str:
         return host_path[len(self.dest_root):] or "/"
@@ -203,7 +220,7 @@ class TreeCopier:
         self.written.append(self.image_path(target))
 
 
-def _copy_file(source: str, target: str) -> None:
+def copy_file(source: str, target: str) -> None:
     source_fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         target_fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

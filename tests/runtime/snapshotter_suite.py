@@ -9,7 +9,7 @@ import pytest
 
 from runtime.errors import SnapshotError
 from runtime.hostmounts import mounted
-from runtime.snapshots import Kind, Snapshotter
+from runtime.snapshots import Kind, Snapshotter, writable_directory
 
 Factory = Callable[[str], Snapshotter]
 
@@ -121,3 +121,33 @@ class SnapshotterContract:
         assert not orphan.exists()
         assert [info.name for info in snapshotter.list()] == ["kept"]
         assert snapshotter.mounts("kept")
+
+    def test_own_directories_take_writes_and_hold_committed_files(self, snapshotter: Snapshotter) -> None:
+        write_layer(snapshotter, "a-active", None, {"base.txt": "base"})
+        snapshotter.commit("a", "a-active")
+        write_layer(snapshotter, "b-active", "a", {"dir/added.txt": "added"})
+        mounts = snapshotter.mounts("b-active")
+        own = snapshotter.own_directory("b-active")
+        assert writable_directory(mounts) == own
+        Path(own, "unmounted.txt").write_text("written while unmounted")
+        with mounted(mounts) as root:  # what went into the own directory is the snapshot's content
+            assert Path(root, "unmounted.txt").read_text() == "written while unmounted"
+        snapshotter.commit("b", "b-active")
+        committed = snapshotter.own_directory("b")
+        assert committed == own
+        assert Path(committed, "dir", "added.txt").read_text() == "added"
+        assert os.stat(committed).st_dev == os.stat(snapshotter.own_directory("a")).st_dev  # hardlinks work
+        snapshotter.view("v", "b")
+        with pytest.raises(SnapshotError, match="view"):
+            snapshotter.own_directory("v")
+
+    def test_a_child_never_shares_an_inode_it_can_change_with_its_parent(self, snapshotter: Snapshotter) -> None:
+        write_layer(snapshotter, "a-active", None, {"f": "parent"})
+        snapshotter.commit("a", "a-active")
+        parent_file = Path(snapshotter.own_directory("a"), "f")
+        with mounted(snapshotter.prepare("b", "a")) as root:
+            with open(Path(root, "f"), "r+") as handle:  # in place: overlay copies up, native has a copy
+                handle.write("child!")
+            os.chmod(Path(root, "f"), 0o600)
+        assert parent_file.read_text() == "parent"
+        assert parent_file.stat().st_mode & 0o777 != 0o600
