@@ -45,7 +45,7 @@ def collect_if_needed(services: Services, policy: GcPolicy, now: float | None = 
         results.append(prune_locked(services, PrunePolicy(keep_storage=policy.keep_storage), now))
         after = storage_of(list(services.cache.entries()))
         services.cache.usage.reset(after, now)
-    pruned = [result for result in results if result.records or result.snapshots or result.blobs]
+    pruned = [result for result in results if result.records or result.snapshots or result.blobs or result.downloads]
     return Collection(before, after, _combined(pruned) if pruned else None)
 
 
@@ -58,4 +58,5 @@ def _due(services: Services, policy: GcPolicy, now: float) -> bool:
 
 def _combined(results: list[PruneResult]) -> PruneResult:
     return PruneResult(sum(r.records for r in results), sum(r.snapshots for r in results),
-                       sum(r.blobs for r in results), sum(r.reclaimed for r in results))
+                       sum(r.blobs for r in results), sum(r.reclaimed for r in results),
+                       sum(r.downloads for r in results))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from builder.cache.downloads import DownloadsPruned, prune_downloads
 from builder.cache.index import CacheEntry
 from builder.cache.sweep import delete_unneeded_blobs, exclusive, remove_snapshots, unrecorded_snapshots
 from builder.services import Services
@@ -21,7 +22,8 @@ class PruneResult:
     records: int
     snapshots: int
     blobs: int
-    reclaimed: int  # bytes of deleted blobs
+    reclaimed: int  # bytes of deleted blobs and downloads
+    downloads: int = 0  # ADD-from-URL downloads removed
 
 
 def storage_of(entries: list[CacheEntry]) -> int:
@@ -61,4 +63,7 @@ def prune_locked(services: Services, policy: PrunePolicy, now: float) -> PruneRe
             continue
     collected = delete_unneeded_blobs(services, candidates)
     services.cache.usage.reset(storage_of(remaining), now)
-    return PruneResult(len(removed), snapshots, collected.blobs, collected.bytes)
+    downloads = (prune_downloads(services.root, policy.unused_for, now) if policy.keep_storage is None
+                 else DownloadsPruned(0, 0))  # keep-storage counts layers: downloads wait for until=
+    return PruneResult(len(removed), snapshots, collected.blobs, collected.bytes + downloads.reclaimed,
+                       downloads.files)

@@ -59,6 +59,7 @@ def _ls(services: Services, console: Console) -> int:
 
 
 def _du(services: Services, console: Console) -> int:
+    from builder.cache.downloads import downloads_size
     from builder.cache.prune import storage_of
     from builder.commands.images import human_size
 
@@ -69,6 +70,7 @@ def _du(services: Services, console: Console) -> int:
     console.result_line(f"Layers:     {len(layers)}")
     console.result_line(f"Snapshots:  {len(snapshots)}")
     console.result_line(f"Total:      {human_size(storage_of(entries))}")
+    console.result_line(f"Downloads:  {human_size(downloads_size(services.root))} (ADD of URLs)")
     return 0
 
 
@@ -79,7 +81,8 @@ def _prune(services: Services, options: argparse.Namespace, console: Console) ->
     policy = PrunePolicy(parse_size(options.keep_storage) if options.keep_storage else None,
                          parse_filters(options.filters))
     result = prune_cache(services, policy)
-    console.result_line(f"Deleted {result.records} entries, {result.snapshots} snapshots, {result.blobs} layers")
+    console.result_line(f"Deleted {result.records} entries, {result.snapshots} snapshots, {result.blobs} layers,"
+                        f" {result.downloads} downloads")
     console.result_line(f"Total reclaimed space: {human_size(result.reclaimed)}")
     return 0
 

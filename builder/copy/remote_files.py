@@ -128,8 +128,10 @@ class RemoteFiles:
             etag = known["etag"]  # a 304 without an ETag answers the one we sent
         if etag != known["etag"]:
             return None
-        return FetchedFile(name, _content_path(self._directory, known["digest"]), known["digest"],
-                           known.get("last_modified"))
+        path = _content_path(self._directory, known["digest"])
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(path)  # the download's last use, for ``pybuild cache prune --filter until=``
+        return FetchedFile(name, path, known["digest"], known.get("last_modified"))
 
     def _save(self, response: Any) -> tuple[str, str]:
         content = self._directory / "content"

@@ -161,3 +161,28 @@ def test_a_missing_last_modified_gives_the_epoch(tmp_path: Path) -> None:
     staged.mkdir()
     name = FetchedFile("f", str(content), "sha256:00", None).stage(str(staged))
     assert os.stat(staged / name).st_mtime == 0
+
+
+def test_cache_prune_drops_downloads_by_last_use(remote: Remote, tmp_path: Path, busybox_tar: Path) -> None:
+    from builder.cache.downloads import downloads_size
+    from builder.cache.prune import PrunePolicy, prune_cache
+    from builder.services import open_services
+    from tests.support.images import import_busybox
+
+    root = tmp_path / "root"
+    import_busybox(root, busybox_tar)
+    remote.body, remote.etag = b"downloaded once\n", '"v1"'
+    dockerfile = f"FROM busybox:local\nADD {remote.url} /data.txt\n"
+    run_build(root, tmp_path, dockerfile)
+    content = next((root / "cache" / "http" / "content").iterdir())
+    assert downloads_size(root) == len(remote.body)
+    os.utime(content, (1, 1))  # last used long ago...
+    run_build(root, tmp_path, dockerfile)  # ...until this build revalidated it (304) and reused it
+    assert content.stat().st_mtime > 1
+    kept = prune_cache(open_services(root), PrunePolicy(unused_for=3600))
+    assert kept.downloads == 0 and content.exists()
+    os.utime(content, (1, 1))
+    old = prune_cache(open_services(root), PrunePolicy(unused_for=3600))
+    assert old.downloads == 1 and not content.exists() and old.reclaimed >= len(remote.body)
+    assert not any((root / "cache" / "http" / "urls").iterdir())  # its ETag record went with it
+    assert downloads_size(root) == 0
