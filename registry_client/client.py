@@ -18,7 +18,8 @@ from .auth import ANONYMOUS, Credentials, pull_scope
 from .content import ContentStore
 from .credentials import DockerConfig
 from .download import DownloadSettings, ProgressCallback, download_blob
-from .errors import DigestMismatch, NotFound, ProtocolError, RegistryError
+from .errors import DigestMismatch, NotFound, ProtocolError, RegistryError, TransportError
+from .httpclient import ConnectionFailed, body_chunks
 from .oci import Descriptor, Digest, ManifestOrIndex, parse_manifest, verify_digest
 from .options import RegistryOptions
 from .reference import DOCKER_HUB, Reference
@@ -142,7 +143,9 @@ class RegistryClient:
 
     def _manifest_request(self, endpoint: Endpoint, ref: Reference, method: str, identifier: str) -> Response:
         url = endpoint.url(f"/v2/{ref.repository}/manifests/{identifier}")
-        call = Call(method, url, (pull_scope(ref.repository),), {"Accept": mt.MANIFEST_ACCEPT})
+        # A GET streams, so a body larger than MAX_MANIFEST_BYTES is refused before it is all read.
+        call = Call(method, url, (pull_scope(ref.repository),), {"Accept": mt.MANIFEST_ACCEPT},
+                    stream=method == "GET")
         response = endpoint.request(call)
         self.last_rate_limit = RateLimit.from_headers(response.headers) or self.last_rate_limit
         return response
@@ -223,9 +226,18 @@ def _read_limited(response: Response, ref: Reference) -> bytes:
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > MAX_MANIFEST_BYTES:
         raise ProtocolError(f"manifest of {length} bytes is larger than {MAX_MANIFEST_BYTES}", ref=str(ref))
-    data = response.content
-    if len(data) > MAX_MANIFEST_BYTES:
-        raise ProtocolError("manifest too large", ref=str(ref))
+    chunks, size = [], 0
+    try:
+        for chunk in body_chunks(response, 1 << 16):
+            size += len(chunk)
+            if size > MAX_MANIFEST_BYTES:
+                raise ProtocolError(f"manifest larger than {MAX_MANIFEST_BYTES} bytes", ref=str(ref))
+            chunks.append(chunk)
+    except ConnectionFailed as exc:
+        raise TransportError(f"manifest download broke off: {exc}") from exc
+    finally:
+        response.close()
+    data = b"".join(chunks)
     if length.isdigit() and int(length) != len(data):
         raise DigestMismatch(f"manifest body is {len(data)} bytes, Content-Length said {length}", ref=str(ref))
     return data
