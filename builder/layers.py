@@ -128,9 +128,9 @@ def commit_layer(snapshotter: Snapshotter, store: ContentStore, key: str, parent
     view_key = temporary_key("view")
     lower = snapshotter.view(view_key, parent) if parent else []
     try:
-        with store.writer() as writer:
+        with store.writer(hashing=False) as writer:  # write_diff hashes the tar as it writes it
             stats = write_diff(lower, snapshotter.mounts(key), _BlobSink(writer), source_date_epoch)
-            descriptor = writer.commit(UNCOMPRESSED_LAYER) if stats.entries else None
+            descriptor = writer.commit(UNCOMPRESSED_LAYER, Digest.parse(stats.diff_id)) if stats.entries else None
     finally:
         if parent:
             snapshotter.remove(view_key)
@@ -147,7 +147,7 @@ def commit_layer(snapshotter: Snapshotter, store: ContentStore, key: str, parent
 
 
 class _BlobSink:
-    """A file-like adapter: write_diff writes, the content store's writer hashes and stores."""
+    """A file-like adapter: write_diff writes and hashes, the content store's writer stores."""
 
     def __init__(self, writer: object) -> None:
         self._writer = writer

@@ -23,20 +23,26 @@ from .oci import Descriptor, Digest
 
 
 class BlobWriter:
-    """Receives a blob's bytes, hashing them as they come; ``commit`` verifies and publishes."""
+    """Receives a blob's bytes, hashing them as they come; ``commit`` verifies and publishes.
 
-    def __init__(self, store: ContentStore, temp_path: Path, expected: Descriptor | None) -> None:
+    A producer that hashes its bytes itself while making them (the layer differ) opens the writer
+    with ``hashing=False`` and hands its digest to ``commit``: a 250 MB layer is hashed once, not
+    twice. Everything else (temp file, fsync, atomic rename) is the same.
+    """
+
+    def __init__(self, store: ContentStore, temp_path: Path, expected: Descriptor | None, hashing: bool) -> None:
         self._store = store
         self._path = temp_path
         self._expected = expected
         self._file = open(temp_path, "wb")
         self._algorithm = expected.digest.algorithm if expected else "sha256"
-        self._hasher = hashlib.new(self._algorithm)
+        self._hasher = hashlib.new(self._algorithm) if hashing else None
         self.offset = 0
 
     def write(self, chunk: bytes) -> None:
         self._file.write(chunk)
-        self._hasher.update(chunk)
+        if self._hasher is not None:
+            self._hasher.update(chunk)
         self.offset += len(chunk)
         if self._expected is not None and self.offset > self._expected.size:
             raise DigestMismatch(
@@ -47,12 +53,17 @@ class BlobWriter:
         """Start over from byte 0 (a server ignored our Range request)."""
         self._file.seek(0)
         self._file.truncate()
-        self._hasher = hashlib.new(self._algorithm)
+        self._hasher = hashlib.new(self._algorithm) if self._hasher is not None else None
         self.offset = 0
 
-    def commit(self, media_type: str = "application/octet-stream") -> Descriptor:
-        """Verify size and digest, fsync, rename into ``blobs/``; return the descriptor."""
-        actual = Digest(self._algorithm, self._hasher.hexdigest())
+    def commit(self, media_type: str = "application/octet-stream", computed: Digest | None = None) -> Descriptor:
+        """Verify size and digest, fsync, rename into ``blobs/``; return the descriptor.
+
+        ``computed``: the digest the producer hashed (only for a writer opened with ``hashing=False``).
+        """
+        if (computed is None) == (self._hasher is None):
+            raise ValueError("a digest is passed to commit exactly when the writer does not hash")
+        actual = computed if self._hasher is None else Digest(self._algorithm, self._hasher.hexdigest())
         expected = self._expected
         if expected is not None and (actual != expected.digest or self.offset != expected.size):
             raise DigestMismatch(
@@ -111,11 +122,11 @@ class ContentStore:
         return descriptor
 
     @contextmanager
-    def writer(self, expected: Descriptor | None = None) -> Iterator[BlobWriter]:
-        """A writer whose temp file is removed unless ``commit()`` succeeded."""
+    def writer(self, expected: Descriptor | None = None, hashing: bool = True) -> Iterator[BlobWriter]:
+        """A writer whose temp file is removed unless ``commit()`` succeeded (see BlobWriter on ``hashing``)."""
         self._ingest.mkdir(parents=True, exist_ok=True)
         name = f"{expected.digest.hex[:16] if expected else 'blob'}-{os.getpid()}-{os.urandom(4).hex()}"
-        writer = BlobWriter(self, self._ingest / name, expected)
+        writer = BlobWriter(self, self._ingest / name, expected, hashing)
         try:
             yield writer
         finally:

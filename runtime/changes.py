@@ -51,10 +51,19 @@ class Change:
 
 
 def _xattr(path: str, name: str) -> bytes | None:
+    # Listing first: most files have no extended attributes at all, and an empty list costs half
+    # of a getxattr that fails (Python builds an OSError for every ENODATA).
     try:
+        if name not in os.listxattr(path, follow_symlinks=False):
+            return None
         return os.getxattr(path, name, follow_symlinks=False)
     except OSError:
         return None
+
+
+def capability(path: str) -> bytes | None:
+    """The ``security.capability`` of ``path`` (not followed when it is a symlink), or None."""
+    return _xattr(path, CAPABILITY_XATTR)
 
 
 def is_whiteout(path: str, st: os.stat_result) -> bool:
@@ -149,7 +158,7 @@ def _same(new: os.stat_result, new_path: str, old: os.stat_result, old_path: str
         return os.readlink(new_path) == os.readlink(old_path)
     if stat.S_ISCHR(new.st_mode) or stat.S_ISBLK(new.st_mode):
         return new.st_rdev == old.st_rdev
-    if _xattr(new_path, CAPABILITY_XATTR) != _xattr(old_path, CAPABILITY_XATTR):
+    if capability(new_path) != capability(old_path):
         return False
     if stat.S_ISREG(new.st_mode):
         if new.st_size != old.st_size:
