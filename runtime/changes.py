@@ -206,15 +206,22 @@ def _scan_directory(upper: str, rel_dir: str, lower: LowerTree, full: bool, hidd
 
 
 def _keep_whole_hardlink_groups(found: list[Change]) -> None:
-    groups: dict[tuple[int, int], list[Change]] = {}
+    # Only unchanged names can be affected, so no group lists are built: after a context COPY
+    # re-run every file is a hardlink to the previous snapshot, each its own one-name group.
+    changed_inodes: set[tuple[int, int]] = set()
+    unchanged: list[Change] = []
     for change in found:
         st = change.stat
-        if st is not None and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-            groups.setdefault((st.st_dev, st.st_ino), []).append(change)
-    for members in groups.values():
-        if any(member.changed for member in members):
-            for member in members:
-                member.changed = True
+        if st is not None and st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+            if change.changed:
+                changed_inodes.add((st.st_dev, st.st_ino))
+            else:
+                unchanged.append(change)
+    for change in unchanged:
+        st = change.stat
+        assert st is not None
+        if (st.st_dev, st.st_ino) in changed_inodes:
+            change.changed = True
 
 
 def _with_needed_parents(found: list[Change]) -> list[Change]:
