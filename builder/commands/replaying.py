@@ -8,7 +8,7 @@ from typing import Any
 
 from builder.frontend.dockerfile import DockerfileSource
 from builder.frontend.request import PlanRequest
-from builder.replay.records import RECORD_VERSION, context_signatures, request_key, signature, try_replay, write_record
+from builder.replay.records import RECORD_VERSION, context_record, request_key, signature, try_replay, write_record
 
 IGNORE_FILE = ".dockerignore"
 
@@ -82,11 +82,13 @@ def record_build(options: argparse.Namespace, source: DockerfileSource, plan: Pl
             return
         names[name] = str(image.manifest.digest)
     context = os.path.realpath(options.context)
+    walked = journal.walked.walked_signature if journal.walked is not None and journal.walked.root == context else None
     write_record(Path(options.root), key_for(options, source, plan), {
         "v": RECORD_VERSION, "image_id": image.image_id, "manifest": str(image.manifest.digest),
         "layers": list(image.layers),
         "tags": list(image.tags), "tag_names": sorted(names), "titles": titles, "warnings": warnings,
-        "context": context, "context_paths": context_signatures(context, sorted(journal.context_paths)),
+        "context": context,
+        **context_record(context, journal.context_paths, walked),
         "files": {path: signature(path) for path in watched_files(options, source)},
         "bases": dict(journal.bases),
     })

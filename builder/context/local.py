@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from builder.context.hashes import StatCache, now_ns, sha256_files
-from builder.context.walk import DIRECTORY, FILE, SPECIAL, SYMLINK, ContextEntry, walk_context
+from builder.context.walk import DIRECTORY, FILE, SPECIAL, SYMLINK, ContextEntry, Signature, walk_context
 from builder.copy.errors import SourceNotFoundError
 from builder.copy.sources import SourceRoot
 from grammar import PatternMatcher, find_ignore_file, read_ignore_file
@@ -38,6 +38,8 @@ class BuildContext:
         self._cache = StatCache(_cache_file(Path(cache_dir), self.root) if cache_dir is not None else None)
         self._entries: dict[str, ContextEntry] | None = None
         self._sorted: list[str] = []
+        self._root_signature: Signature | None = None
+        self._records: dict[str, str] = {}  # relpath -> its record in digest_of, for this scan
         self._lock = threading.RLock()  # stages built in parallel share the context: one scan, one stat cache
 
     @classmethod
@@ -59,9 +61,11 @@ class BuildContext:
 
     def rescan(self) -> None:
         with self._lock:
+            self._root_signature = _signature(self.root)  # before the walk: a change during it shows later
             entries = walk_context(self.root, self._matcher)
             self._sorted = sorted(entries)
             self._entries = entries
+            self._records = {}
 
     def source(self) -> SourceRoot:
         """What COPY reads from: the directory, filtered by the ignore file, files owned by 0:0."""
@@ -70,13 +74,8 @@ class BuildContext:
 
     def digest_of(self, paths: Iterable[str]) -> str:
         """``sha256:<hex>`` over the records of ``paths`` (relative; ``""`` is the whole context)."""
-        selected = self._select(paths)
-        entries = self.entries
-        digests = self._file_digests([relpath for relpath in selected if entries[relpath].kind == FILE])
-        hasher = hashlib.sha256()
-        hasher.update("".join(_record(relpath, entries[relpath], digests, self.normalize_modes) for relpath in selected).encode(
-            "utf-8", "surrogateescape"))
-        return "sha256:" + hasher.hexdigest()
+        records = self._records_of(self._select(paths))
+        return "sha256:" + hashlib.sha256("".join(records).encode("utf-8", "surrogateescape")).hexdigest()
 
     def fingerprints(self, paths: Iterable[str]) -> dict[str, str]:
         """Per covered path, a short digest of what ``digest_of`` hashes for it (type, mode, content).
@@ -84,21 +83,41 @@ class BuildContext:
         Two builds' fingerprints tell which files made a COPY's ``digest_of`` differ.
         """
         selected = self._select(paths)
-        entries = self.entries
-        digests = self._file_digests([relpath for relpath in selected if entries[relpath].kind == FILE])
-        return {relpath: hashlib.sha256(_record(relpath, entries[relpath], digests, self.normalize_modes).encode(
-            "utf-8", "surrogateescape")).hexdigest()[:16] for relpath in selected}
+        sha256 = hashlib.sha256
+        return {relpath: sha256(record.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+                for relpath, record in zip(selected, self._records_of(selected))}
+
+    def _records_of(self, selected: list[str]) -> list[str]:
+        """The records of ``selected``, made once per scan (``fingerprints`` asks again what ``digest_of`` hashed)."""
+        with self._lock:
+            known = self._records
+            missing = [relpath for relpath in selected if relpath not in known]
+            if missing:
+                entries = self.entries
+                digests = self._file_digests([relpath for relpath in missing if entries[relpath].kind == FILE])
+                normalize = self.normalize_modes
+                for relpath in missing:
+                    known[relpath] = _record(relpath, entries[relpath], digests, normalize)
+            return [known[relpath] for relpath in selected]
 
     def known_digest(self, relpath: str, st: os.stat_result) -> str | None:
         """The sha256 this build hashed for file ``relpath``, if ``st`` (an lstat now) shows it unchanged since."""
-        entry = self.entries.get(relpath)
+        entry = (self._entries if self._entries is not None else self.entries).get(relpath)
         if entry is None or entry.kind != FILE:
             return None
         signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
         if signature != entry.signature:
             return None
-        with self._lock:
-            return self._cache.lookup(relpath, signature)
+        # Asked once per copied file: no lock, a dict read sees a concurrent store's old or new entry.
+        return self._cache.lookup(relpath, signature)
+
+    def walked_signature(self, relpath: str) -> Signature | None:
+        """The stat signature ``relpath`` (``""``: the root) had when the context was scanned."""
+        entries = self.entries
+        if not relpath:
+            return self._root_signature
+        entry = entries.get(relpath)
+        return entry.signature if entry is not None else None
 
     def covered_paths(self, paths: Iterable[str]) -> list[str]:
         """The relative paths ``digest_of(paths)`` reads: the paths and everything below them."""
@@ -125,10 +144,7 @@ class BuildContext:
         return sorted(chosen)
 
     def _file_digests(self, relpaths: list[str]) -> dict[str, str]:
-        with self._lock:
-            return self._file_digests_locked(relpaths)
-
-    def _file_digests_locked(self, relpaths: list[str]) -> dict[str, str]:
+        """Content sha256 of files, from the stat cache or hashed now (called with the lock held)."""
         entries = self.entries
         digests: dict[str, str] = {}
         missing: list[str] = []
@@ -163,6 +179,14 @@ def umask_022_mode(mode: int) -> int:
     other get read, plus execute if anyone had it (0664 and 0600 -> 0644; 0775 and 0700 -> 0755)."""
     executable = 0o011 if mode & 0o111 else 0
     return (mode & 0o7700) | 0o044 | executable
+
+
+def _signature(path: str) -> Signature | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
 
 
 def _cache_file(cache_dir: Path, root: str) -> Path:

@@ -43,6 +43,7 @@ class DigestSource(Protocol):
 @dataclass(frozen=True, slots=True)
 class _Deferred:
     image_path: str
+    image_parent: str
     previous: str  # host path of the file in the previous snapshot's own directory
     source: str  # host path of the context file (for the fallback copy)
     uid: int
@@ -73,7 +74,8 @@ class CopyReuse:
         self.files[image_path] = digest
         if self.previous_dir is None or st.st_nlink != 1 or self.previous_files.get(image_path) != digest:
             return False
-        if not self._real_directory(posixpath.dirname(image_path)):
+        image_parent = image_path.rpartition("/")[0] or "/"
+        if not self._real_directory(image_parent):
             return False
         previous = self.previous_dir + image_path
         try:
@@ -85,7 +87,8 @@ class CopyReuse:
             return False
         if _has_xattrs(source) or _has_xattrs(previous):
             return False
-        self.deferred.append(_Deferred(image_path, previous, source, uid, gid, mode, (st.st_atime_ns, st.st_mtime_ns)))
+        self.deferred.append(_Deferred(image_path, image_parent, previous, source, uid, gid, mode,
+                                       (st.st_atime_ns, st.st_mtime_ns)))
         return True
 
     def _real_directory(self, image_dir: str) -> bool:
@@ -118,11 +121,10 @@ def _link_all(deferred: list[_Deferred], writable: str) -> list[_Deferred]:
     times: dict[str, tuple[int, int] | None] = {}
     failed = []
     for item in deferred:
-        target = writable + item.image_path
-        parent = os.path.dirname(target)
+        parent = writable + item.image_parent
         if parent not in times:
             times[parent] = _directory_times(parent)
-        if times[parent] is None or not _link(item.previous, target):
+        if times[parent] is None or not _link(item.previous, writable + item.image_path):
             failed.append(item)
     for parent, found in times.items():
         if found is not None:
@@ -158,7 +160,7 @@ def _link(previous: str, target: str) -> bool:
 
 
 def _copy_through_mount(failed: list[_Deferred], root: str) -> None:
-    from builder.copy.tree import copy_file
+    from builder.copy.tree import FileMetadata, copy_file
 
     times: dict[str, tuple[int, int] | None] = {}
     for item in failed:
@@ -166,10 +168,7 @@ def _copy_through_mount(failed: list[_Deferred], root: str) -> None:
         parent = os.path.dirname(target)
         if parent not in times:
             times[parent] = _directory_times(parent)
-        copy_file(item.source, target)
-        os.chown(target, item.uid, item.gid, follow_symlinks=False)
-        os.chmod(target, item.mode)
-        os.utime(target, ns=item.times_ns, follow_symlinks=False)
+        copy_file(item.source, target, FileMetadata(item.uid, item.gid, item.mode, item.times_ns))
     for parent, found in times.items():
         if found is not None:
             os.utime(parent, ns=found, follow_symlinks=False)

@@ -41,7 +41,10 @@ class SourceRoot:
             return None
 
     def host(self, relpath: str) -> str:
-        return os.path.join(self.path, relpath) if relpath else self.path
+        if not relpath:
+            return self.path
+        # Asked several times per copied file: plain concatenation costs a fraction of os.path.join.
+        return self.path + relpath if self.path.endswith("/") else f"{self.path}/{relpath}"
 
     def names(self, relpath: str) -> list[str]:
         """The visible names in directory ``relpath``, sorted like Go's ``os.ReadDir``."""

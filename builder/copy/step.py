@@ -77,7 +77,7 @@ def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, A
         if any(_is_remote(word) for word in instruction.sources):
             sources.journal.forbid("ADD of a URL or git repository")
         selected = context_selection(sources.context, instruction.sources)
-        sources.journal.context(sources.context.covered_paths(selected) if selected else [])
+        sources.journal.context(sources.context.covered_paths(selected) if selected else [], sources.context)
         material["context"] = sources.context.digest_of(selected) if selected else ""
     return material
 

@@ -99,3 +99,49 @@ def test_no_cache_never_replays(setup: tuple[Path, Path]) -> None:
     build(root, context)
     _, log = build(root, context, "--no-cache")
     assert not replayed(log)
+
+
+def test_removed_file_in_a_subdirectory_bypasses_the_record(setup: tuple[Path, Path]) -> None:
+    root, context = setup
+    (context / "sub").mkdir()
+    (context / "sub" / "b.txt").write_text("b\n")
+    first, _ = build(root, context)
+    (context / "sub" / "b.txt").unlink()
+    second, log = build(root, context)
+    assert not replayed(log) and second != first
+
+
+def _context_with_files(context: Path, count: int) -> list[str]:
+    relpaths = []
+    for index in range(count):
+        directory = context / f"d{index % 7}"
+        directory.mkdir(exist_ok=True)
+        (directory / f"f{index}").write_text(f"{index}\n")
+        relpaths.append(f"d{index % 7}/f{index}")
+    return relpaths + [f"d{index}" for index in range(7)]
+
+
+def test_context_record_notices_a_change_in_any_block(tmp_path: Path) -> None:
+    from builder.replay.records import context_record, context_unchanged
+
+    relpaths = _context_with_files(tmp_path, 3000)  # three blocks of signatures
+    record = {"context": str(tmp_path), **context_record(str(tmp_path), relpaths, None)}
+    assert len(record["context_digests"]) == 3 and context_unchanged(record)
+    last = sorted(relpaths)[-1]
+    (tmp_path / last).write_text("edited, and longer\n")
+    assert not context_unchanged(record)
+
+
+def test_context_record_keeps_the_signatures_the_walk_saw(tmp_path: Path) -> None:
+    """A file edited after the build's walk (mid-build) must not replay the build that read it before."""
+    from builder.context.local import BuildContext
+    from builder.replay.records import context_record, context_unchanged
+
+    relpaths = _context_with_files(tmp_path, 50)
+    walked = BuildContext(tmp_path)
+    walked.rescan()
+    (tmp_path / relpaths[10]).write_text("edited during the build, and longer\n")
+    record = {"context": str(tmp_path), **context_record(str(tmp_path), relpaths, walked.walked_signature)}
+    assert not context_unchanged(record)
+    restat = {"context": str(tmp_path), **context_record(str(tmp_path), relpaths, None)}
+    assert context_unchanged(restat)
