@@ -142,6 +142,23 @@ def test_store_verifies_before_publishing(tmp_path):
         store.open(Digest.of(b"absent"))
 
 
+def test_store_takes_the_digest_of_a_producer_that_hashed_itself(tmp_path):
+    """The layer differ hashes its tar while writing it; the store publishes under that digest."""
+    store = ContentStore(tmp_path)
+    data = b"layer bytes" * 1000
+    with store.writer(hashing=False) as writer:
+        writer.write(data)
+        with pytest.raises(ValueError):
+            writer.commit("x")  # a writer that does not hash needs the producer's digest
+        descriptor = writer.commit("x", Digest.of(data))
+    assert descriptor == Descriptor("x", Digest.of(data), len(data))
+    assert store.read_bytes(descriptor.digest) == data and not list((tmp_path / "ingest").iterdir())
+    with store.writer() as writer:
+        writer.write(data)
+        with pytest.raises(ValueError):
+            writer.commit("x", Digest.of(data))  # a hashing writer trusts only its own hash
+
+
 def _write_same_blob(root: str) -> None:
     store = ContentStore(root)
     for _ in range(20):
