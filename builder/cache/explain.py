@@ -248,8 +248,8 @@ class CacheExplainer:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".explain-")
             try:
-                with os.fdopen(fd, "w") as handle:
-                    json.dump(document, handle, separators=(",", ":"), ensure_ascii=False)
+                with os.fdopen(fd, "w") as handle:  # dumps: dump() takes the pure-Python encoder
+                    handle.write(json.dumps(document, separators=(",", ":"), ensure_ascii=False))
                 os.replace(temporary, self._path)
             except BaseException:
                 with contextlib.suppress(OSError):
