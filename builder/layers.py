@@ -140,9 +140,10 @@ def commit_layer(snapshotter: Snapshotter, store: ContentStore, key: str, parent
     try:
         snapshotter.commit(name, key)
     except SnapshotError:
-        snapshotter.remove(key)
         if not snapshot_exists(snapshotter, name):
+            snapshotter.remove(key)
             raise
+        snapshotter.remove(key, background=True)  # a redundant copy (a --no-cache re-run, a lost race)
     return CommittedLayer(name, LayerRef(descriptor, Digest.parse(stats.diff_id)), stats.size)
 
 

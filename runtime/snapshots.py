@@ -70,8 +70,9 @@ class Snapshotter(Protocol):
     def commit(self, name: str, key: str) -> None:
         """Turn active snapshot ``key`` into committed snapshot ``name``; ``key`` stops existing."""
 
-    def remove(self, key: str) -> None:
-        """Delete a snapshot of any kind; it must have no children."""
+    def remove(self, key: str, *, background: bool = False) -> None:
+        """Delete a snapshot of any kind; it must have no children. ``background``: its files go
+        after this returns (the snapshot is gone from the store at once either way)."""
 
     def stat(self, key: str) -> SnapshotInfo:
         """Information about a snapshot, by key or name."""

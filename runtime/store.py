@@ -127,7 +127,9 @@ class SnapshotStore:
             db.execute("UPDATE snapshots SET key = ?, kind = ? WHERE id = ?", (name, Kind.COMMITTED.value, snapshot_id))
         return snapshot_id
 
-    def remove(self, key: str) -> None:
+    def remove(self, key: str, *, background: bool = False) -> None:
+        """Forget ``key`` at once; its directory is deleted now, or with ``background`` by a detached
+        low-priority process (a redundant 20,000-file copy need not hold up a build)."""
         with self._transaction() as db:
             snapshot_id, _, _, _ = self._row(db, key)
             if db.execute("SELECT 1 FROM snapshots WHERE parent = ?", (key,)).fetchone():
@@ -136,7 +138,10 @@ class SnapshotStore:
             doomed = os.path.join(self.root, "snapshots", f"rm-{snapshot_id}")
             with contextlib.suppress(FileNotFoundError):
                 os.rename(self.directory(snapshot_id), doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
+        if background:
+            delete_detached(doomed)
+        else:
+            shutil.rmtree(doomed, ignore_errors=True)
 
     def stat(self, key: str) -> SnapshotInfo:
         with self._reading() as db:
@@ -159,7 +164,8 @@ class SnapshotStore:
                 if name in known:
                     continue
                 if name.startswith("rm-"):
-                    doomed.append(name)
+                    if not _being_deleted(os.path.join(base, name)):
+                        doomed.append(name)
                     continue
                 try:  # out of the way at once: a later create may reuse a rolled-back id
                     os.rename(os.path.join(base, name), os.path.join(base, f"rm-{name}"))
@@ -168,6 +174,31 @@ class SnapshotStore:
                     shutil.rmtree(os.path.join(base, name), ignore_errors=True)
         for name in doomed:
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+DETACHED_DELETE_GRACE_SECONDS = 600.0  # an ``rm-*`` directory renamed this recently has its own ``rm``
+
+
+def _being_deleted(path: str) -> bool:
+    """Whether a detached ``rm`` (``delete_detached``) is probably still at work on ``path``: the
+    rename that doomed it set its ctime. Older leftovers (a killed ``rm``) are deleted by ``cleanup``."""
+    try:
+        return time.time() - os.stat(path).st_ctime < DETACHED_DELETE_GRACE_SECONDS
+    except FileNotFoundError:
+        return True  # gone already
+
+
+def delete_detached(path: str) -> None:
+    """``rm -rf`` in its own session at low priority; it outlives pybuild, and if it is killed the
+    ``rm-*`` directory it leaves is deleted by the next ``cleanup``."""
+    import subprocess
+
+    try:
+        subprocess.Popen(["nice", "-n", "10", "rm", "-rf", "--one-file-system", "--", path],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class DirectorySnapshotter:
@@ -206,8 +237,8 @@ class DirectorySnapshotter:
     def commit(self, name: str, key: str) -> None:
         self._store.commit(name, key)
 
-    def remove(self, key: str) -> None:
-        self._store.remove(key)
+    def remove(self, key: str, *, background: bool = False) -> None:
+        self._store.remove(key, background=background)
 
     def stat(self, key: str) -> SnapshotInfo:
         return self._store.stat(key)

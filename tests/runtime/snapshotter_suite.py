@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -96,6 +97,16 @@ class SnapshotterContract:
         snapshotter.remove("child")
         snapshotter.remove("a")
         assert snapshotter.list() == []
+
+    def test_background_removal_forgets_at_once_and_deletes_soon(self, snapshotter: Snapshotter) -> None:
+        write_layer(snapshotter, "a-active", None, {f"d/f{n}": str(n) for n in range(200)})
+        snapshot_directory = Path(snapshotter.own_directory("a-active")).parent  # <snapshots>/<id>/fs
+        snapshotter.remove("a-active", background=True)
+        assert snapshotter.list() == []
+        deadline = time.monotonic() + 20
+        while snapshot_directory.exists() or any(snapshot_directory.parent.glob("rm-*")):
+            assert time.monotonic() < deadline, "the detached removal did not finish"
+            time.sleep(0.05)
 
     def test_view_is_read_only(self, snapshotter: Snapshotter) -> None:
         write_layer(snapshotter, "a-active", None, {"f": "x"})
