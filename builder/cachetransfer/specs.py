@@ -6,6 +6,7 @@ buildx, a bare value (``--cache-from REF``) means ``type=registry,ref=REF``.
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,3 +119,9 @@ class TransferReport:
             return f"cache {verb[:-2]} {where} {self.spec.location} failed: {self.error}"
         return (f"{verb} cache {where} {self.spec.location}: {self.records} steps, {self.layers_moved} layers"
                 f" ({self.layers_reused} reused, {self.layers_rejected} rejected) in {self.seconds:.1f}s")
+
+
+def parse_cache_options(options: argparse.Namespace) -> tuple[tuple[CacheSpec, ...], tuple[CacheSpec, ...]]:
+    """(--cache-to specs, --cache-from specs) from the parsed build flags."""
+    return (parse_cache_specs(getattr(options, "cache_to", []) or [], export=True),
+            parse_cache_specs(getattr(options, "cache_from", []) or [], export=False))

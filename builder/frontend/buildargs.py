@@ -31,7 +31,6 @@ _KNOWN_OS = frozenset("aix android darwin dragonfly freebsd hurd illumos ios js 
                       "solaris wasip1 windows zos".split())
 _KNOWN_ARCH = frozenset("386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 "
                         "mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm".split())
-_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "i386": "386"}
 _SPECIFIER_PART = re.compile(r"[a-z0-9_.-]+")
 
 
@@ -58,23 +57,19 @@ def host_platform_string() -> str:
 
 def normalize_platform(text: str) -> str:
     """``linux/arm64/v8`` -> ``linux/arm64``; ``amd64`` -> ``linux/amd64`` (containerd's normalisation)."""
+    from registry_client import Platform  # only when a platform is given: --check without one never loads it
+
     parts = [part.strip().lower() for part in text.split("/")]
     if not 1 <= len(parts) <= 3 or not all(_SPECIFIER_PART.fullmatch(part) for part in parts):
         raise UsageError(f"failed to parse platform {text}: expected os/arch[/variant]")
     if len(parts) == 1:  # containerd: a known OS on this machine's architecture, else a known architecture
         if parts[0] in _KNOWN_OS:
             parts = [parts[0], *host_platform_string().split("/")[1:]]
-        elif _ARCH_ALIASES.get(parts[0], parts[0]) in _KNOWN_ARCH:
+        elif Platform("linux", parts[0]).normalized().architecture in _KNOWN_ARCH:
             parts.insert(0, "linux")
         else:
             raise UsageError(f"failed to parse platform {text}: {text!r}: unknown operating system or architecture")
-    arch = _ARCH_ALIASES.get(parts[1], parts[1])
-    variant = parts[2] if len(parts) == 3 else ""
-    if arch == "arm64" and variant == "v8":
-        variant = ""
-    if arch == "arm" and not variant:
-        variant = "v7"
-    return "/".join(p for p in (parts[0], arch, variant) if p)
+    return str(Platform(*parts).normalized())
 
 
 def platform_args(target_platform: str | None, target_stage: str) -> dict[str, str]:

@@ -13,8 +13,9 @@ declaring the flags costs ``pybuild build`` nothing at start-up.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from builder.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from builder.outputs.exporters import ExportResult, export_output
@@ -32,16 +33,4 @@ _EXPORTS: dict[str, str] = {
     "parse_output": "builder.outputs.spec",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
