@@ -58,6 +58,16 @@ class Console:
         self._out.write(text + "\n")
         self._out.flush()
 
+    def ask(self, question: str, *, secret: bool = False) -> str:
+        """The answer typed after ``question`` on stdin (not echoed when ``secret``), stripped."""
+        if secret:
+            import getpass
+
+            return getpass.getpass(question, stream=self._err)
+        self._err.write(question)
+        self._err.flush()
+        return sys.stdin.readline().strip()
+
 
 class TransferView:
     """Shows pull and push progress events: a rich bar per layer with bytes and speed on a

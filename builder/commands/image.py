@@ -22,15 +22,10 @@ def run(options: argparse.Namespace) -> int:
 
 
 def _prune(options: argparse.Namespace, console: Console) -> int:
-    import sys
-
     from builder.commands.images import human_size
 
-    if not options.force:
-        sys.stderr.write(WARNING)
-        sys.stderr.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
+    if not options.force and console.ask(WARNING).lower() not in ("y", "yes"):
+        return 0
     removal = open_store(options).prune()
     if removal.deleted:
         console.result_line("Deleted Images:")

@@ -51,24 +51,20 @@ def _ask_credentials(options: argparse.Namespace, console: Console) -> tuple[str
         raise UsageError("must provide --username with --password-stdin")
     if options.password:
         console.warning("using --password on the command line is insecure; use --password-stdin")
-    username = options.username or _prompt("Username: ")
+    username = options.username or _prompt(console, "Username: ")
     if options.password_stdin:
         password = sys.stdin.read().rstrip("\r\n")
     else:
-        password = options.password or _prompt("Password: ", secret=True)
+        password = options.password or _prompt(console, "Password: ", secret=True)
     if not username or not password:
         raise UsageError("a user name and a password are required")
     return username, password
 
 
-def _prompt(label: str, *, secret: bool = False) -> str:
+def _prompt(console: Console, label: str, *, secret: bool = False) -> str:
     from builder.errors import UsageError
 
     if not sys.stdin.isatty():
         raise UsageError(f"cannot ask for the {label.rstrip(': ').lower()} without a terminal; "
                          "use --username and --password-stdin")
-    if secret:
-        import getpass
-
-        return getpass.getpass(label)
-    return input(label).strip()
+    return console.ask(label, secret=secret)
