@@ -19,10 +19,12 @@ import threading
 from collections.abc import Callable, Collection, Mapping, MutableMapping
 from typing import Generic, TypeVar
 
+from builder.errors import BuildError
+
 Result = TypeVar("Result")
 
 
-class StageCancelled(Exception):
+class StageCancelled(BuildError):
     """A stage stopped early because another one failed; the other failure is what gets reported."""
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+from grammar.errors import GrammarError
 from grammar.linesplit import BOM, go_trim_left, trim_newline
 from grammar.records import record
 from grammar.regexes import compile_regex
@@ -24,7 +25,7 @@ _DIRECTIVE = compile_regex(r"([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?
 ESCAPE_TOKENS = ("\\", "`")
 
 
-class DirectiveError(ValueError):
+class DirectiveError(GrammarError):
     """A repeated directive or a bad escape token, with its 1-based line."""
 
     def __init__(self, message: str, line: int) -> None:

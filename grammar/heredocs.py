@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from grammar.errors import GrammarError
 from grammar.records import record
 from grammar.regexes import compile_regex
 from grammar.shellscan import ShellLexError, shell_words
@@ -19,7 +20,7 @@ _LEADING_TABS = compile_regex(r"^\t+", re.MULTILINE)
 _MAX_FD = 2**64 - 1  # strconv.ParseUint saturates on overflow
 
 
-class HeredocWordError(ValueError):
+class HeredocWordError(GrammarError):
     """A marker whose name cannot be lexed (for example ``<<'EOF``)."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 
+from grammar.errors import GrammarError
 from grammar.regexes import compile_regex
 
 NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
@@ -17,7 +18,7 @@ NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of st
 _LONE_SURROGATE = compile_regex("[\ud800-\udfff]")
 
 
-class NotStringArrayError(ValueError):
+class NotStringArrayError(GrammarError):
     def __init__(self) -> None:
         super().__init__(NOT_STRING_ARRAY)
 

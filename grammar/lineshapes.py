@@ -6,8 +6,9 @@ dispatch table; see ``grammar.nodes`` for the list.
 """
 from __future__ import annotations
 
+from grammar.errors import GrammarError
 from grammar._lark_token import Token
-from grammar.jsonargs import classify_bracket_text, decode_string_array
+from grammar.jsonargs import NotStringArrayError, classify_bracket_text, decode_string_array
 from grammar.records import record
 from grammar.regexes import compile_regex
 
@@ -15,7 +16,7 @@ _ASCII_BLANKS = compile_regex(r"[\t\x0b\x0c\r ]+")
 _WORD_TYPES = frozenset({"NAME_VALUE", "QUOTED_WORD"})
 
 
-class LineShapeError(ValueError):
+class LineShapeError(GrammarError):
     """A malformed instruction; ``line_index`` is the 0-based logical line."""
 
     def __init__(self, message: str, token: Token) -> None:
@@ -112,7 +113,7 @@ def _maybe_json(token: Token, fallback) -> _Args:
     if token.type == "BRACKET_TEXT":
         try:
             strings = classify_bracket_text(text)
-        except ValueError as error:
+        except NotStringArrayError as error:
             raise LineShapeError(str(error), token) from None
         if strings is not None:
             return _Args(strings, True)

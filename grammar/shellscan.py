@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from grammar.errors import GrammarError
 from grammar.linesplit import GO_SPACE
 
 ESCAPE = "\\"
@@ -18,7 +19,7 @@ _SPECIAL_PARAMS = "@*#?-$!0"
 _HEREDOC_BLANKS = " \t"
 
 
-class ShellLexError(ValueError):
+class ShellLexError(GrammarError):
     """Unterminated quote or bad ``${...}``; the message follows BuildKit's."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from builder.cache.index import CacheRecord, record_from_json
 from builder.cache.keys import CacheKey
+from builder.errors import BuildError
 from registry_client import Descriptor, Digest, Manifest, MediaType, ProtocolError, RegistryError
 
 SCHEMA = 1
@@ -28,7 +29,7 @@ UNCOMPRESSED_SIZE = "io.pybuild.layer.uncompressed-size"
 MAX_DOCUMENT_BYTES = 64 << 20  # a manifest or config bigger than this is not ours
 
 
-class CacheFormatError(ValueError):
+class CacheFormatError(BuildError):
     """The cache's manifest or config is malformed: the whole import is skipped."""
 
 

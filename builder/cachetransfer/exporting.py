@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from builder.cache.index import CacheRecord
 from builder.cachetransfer.bundle import make_bundle
+from builder.cachetransfer.document import CacheFormatError
 from builder.cachetransfer.ocidir import locked_directory, publish, read_cache, remove_unreferenced
 from builder.cachetransfer.selection import select_records
 from builder.cachetransfer.specs import INLINE, LOCAL, CacheSpec, TransferReport
@@ -67,7 +68,7 @@ def _export_with_retries(services: Services, spec: CacheSpec, records: list[tupl
             if spec.kind == LOCAL:
                 return _export_local(services, spec, records, deadline, started)
             return _export_registry(services, spec, records, deadline, started, registry())
-        except (OSError, RegistryError, ValueError) as exc:
+        except (OSError, RegistryError, ValueError, CacheFormatError) as exc:
             error = str(exc) or type(exc).__name__
             permanent = isinstance(exc, AuthError) or (isinstance(exc, OSError) and exc.errno in _PERMANENT)
             if delay is None or permanent or time.monotonic() + delay >= deadline:
