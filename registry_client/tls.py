@@ -6,6 +6,8 @@ that hands them to urllib3.
   roots) and ``<name>.cert`` + ``<name>.key`` client certificate pairs.
 - An insecure registry (``verify=False``) gets a context that checks nothing but still
   presents the host's client certificates, as docker does.
+- The verifying context (the system's CAs) is built when a verified connection is first made,
+  not before: pulling from a plain-HTTP loopback registry never loads the CA bundle.
 - ``answered_in_plain_http`` recognises the error of a TLS hello answered by a plain-HTTP
   server, so the failure can say what to do about it.
 
@@ -14,6 +16,7 @@ ssl and requests are imported when the first HTTPS connection is made, not with 
 from __future__ import annotations
 
 import os
+import threading
 import urllib.parse
 from functools import cache
 from pathlib import Path
@@ -33,14 +36,44 @@ _PLAIN_HTTP_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE",
 
 
 class ContextPair:
-    """A verifying context and an unverified one (for insecure registries) with the same
-    client certificates."""
+    """A verifying context and an unverified one (for insecure registries), presenting the same
+    client certificates.
 
-    __slots__ = ("verifying", "unverified")
+    The verifying context is built on first use: the system's CA store costs ~35-50 ms to load
+    (a whole bundle when SSL_CERT_FILE names one), and a plain-HTTP or insecure registry never
+    needs it; dockerd's https probe of such a registry is unverified. What certs.d holds is
+    checked when the pair is made, so a broken directory still fails at once.
+    """
 
-    def __init__(self, verifying: ssl.SSLContext, unverified: ssl.SSLContext) -> None:
-        self.verifying = verifying
-        self.unverified = unverified
+    __slots__ = ("unverified", "_extra_cas", "_client_pairs", "_verifying", "_lock")
+
+    def __init__(self, extra_cas: tuple[Path, ...] = (), client_pairs: tuple[tuple[Path, Path], ...] = ()) -> None:
+        import ssl
+
+        self._extra_cas = extra_cas
+        self._client_pairs = client_pairs
+        self.unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CAs loaded: it verifies nothing
+        self.unverified.check_hostname = False
+        self.unverified.verify_mode = ssl.CERT_NONE
+        _load_client_certificates(self.unverified, client_pairs)  # an insecure registry still presents them
+        self._verifying: ssl.SSLContext | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def verifying(self) -> ssl.SSLContext:
+        with self._lock:
+            if self._verifying is None:
+                context = _system_trust_context()
+                for ca in self._extra_cas:
+                    _load(context.load_verify_locations, ca, cafile=str(ca))
+                _load_client_certificates(context, self._client_pairs)
+                self._verifying = context
+            return self._verifying
+
+    @property
+    def verifying_built(self) -> bool:
+        """Whether the verifying context (with the system's CAs) has been needed so far."""
+        return self._verifying is not None
 
 
 def _system_trust_context() -> ssl.SSLContext:
@@ -68,19 +101,10 @@ def _has_hashed_certificates(directory: str) -> bool:
         return False
 
 
-def _pair() -> ContextPair:
-    import ssl
-
-    unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CAs loaded: it verifies nothing
-    unverified.check_hostname = False
-    unverified.verify_mode = ssl.CERT_NONE
-    return ContextPair(_system_trust_context(), unverified)
-
-
 @cache
 def default_contexts() -> ContextPair:
-    """The contexts of every host without a certs.d directory, built once per process."""
-    return _pair()
+    """The contexts of every host without a certs.d directory, made once per process."""
+    return ContextPair()
 
 
 def host_cert_dirs(host: str, certs_dirs: tuple[Path, ...]) -> list[Path]:
@@ -88,25 +112,42 @@ def host_cert_dirs(host: str, certs_dirs: tuple[Path, ...]) -> list[Path]:
 
 
 def certs_d_contexts(host: str, certs_dirs: tuple[Path, ...]) -> ContextPair | None:
-    """Contexts with ``host``'s extra CAs and client certificates, or None if it has none."""
+    """Contexts with ``host``'s extra CAs and client certificates, or None if it has none.
+
+    Every file is read now: a CA that does not load or a certificate without its key is
+    reported before any connection, whichever context the connections turn out to need.
+    """
     directories = host_cert_dirs(host, certs_dirs)
     if not directories:
         return None
-    pair = _pair()
+    extra_cas: list[Path] = []
+    client_pairs: list[tuple[Path, Path]] = []
     for directory in directories:
         for ca in sorted(directory.glob("*.crt")):
-            _load(pair.verifying.load_verify_locations, ca, cafile=str(ca))
+            _check_ca(ca)
+            extra_cas.append(ca)
         for cert in sorted(directory.glob("*.cert")):
             key = cert.with_suffix(".key")
             if not key.is_file():
                 raise TransportError(f"client certificate {cert} has no matching {key.name} (docker's "
                                      "certs.d convention: <name>.cert with <name>.key)")
-            for context in (pair.verifying, pair.unverified):  # an insecure registry still gets it
-                _load(context.load_cert_chain, cert, str(cert), str(key))
+            client_pairs.append((cert, key))
         for key in sorted(directory.glob("*.key")):
             if not key.with_suffix(".cert").is_file():
                 raise TransportError(f"client key {key} has no matching {key.with_suffix('.cert').name}")
-    return pair
+    return ContextPair(tuple(extra_cas), tuple(client_pairs))  # loads (so checks) the client pairs
+
+
+def _check_ca(ca: Path) -> None:
+    """Load one CA file into a bare context (cheap: no system store), to fail early if it is bad."""
+    import ssl
+
+    _load(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations, ca, cafile=str(ca))
+
+
+def _load_client_certificates(context: ssl.SSLContext, client_pairs: tuple[tuple[Path, Path], ...]) -> None:
+    for cert, key in client_pairs:
+        _load(context.load_cert_chain, cert, str(cert), str(key))
 
 
 def _load(method: Any, path: Path, *args: Any, **kwargs: Any) -> None:
@@ -126,8 +167,11 @@ class HostTLS:
         self.host = host
         self._own = certs_d_contexts(host, certs_dirs)  # now: a broken certs.d fails at once
 
+    def contexts(self, netloc: str) -> ContextPair:
+        return self._own if self._own is not None and netloc == self.host else default_contexts()
+
     def context(self, netloc: str, verify: bool) -> ssl.SSLContext:
-        pair = self._own if self._own is not None and netloc == self.host else default_contexts()
+        pair = self.contexts(netloc)
         return pair.verifying if verify else pair.unverified
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import warnings
 
@@ -143,3 +145,44 @@ def test_not_an_http_server_is_a_clear_error(store):
 def _closed_port() -> str:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         return f"127.0.0.1:{listener.getsockname()[1]}"  # closed again: nothing listens there
+
+
+def test_pull_verifies_the_registry_against_the_ca_in_certs_d(tls_registry, store):
+    """A registry not listed insecure is verified: its certs.d CA is loaded next to the system's."""
+    client = tls_registry.client()
+    pulled = pull(tls_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
+    endpoint = client.endpoint(tls_registry.host)
+    assert endpoint.base_url == f"https://{tls_registry.host}" and endpoint.http.verify is True
+    assert endpoint.http.tls.contexts(tls_registry.host).verifying_built
+    assert all(store.has(layer) for layer in pulled.manifest.layers)
+
+
+def test_an_insecure_registry_never_loads_the_system_ca_store(mtls_registry, noauth_registry, store, tmp_path):
+    """Neither the unverified https probe of a loopback registry nor its plain-HTTP fallback needs
+    the verifying context (the CA bundle costs tens of ms); client certificates are still sent."""
+    client = mtls_registry.client(insecure_registries=(mtls_registry.host,))
+    pull(mtls_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
+    assert not client.endpoint(mtls_registry.host).http.tls.contexts(mtls_registry.host).verifying_built
+    # The process-wide default pair, in a fresh process: a plain-HTTP loopback pull leaves it unbuilt.
+    script = (
+        "import sys; from registry_client import pull, ContentStore, RegistryClient, RegistryOptions\n"
+        "from registry_client.tls import default_contexts\n"
+        "pull(sys.argv[1], ContentStore(sys.argv[2]), client=RegistryClient(RegistryOptions(certs_dirs=())))\n"
+        "print(default_contexts().verifying_built)\n")
+    reference = f"{noauth_registry.host}/library/hello:latest"
+    result = subprocess.run([sys.executable, "-c", script, reference, str(tmp_path / "fresh")],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_a_broken_ca_in_certs_d_fails_before_any_connection(noauth_registry, store, tmp_path):
+    """The verifying context is built late, but certs.d is read at once: even a registry that will
+    be reached over plain HTTP reports its unusable CA file."""
+    certs = tmp_path / "certs.d" / noauth_registry.host
+    certs.mkdir(parents=True)
+    (certs / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    client = noauth_registry.client(certs_dirs=(tmp_path / "certs.d",))
+    with pytest.raises(TransportError) as caught:
+        pull(noauth_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
+    assert f"cannot use {certs / 'ca.crt'}" in str(caught.value)
+    assert not (store.root / "blobs").exists()
