@@ -11,9 +11,9 @@ from pathlib import Path
 from builder.baseimage import BaseImage, image_base, scratch
 from builder.cache.explain import CacheExplainer, open_explainer
 from builder.context.local import BuildContext
-from builder.context.named import NamedContext, NamedContextResolver, replaced_stages, stages_to_build
+from builder.context.named import GIT, LOCAL, NamedContext, NamedContextResolver, replaced_stages, stages_to_build
 from builder.copy.remote_files import RemoteFiles
-from builder.copy.step import SourceViews
+from builder.copy.step import ImageSources, SourceViews
 from builder.errors import BuildError, StepError
 from builder.events import StepFinished, StepStarted
 from builder.frontend.buildargs import normalize_platform, platform_args
@@ -298,19 +298,22 @@ def _mount_sources(request: BuildRequest, services: Services, views: SourceViews
         secrets=request.secrets,
         ssh_sockets=request.ssh,
         source_view=views,
+        source_digest=views.selection_identity,
         journal=services.journal,
         remote_files=RemoteFiles(services.root / "cache" / "http"),
     )
 
 
 def _image_snapshots(request: BuildRequest, services: Services, platform: Platform,
-                     named: NamedContextResolver) -> Callable[[str], tuple[str | None, str]]:
-    def snapshot(reference: str) -> tuple[str | None, str]:
+                     named: NamedContextResolver) -> ImageSources:
+    def snapshot(reference: str) -> tuple[str | None, str, tuple[str, ...] | None]:
         context = named.lookup(reference)
         if context is not None:  # COPY --from / RUN --mount from= a named context that is no stage
             made = named.base(context, platform)
-            return made.snapshot, f"context:{made.key.hex}"
+            # Files of a directory or git context key the step (BuildKit's local source); an image, its digest.
+            chain = tuple(str(d) for d in made.config.diff_ids) if context.kind in (LOCAL, GIT) else None
+            return made.snapshot, f"context:{made.key.hex}", chain
         image = image_base(services, reference, platform, pull=request.pull, client_factory=request.registry)
-        return image.snapshot, f"image:{image.manifest_digest}"
+        return image.snapshot, f"image:{image.manifest_digest}", None
 
     return snapshot

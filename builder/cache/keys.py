@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA = 1
+SCHEMA = 2  # 2: COPY --from / RUN --mount from= a stage key on the content of the files they read
 
 
 @dataclass(frozen=True, slots=True)

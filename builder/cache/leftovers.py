@@ -32,7 +32,7 @@ from runtime import Kind, SnapshotError, Snapshotter, cleanup_stale
 TEMP_GRACE_SECONDS = 60.0  # a live writer renames its temp file within milliseconds
 # Directories under <root>/cache whose files are written temp-then-rename (dot-named temps); the
 # staging directories of new cache mounts (``mounts/.new-*``) are born the same way.
-_TABLES = (".", "compressed", "explain", "builds", "context/context-stat", "mounts", "lineage")
+_TABLES = (".", "compressed", "explain", "builds", "context/context-stat", "mounts", "lineage", "selections")
 STEP_SNAPSHOT = re.compile(r"step-([0-9a-f]{64})")
 
 

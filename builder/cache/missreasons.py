@@ -131,6 +131,8 @@ def _source_name(source: Any) -> str:
     if not isinstance(source, str):
         return "none"
     kind, _, value = source.partition(":")
+    if kind == "content":  # the files a --from reads (builder.copy.source_digest)
+        return f"files {short(value)}"
     return f"stage {value[:12]}" if kind == "stage" else short(value)
 
 

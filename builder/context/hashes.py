@@ -39,6 +39,15 @@ class StatCache:
             self._entries = _load(path)
             self._persist = dict.fromkeys(self._entries, True)
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry (the next ``save`` writes an empty table)."""
+        self._entries.clear()
+        self._persist.clear()
+        self._dirty = True
+
     def lookup(self, relpath: str, signature: Signature) -> str | None:
         found = self._entries.get(relpath)
         return found[1] if found is not None and found[0] == signature else None

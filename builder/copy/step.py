@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from builder.cache.keys import CacheKey, key_for
@@ -18,6 +20,7 @@ from builder.copy.errors import CopyError
 from builder.copy.execute import CopyRequest, InlineSource
 from builder.copy.execute import execute_copy as copy_into
 from builder.copy.reuse import CopyLineage
+from builder.copy.source_digest import FileDigests, Selection, SelectionDigests, selection_digest
 from builder.copy.sources import SourceRoot, select_sources
 from builder.layers import temporary_key
 from builder.run.mounts import MountSources
@@ -27,29 +30,73 @@ from grammar import Add, Copy, Dockerfile, parse_chmod, parse_git_ref
 from runtime import mounted, writable_directory
 
 
+@dataclass(frozen=True, slots=True)
+class ResolvedSource:
+    """A ``--from`` source: its filesystem, and what names it in cache keys."""
+
+    snapshot: Callable[[], str | None]  # the committed snapshot (a stage's pending cache hits unpack on call)
+    identity: str  # names the whole source: an image's manifest digest, a stage's cache key
+    chain: tuple[str, ...] | None  # diff_ids when the files read key the step instead (stages, local contexts)
+
+
+ImageSources = Callable[[str], tuple[str | None, str, tuple[str, ...] | None]]  # ref -> (snapshot, identity, chain)
+
+
 class SourceViews:
-    """Read-only views of stage and image snapshots, removed when the build ends."""
+    """Read-only views of stage and image snapshots, removed when the build ends.
+
+    Also what a ``--from`` source adds to a cache key (``selection_identity``): BuildKit's
+    content checksum of the selected paths for a stage or a local named context, so a stage
+    that runs again and yields the same files still hits; an image's digest for an image.
+    """
 
     def __init__(self, services: Services, dockerfile: Dockerfile, finals: Mapping[int, StageState],
-                 image_snapshot: Callable[[str], tuple[str | None, str]]) -> None:
+                 image_snapshot: ImageSources) -> None:
         self._services = services
         self._dockerfile = dockerfile
         self._finals = finals
         self._image_snapshot = image_snapshot
         self._keys: list[str] = []
+        directory = services.root / "cache" / "selections"
+        self._digests = SelectionDigests(directory)
+        self._files = FileDigests(directory / "files.marshal")
+        self._hashing = threading.Lock()  # parallel stages share the file-digest table
 
     def __call__(self, ref: str) -> tuple[list[Any], str]:
         """(mounts, cache identity) of what ``ref`` names: an earlier stage, else an image."""
+        source = self._resolve(ref)
+        key = temporary_key("source")
+        mounts = self._services.snapshotter.view(key, source.snapshot())
+        self._keys.append(key)
+        return mounts, source.identity
+
+    def selection_identity(self, ref: str, selection: Selection) -> str:
+        """What the paths ``selection`` reads from ``ref`` add to a cache key."""
+        source = self._resolve(ref)
+        if source.chain is None:
+            return source.identity
+        memo = key_for(None, {"op": "selection-digest", "chain": list(source.chain), **selection.material()}).hex
+        digest = self._digests.get(memo)
+        if digest is None:
+            with self._hashing:
+                snapshotter = self._services.snapshotter
+                key = temporary_key("source")
+                try:
+                    with mounted(snapshotter.view(key, source.snapshot())) as root:
+                        digest = selection_digest(SourceRoot(root, name=ref), selection, self._files)
+                finally:
+                    snapshotter.remove(key)
+            self._digests.put(memo, digest)
+        return f"content:{digest}"
+
+    def _resolve(self, ref: str) -> ResolvedSource:
         stage = self._dockerfile.stage_by_ref(ref)
         if stage is not None and stage.index in self._finals:
             state = self._finals[stage.index]
-            snapshot, identity = state.snapshot, f"stage:{state.key.hex}"
-        else:
-            snapshot, identity = self._image_snapshot(ref)
-        key = temporary_key("source")
-        mounts = self._services.snapshotter.view(key, snapshot)
-        self._keys.append(key)
-        return mounts, identity
+            return ResolvedSource(lambda: state.snapshot, f"stage:{state.key.hex}",
+                                  tuple(str(diff_id) for diff_id in state.config.diff_ids))
+        snapshot, identity, chain = self._image_snapshot(ref)
+        return ResolvedSource(lambda: snapshot, identity, chain)
 
     def close(self) -> None:
         for key in self._keys:
@@ -72,7 +119,8 @@ def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, A
                         keep_git_dir=instruction.keep_git_dir)
     from_ = getattr(instruction, "from_", None)
     if from_:
-        material["from"] = sources.source_view(from_)[1]
+        material["from"] = from_identity(sources, from_, Selection(
+            tuple(instruction.sources), tuple(instruction.exclude), getattr(instruction, "parents", False)))
     else:
         if any(_is_remote(word) for word in instruction.sources):
             sources.journal.forbid("ADD of a URL or git repository")
@@ -80,6 +128,13 @@ def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, A
         sources.journal.context(sources.context.covered_paths(selected) if selected else [], sources.context)
         material["context"] = sources.context.digest_of(selected) if selected else ""
     return material
+
+
+def from_identity(sources: MountSources, ref: str, selection: Selection) -> str:
+    """The cache-key part of reading ``selection`` from the ``--from``/``from=`` source ``ref``."""
+    if sources.source_digest is None:
+        return sources.source_view(ref)[1]
+    return sources.source_digest(ref, selection)
 
 
 def _source_material(word: str, instruction: Copy | Add, sources: MountSources) -> Any:

@@ -39,6 +39,8 @@ class MountSources:
     source_view: Callable[[str], tuple[list[Any], str]]  # from= ref -> (snapshot mounts, cache identity)
     journal: BuildJournal
     remote_files: Any = None  # a builder.copy.remote_files.RemoteFiles: ADD's URLs, fetched once per build
+    # (from= ref, builder.copy.source_digest.Selection) -> the cache-key part of those files; None: source_view's
+    source_digest: Callable[[str, Any], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,8 @@ def mount_material(mounts: tuple[RunMount, ...], sources: MountSources) -> tuple
 def _material(mount: RunMount, sources: MountSources) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": mount.type, "target": mount.target}
     if mount.type == "bind":
-        if mount.from_:
-            entry["from"] = sources.source_view(mount.from_)[1]
+        if mount.from_:  # BuildKit: a bind mount (read-only or not, it has no output) keys on its files
+            entry["from"] = _from_material(mount, sources)
         else:
             paths = [mount.source or ""]
             sources.journal.context(sources.context.covered_paths(paths))
@@ -67,6 +69,14 @@ def _material(mount: RunMount, sources: MountSources) -> dict[str, Any]:
         entry.update(id=_secret_id(mount) if mount.type == "secret" else (mount.id or "default"),
                      env=mount.env, required=mount.required)
     return entry
+
+
+def _from_material(mount: RunMount, sources: MountSources) -> str:
+    if sources.source_digest is None:
+        return sources.source_view(mount.from_ or "")[1]
+    from builder.copy.source_digest import Selection
+
+    return sources.source_digest(mount.from_ or "", Selection((mount.source or "/",), wildcards=False))
 
 
 def prepare_mounts(mounts: tuple[RunMount, ...], sources: MountSources, stack: contextlib.ExitStack) -> PreparedMounts:

@@ -1,0 +1,141 @@
+"""``COPY --from`` keys on the content of the files it reads (BuildKit's contenthash), not on the source stage.
+
+A source stage that runs again and yields the same files (a RUN that missed, ``--no-cache-filter``)
+leaves the copy and everything after it cached, with the same image ID; different bytes or a
+different mode make it run again.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from builder.copy.source_digest import FileDigests, Selection, selection_digest
+from builder.copy.sources import SourceRoot
+from builder.events import StepCached, StepStarted
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import PlanRequest
+from builder.services import open_services
+from builder.solve import BuildRequest, BuildResult, build
+from tests.support.images import flatten
+
+privileged = pytest.mark.privileged
+
+DOCKERFILE = """\
+FROM busybox:local AS build
+ARG NONCE
+RUN mkdir -p /tree/logs && echo "{text}" > /tree/out && chmod {mode} /tree/out \\
+ && echo "$NONCE" > /tree/logs/run.log && ln -s out /tree/link
+
+FROM busybox:local
+COPY --from=build --exclude=logs /tree/ /dst/
+RUN --mount=type=bind,from=build,source=/tree/out,target=/mnt/out cat /mnt/out > /copied
+RUN ls -l /dst > /listing
+"""
+
+
+def _build(root: Path, context: Path, events: list, *, text: str = "hello", mode: str = "644", nonce: str = "1",
+           no_cache_filter: tuple[str, ...] = ()) -> BuildResult:
+    services = open_services(root, emit=events.append)
+    source = DockerfileSource("Dockerfile", None, DOCKERFILE.format(text=f"{text} {context.name}", mode=mode))
+    plan = PlanRequest(build_args={"NONCE": nonce})
+    return build(BuildRequest(source=source, context=context, plan=plan, no_cache_filter=no_cache_filter), services)
+
+
+def _ran(events: list) -> list[str]:
+    titles = {event.step_id: event.title for event in events if isinstance(event, StepStarted)}
+    cached = {event.step_id for event in events if isinstance(event, StepCached)}
+    return [title.split("] ", 1)[1] for step_id, title in titles.items() if step_id not in cached]
+
+
+_SOURCE_RUN = "RUN mkdir -p /tree/logs && echo"
+_FINAL_STEPS = ["COPY --from=build --exclude=logs /tree/ /dst/", "RUN --mount=type=bind,from=build,",
+                "RUN ls -l /dst > /listing"]
+
+
+def _ran_prefixes(events: list) -> list[str]:
+    wanted = [_SOURCE_RUN, *_FINAL_STEPS]
+    return [next(prefix for prefix in wanted if title.startswith(prefix)) for title in _ran(events)
+            if any(title.startswith(prefix) for prefix in wanted)]
+
+
+@privileged
+def test_a_source_stage_rerun_with_identical_files_keeps_the_copy_cached(built_root: Path, tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    first = _build(built_root, context, [])
+
+    events: list = []  # the NONCE busts the source RUN; what it writes below /tree/out is the same
+    second = _build(built_root, context, events, nonce="2")
+    assert _ran_prefixes(events) == [_SOURCE_RUN]
+    assert second.image.image_id == first.image.image_id
+
+    events.clear()  # --no-cache-filter on the source stage: it runs again, the rest still hits
+    third = _build(built_root, context, events, nonce="2", no_cache_filter=("build",))
+    assert _ran_prefixes(events) == [_SOURCE_RUN]
+    assert third.image.image_id == first.image.image_id
+
+
+@privileged
+def test_changed_content_or_mode_runs_the_copy_again(built_root: Path, tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    first = _build(built_root, context, [])
+
+    events: list = []
+    changed = _build(built_root, context, events, text="bye")
+    assert _ran_prefixes(events) == [_SOURCE_RUN, *_FINAL_STEPS]
+    tree = flatten(built_root, changed.image.image_id, tmp_path / "changed")
+    assert (tree / "dst/out").read_text() == f"bye {context.name}\n" == (tree / "copied").read_text()
+    assert not (tree / "dst/logs").exists() and os.readlink(tree / "dst/link") == "out"
+
+    events.clear()  # same bytes, another mode: the copy and what follows run again; the mount only reads bytes
+    moded = _build(built_root, context, events, mode="600")
+    assert _ran_prefixes(events) == [_SOURCE_RUN, "COPY --from=build --exclude=logs /tree/ /dst/",
+                                     "RUN --mount=type=bind,from=build,", "RUN ls -l /dst > /listing"]
+    tree = flatten(built_root, moded.image.image_id, tmp_path / "moded")
+    assert (tree / "dst/out").stat().st_mode & 0o777 == 0o600
+    assert moded.image.image_id != first.image.image_id
+
+
+# -- the checksum itself, on a plain directory ---------------------------------------------------
+
+def _digest(directory: Path, *words: str, exclude: tuple[str, ...] = ()) -> str:
+    return selection_digest(SourceRoot(str(directory), name="test"), Selection(words, exclude), FileDigests(None))
+
+
+def test_the_checksum_covers_content_mode_owner_and_links_but_not_times(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub/file").write_text("data")
+    (tree / "other.log").write_text("log")
+    os.symlink("sub/file", tree / "link")
+    base = _digest(tmp_path, "/tree")
+
+    os.utime(tree / "sub/file", (1, 1))
+    assert _digest(tmp_path, "/tree") == base  # mtime never counts
+    os.chmod(tree / "sub/file", 0o600)
+    moded = _digest(tmp_path, "/tree")
+    assert moded != base
+    os.chown(tree / "sub/file", 1234, 1234)
+    owned = _digest(tmp_path, "/tree")
+    assert owned != moded
+    os.unlink(tree / "link")
+    os.symlink("sub", tree / "link")
+    assert _digest(tmp_path, "/tree") != owned
+
+    excluded = _digest(tmp_path, "/tree", exclude=("*.log",))
+    (tree / "other.log").write_text("another log")
+    assert _digest(tmp_path, "/tree", exclude=("*.log",)) == excluded  # an excluded file does not count
+    assert _digest(tmp_path, "/tree") != _digest(tmp_path, "/tree", exclude=("*.log",))
+
+
+def test_wildcards_count_the_names_they_match(tmp_path: Path) -> None:
+    (tmp_path / "file1").write_text("same")
+    (tmp_path / "unrelated").write_text("x")
+    before = _digest(tmp_path, "/file*")
+    (tmp_path / "unrelated").write_text("y")
+    assert _digest(tmp_path, "/file*") == before  # a file the pattern does not match
+    os.rename(tmp_path / "file1", tmp_path / "file2")
+    assert _digest(tmp_path, "/file*") != before  # same bytes under another name (testWildcardRenameCache)
