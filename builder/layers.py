@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from registry_client import ContentStore, Descriptor, Digest, open_uncompressed
+from registry_client import ContentStore, Descriptor, Digest, RegistryError, open_uncompressed
 from runtime import SnapshotError, Snapshotter, apply_layer, mounted, write_diff
+from runtime.layerentries import EntryIndex, EntryLocation, PreviousLayer
 
 UNCOMPRESSED_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
@@ -122,14 +124,26 @@ class CommittedLayer:
     size: int
 
 
+class LayerLineage(Protocol):
+    """A step whose layer may copy tar entries from its previous run's layer (``runtime.layerentries``)."""
+
+    def previous_layer(self) -> tuple[str, Mapping[str, EntryLocation]] | None:
+        """The previous run's layer diffID and entry index, when files of it were reused."""
+
+    def layer_written(self, diff_id: str, entries: EntryIndex) -> None:
+        """This run's layer and its entry index (before the snapshot is committed)."""
+
+
 def commit_layer(snapshotter: Snapshotter, store: ContentStore, key: str, parent: str | None, name: str,
-                 source_date_epoch: int | None = None) -> CommittedLayer:
+                 source_date_epoch: int | None = None, lineage: LayerLineage | None = None) -> CommittedLayer:
     """Diff active snapshot ``key`` against ``parent``, store the layer, commit the snapshot as ``name``."""
     view_key = temporary_key("view")
     lower = snapshotter.view(view_key, parent) if parent else []
+    previous = _previous_layer(store, lineage) if lineage is not None else None
     try:
         with store.writer(hashing=False) as writer:  # write_diff hashes the tar as it writes it
-            stats = write_diff(lower, snapshotter.mounts(key), _BlobSink(writer), source_date_epoch)
+            stats = write_diff(lower, snapshotter.mounts(key), _BlobSink(writer), source_date_epoch, previous,
+                               index=lineage is not None)
             descriptor = writer.commit(UNCOMPRESSED_LAYER, Digest.parse(stats.diff_id)) if stats.entries else None
     finally:
         if parent:
@@ -137,6 +151,8 @@ def commit_layer(snapshotter: Snapshotter, store: ContentStore, key: str, parent
     if descriptor is None:
         snapshotter.remove(key)
         return CommittedLayer(parent or "", None, 0)
+    if lineage is not None and stats.index is not None:
+        lineage.layer_written(stats.diff_id, stats.index)
     try:
         snapshotter.commit(name, key)
     except SnapshotError:
@@ -145,6 +161,17 @@ def commit_layer(snapshotter: Snapshotter, store: ContentStore, key: str, parent
             raise
         snapshotter.remove(key, background=True)  # a redundant copy (a --no-cache re-run, a lost race)
     return CommittedLayer(name, LayerRef(descriptor, Digest.parse(stats.diff_id)), stats.size)
+
+
+def _previous_layer(store: ContentStore, lineage: LayerLineage) -> PreviousLayer | None:
+    found = lineage.previous_layer()
+    if found is None:
+        return None
+    diff_id, entries = found
+    try:
+        return PreviousLayer(str(store.path(Digest.parse(diff_id))), entries)
+    except RegistryError:  # not a digest: a damaged record
+        return None
 
 
 class _BlobSink:

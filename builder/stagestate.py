@@ -15,6 +15,7 @@ from builder.frontend.scope import StageScope
 from builder.image.config import StageConfig
 from builder.layers import (
     UNCOMPRESSED_LAYER,
+    LayerLineage,
     LayerRef,
     PendingLayers,
     commit_layer,
@@ -62,15 +63,19 @@ Execute = Callable[[list[Any]], None]  # runs the step on the active snapshot's 
 
 
 def layer_step(services: Services, state: StageState, material: dict[str, Any], execute: Execute,
-               options: StepOptions) -> tuple[StageState, bool]:
-    """Run (or reuse from the cache) a step that changes the filesystem; return (state, layer_added)."""
+               options: StepOptions, lineage: LayerLineage | None = None) -> tuple[StageState, bool]:
+    """Run (or reuse from the cache) a step that changes the filesystem; return (state, layer_added).
+
+    ``lineage``: the step's previous run, whose layer entries the new layer may copy (``builder.layers``).
+    """
     key = key_for(state.key, material)
     with _claimed(services, key, options.use_cache) as record:
-        return _layer_step(services, state, material, execute, options, key, record)
+        return _layer_step(services, state, material, execute, options, key, record, lineage)
 
 
 def _layer_step(services: Services, state: StageState, material: dict[str, Any], execute: Execute,
-                options: StepOptions, key: CacheKey, record: CacheRecord | None) -> tuple[StageState, bool]:
+                options: StepOptions, key: CacheKey, record: CacheRecord | None,
+                lineage: LayerLineage | None) -> tuple[StageState, bool]:
     hit = record is not None
     if options.explain is not None and (reason := options.explain.observe(options, state.key, key, material, hit)):
         services.emit(StepCacheMiss(options.step_id, reason))
@@ -88,7 +93,7 @@ def _layer_step(services: Services, state: StageState, material: dict[str, Any],
         services.snapshotter.remove(active)
         raise
     committed = commit_layer(services.snapshotter, services.store, active, parent, step_snapshot(key),
-                             options.source_date_epoch)
+                             options.source_date_epoch, lineage)
     diff_id = str(committed.layer.diff_id) if committed.layer else None
     chain = tuple(str(d) for d in state.config.diff_ids) + ((diff_id,) if diff_id else ())
     record = CacheRecord(committed.snapshot or "", diff_id, committed.size, time.time(),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from builder.copy.dest import make_dirs
-from builder.copy.owners import Owner
+from builder.copy.owners import resolve_chown
 from builder.copy.step import copy_lineage, copy_material, execute_copy, link_material, links_independently
 from builder.errors import BuildError
 from builder.events import StepLog
@@ -22,7 +22,7 @@ from builder.services import Services
 from builder.stagestate import StageState, StepOptions, layer_step, link_step
 from grammar import Add, Arg, Copy, Env, Instruction, Run, Workdir
 from registry_client import History
-from runtime import ContainerControl, mounted, resolve_user, scoped_join
+from runtime import ContainerControl, mounted, scoped_join
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruct
                 lineage = copy_lineage(ctx.services, state.key, material, instruction, ctx.mount_sources.context,
                                        ctx.options.use_cache)
                 state, layer = layer_step(ctx.services, state, material, lambda mounts: execute_copy(
-                    instruction, workdir, mounts, ctx.mount_sources, lineage=lineage), ctx.options)
+                    instruction, workdir, mounts, ctx.mount_sources, lineage=lineage), ctx.options, lineage)
                 if lineage is not None:
                     lineage.publish(state.materialized)
         case Workdir():
@@ -73,10 +73,19 @@ def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruct
 
 
 def run_environment(scope: StageScope, build_args: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """What the RUN process gets: ENV and declared ARGs, then undeclared proxy build-args."""
+    """What the RUN process gets: ENV and declared ARGs, then the proxy build-args.
+
+    BuildKit's ProxyEnv takes a proxy build-arg in either case and its executor sets both
+    spellings (``HTTP_PROXY`` and ``http_proxy``), upper case first, in a fixed order.
+    """
     declared = {name for name, _ in scope.state_env}
-    proxies = tuple((k, v) for k, v in build_args.items() if k in PROXY_ARGS and k not in declared)
+    given = {k.lower(): v for k, v in build_args.items() if k in PROXY_ARGS and v}
+    proxies = tuple((name, given[base]) for base in _PROXY_ORDER if base in given
+                    for name in (base.upper(), base) if name not in declared)
     return (*scope.state_env, *proxies)
+
+
+_PROXY_ORDER = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy")
 
 
 def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, bool, tuple[str, ...]]:
@@ -126,8 +135,9 @@ def _make_workdir(ctx: StepContext, state: StageState) -> tuple[StageState, bool
         with mounted(mounts) as root:
             if os.path.isdir(scoped_join(root, path)):
                 return
-            credentials = resolve_user(root, user)
-            make_dirs(root, path, Owner(credentials.uid, credentials.gid), [])
+            # llb.Mkdir's WithUser: the --chown lookup (an unknown name is 0:0, a bare uid is
+            # uid:uid), not RUN's, which fails on an unknown name and gives a bare uid gid 0
+            make_dirs(root, path, resolve_chown(user, root), [])
 
     return layer_step(ctx.services, state, {"op": "workdir", "path": path, "user": user}, execute, ctx.options)
 

@@ -20,6 +20,7 @@ from runtime.errors import ContainerError
 from runtime.gotar import (BLKTYPE, BLOCK, CHRTYPE, DIRTYPE, END_OF_ARCHIVE, FIFOTYPE, LNKTYPE, REGTYPE, SYMTYPE,
                            header)
 from runtime.hostmounts import mounted
+from runtime.layerentries import WINDOW, EntryIndex, EntrySource, PreviousLayer, ReusedEntry
 from runtime.mounts import Mount
 
 WHITEOUT_PREFIX = ".wh."
@@ -32,35 +33,85 @@ class DiffStats:
     diff_id: str    # "sha256:<hex>" of the uncompressed tar
     size: int       # bytes written
     entries: int    # tar entries written
+    index: EntryIndex | None = None  # where each regular file's full entry is (when asked for)
+    reused: int = 0  # entries copied from the previous layer blob
 
 
 CHUNK = 1 << 20
 
 
 class _LayerWriter:
-    """Hashes and writes the tar in chunks of about 1 MiB.
+    """Hashes and writes the tar in chunks of about 1 MiB; copies reused entries in long ranges.
 
     A layer is mostly small pieces (a 512-byte header, a few KiB of data, padding per file);
     gathering them first makes hashing and writing a handful of calls per MiB instead of three
-    per file.
+    per file. Entries copied from the previous layer blob (``runtime.layerentries``) are queued
+    while they are contiguous there and emitted straight from one read.
     """
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, entries: EntrySource | None = None) -> None:
         self._out = out
         self._hash = hashlib.sha256()
         self._pending = bytearray()
-        self.size = 0
+        self._entries = entries
+        self._run: list[ReusedEntry] = []
+        self._run_end = 0  # old-blob offset just past the queued run
+        self._run_length = 0
+        self.size = 0  # bytes hashed and written
+
+    @property
+    def offset(self) -> int:
+        """Where the next byte lands in the tar."""
+        return self.size + len(self._pending) + self._run_length
 
     def write(self, data: bytes) -> None:
+        if self._run:
+            self._copy_run()
+        if len(data) >= CHUNK:  # a big piece of file data: no need to gather it first
+            self._emit(data)
+            return
         self._pending += data
         if len(self._pending) >= CHUNK:
             self.flush()
 
+    def reuse(self, entry: ReusedEntry) -> None:
+        """Queue an entry to copy from the previous blob (``EntrySource.find`` said it may be)."""
+        if self._run and (entry.offset != self._run_end or self._run_length + entry.length > WINDOW):
+            self._copy_run()
+        self._run.append(entry)
+        self._run_end = entry.offset + entry.length
+        self._run_length += entry.length
+
+    def _copy_run(self) -> None:
+        run, self._run, self._run_length = self._run, [], 0
+        assert self._entries is not None
+        self._entries.copy(run, self._emit, self._rebuild)
+
+    def _emit(self, data: bytes | memoryview) -> None:
+        if self._pending:
+            self.flush()
+        self._hash.update(data)
+        self._out.write(data)
+        self.size += len(data)
+
+    def _rebuild(self, entry: ReusedEntry) -> None:
+        self.write(entry.header)
+        _copy_exactly(entry.source, self, entry.size, entry.path)
+
     def flush(self) -> None:
+        if self._run:
+            self._copy_run()
         self._hash.update(self._pending)
         self._out.write(self._pending)
         self.size += len(self._pending)
         self._pending.clear()
+
+    @property
+    def reused(self) -> int:
+        return 0 if self._entries is None else self._entries.copied
+
+    def reuse_offset(self, path: str, st: os.stat_result, header: bytes, length: int) -> int | None:
+        return None if self._entries is None else self._entries.find(path, st, header, length)
 
     def diff_id(self) -> str:
         return "sha256:" + self._hash.hexdigest()
@@ -75,9 +126,30 @@ def _capability(source: str) -> dict[bytes, bytes] | None:
     return None if value is None else {CAPABILITY_RECORD: value}
 
 
-def write_changes(changes: Sequence[Change], out: BinaryIO, source_date_epoch: int | None = None) -> DiffStats:
-    """Write ``changes`` as a layer tar to ``out``."""
-    writer = _LayerWriter(out)
+def write_changes(changes: Sequence[Change], out: BinaryIO, source_date_epoch: int | None = None,
+                  previous: PreviousLayer | None = None, index: bool = False) -> DiffStats:
+    """Write ``changes`` as a layer tar to ``out``.
+
+    ``previous``: copy the entries of files unchanged since that layer from its blob
+    (``runtime.layerentries``); ``index``: return where each regular file's entry is, for the next layer.
+    """
+    entries_source = _open_entries(previous) if previous is not None else None
+    try:
+        return _write_changes(changes, _LayerWriter(out, entries_source), source_date_epoch, {} if index else None)
+    finally:
+        if entries_source is not None:
+            entries_source.close()
+
+
+def _open_entries(previous: PreviousLayer) -> EntrySource | None:
+    try:
+        return EntrySource(previous)
+    except OSError:  # the blob was pruned meanwhile: every entry is rebuilt
+        return None
+
+
+def _write_changes(changes: Sequence[Change], writer: _LayerWriter, source_date_epoch: int | None,
+                   index: EntryIndex | None) -> DiffStats:
     first_name: dict[tuple[int, int], str] = {}
     entries = 0
     for change in changes:
@@ -112,13 +184,23 @@ def write_changes(changes: Sequence[Change], out: BinaryIO, source_date_epoch: i
             linkname = os.readlink(source)
         elif typeflag in (CHRTYPE, BLKTYPE):
             devmajor, devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-        writer.write(header(change.path, typeflag, mode, st.st_uid, st.st_gid, size, mtime, linkname, devmajor,
-                            devminor, _capability(source)))
-        if typeflag == REGTYPE:
-            _copy_exactly(source, writer, size, change.path)
+        block = header(change.path, typeflag, mode, st.st_uid, st.st_gid, size, mtime, linkname, devmajor, devminor,
+                       _capability(source))
+        if typeflag != REGTYPE:
+            writer.write(block)
+            continue
+        length = len(block) + size + (-size % BLOCK)
+        if index is not None:
+            index[change.path] = (writer.offset, length, len(block), st.st_dev, st.st_ino, st.st_mtime_ns)
+        old_offset = writer.reuse_offset(change.path, st, block, length)
+        if old_offset is not None:
+            writer.reuse(ReusedEntry(old_offset, length, block, source, size, change.path))
+            continue
+        writer.write(block)
+        _copy_exactly(source, writer, size, change.path)
     writer.write(END_OF_ARCHIVE)
     writer.flush()
-    return DiffStats(writer.diff_id(), writer.size, entries)
+    return DiffStats(writer.diff_id(), writer.size, entries, index, writer.reused)
 
 
 def _copy_exactly(source: str, writer: _LayerWriter, size: int, path: str) -> None:
@@ -146,11 +228,14 @@ def _lower_tree(lower: Sequence[Mount]) -> LowerTree | None:
 
 
 def write_diff(lower: Sequence[Mount], upper: Sequence[Mount], out: BinaryIO,
-               source_date_epoch: int | None = None) -> DiffStats:
+               source_date_epoch: int | None = None, previous: PreviousLayer | None = None,
+               index: bool = False) -> DiffStats:
     """The layer that turns the tree of ``lower`` (a view of the parent, or [] for none) into ``upper``.
 
     An overlay ``upper`` stacked exactly on ``lower``'s directories is diffed by scanning its upperdir;
     bind mounts (native snapshots) by walking both trees; anything else by mounting both and walking.
+    ``previous`` and ``index`` (see ``write_changes``) apply to the first two only: through a mount,
+    device numbers do not identify the files' inodes.
     """
     lower_tree = _lower_tree(lower)
     if len(upper) == 1 and lower_tree is not None:
@@ -158,10 +243,10 @@ def write_diff(lower: Sequence[Mount], upper: Sequence[Mount], out: BinaryIO,
         upperdir = mount.option("upperdir")
         if mount.type == "overlay" and upperdir and isinstance(lower_tree, LayeredLower):
             if lower_tree.layers == mount.lowerdirs():
-                return write_changes(scan(upperdir, lower_tree, full=False), out, source_date_epoch)
+                return write_changes(scan(upperdir, lower_tree, full=False), out, source_date_epoch, previous, index)
         if mount.type == "overlay" and upperdir and isinstance(lower_tree, EmptyLower):
             raise ContainerError("an overlay upper needs the view of its lowerdirs as lower")
         if mount.type == "bind":
-            return write_changes(scan(mount.source, lower_tree, full=True), out, source_date_epoch)
+            return write_changes(scan(mount.source, lower_tree, full=True), out, source_date_epoch, previous, index)
     with mounted(lower) as lower_root, mounted(upper) as upper_root:
         return write_changes(scan(upper_root, LayeredLower((lower_root,)), full=True), out, source_date_epoch)

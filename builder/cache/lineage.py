@@ -24,7 +24,7 @@ from pathlib import Path
 
 from builder.cache.index import TEMP_PREFIX
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: the layer's diffID and entry index (runtime.layerentries)
 LINEAGE_TABLE = "lineage"  # the directory under <root>/cache
 
 
@@ -32,6 +32,8 @@ LINEAGE_TABLE = "lineage"  # the directory under <root>/cache
 class LineageRecord:
     snapshot: str  # the committed snapshot the step's last run produced
     files: dict[str, bytes]  # image path of each copied regular file -> sha256 of its content
+    layer: str | None = None  # that snapshot's layer diffID, when its entry index is known
+    entries: dict[str, tuple[int, ...]] | None = None  # where its regular files' tar entries are
 
 
 class LineageStore:
@@ -46,7 +48,7 @@ class LineageStore:
 
     def write(self, key_hex: str, record: LineageRecord) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        payload = marshal.dumps((_FORMAT_VERSION, record.snapshot, record.files))
+        payload = marshal.dumps((_FORMAT_VERSION, record.snapshot, record.files, record.layer, record.entries))
         fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=f"{TEMP_PREFIX}{key_hex}.")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -71,12 +73,14 @@ class LineageStore:
 
 def _load(path: Path) -> LineageRecord | None:
     try:
-        version, snapshot, files = marshal.loads(path.read_bytes())
+        version, snapshot, files, layer, entries = marshal.loads(path.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
-        return None  # missing, torn or from another Python: no reuse
+        return None  # missing, torn, from another Python or another format: no reuse
     if version != _FORMAT_VERSION or not isinstance(snapshot, str) or not isinstance(files, dict):
         return None
-    return LineageRecord(snapshot, files)
+    if not isinstance(layer, str) or not isinstance(entries, dict):
+        layer, entries = None, None
+    return LineageRecord(snapshot, files, layer, entries)
 
 
 def _children(directory: Path) -> list[Path]:

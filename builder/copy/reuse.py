@@ -27,11 +27,13 @@ import errno
 import os
 import posixpath
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from builder.cache.lineage import LineageRecord, LineageStore
 from runtime import Kind, SnapshotError, Snapshotter, is_whiteout, mounted
+from runtime.layerentries import EntryIndex, EntryLocation
 
 
 class DigestSource(Protocol):
@@ -192,12 +194,27 @@ class CopyLineage:
     snapshot: str  # the snapshot this run's result is committed as
     reuse_previous: bool  # False with --no-cache: copy everything afresh, still record the run
     run: CopyReuse | None = None
+    previous: LineageRecord | None = None  # the record of the run files are reused from
+    layer: tuple[str, EntryIndex] | None = None  # this run's layer diffID and entry index
 
     def start(self) -> CopyReuse:
         previous = self.store.read(self.key_hex) if self.reuse_previous else None
         directory = self._committed_directory(previous.snapshot) if previous is not None else None
+        self.previous = previous if directory else None
         self.run = CopyReuse(self.context, directory, previous.files if previous is not None and directory else {})
         return self.run
+
+    def previous_layer(self) -> tuple[str, Mapping[str, EntryLocation]] | None:
+        """``builder.layers.LayerLineage``: the reused run's layer, whose unchanged entries can be copied."""
+        previous = self.previous
+        if previous is None or previous.layer is None or previous.entries is None or self.run is None:
+            return None
+        if not self.run.deferred:  # nothing linked: no file is the same inode as in that layer
+            return None
+        return previous.layer, previous.entries
+
+    def layer_written(self, diff_id: str, entries: EntryIndex) -> None:
+        self.layer = (diff_id, entries)
 
     def _committed_directory(self, name: str) -> str | None:
         try:
@@ -210,5 +227,6 @@ class CopyLineage:
     def publish(self, committed: str | None) -> None:
         """Record this run once its result is the committed snapshot it was to be (not for an empty diff)."""
         if self.run is not None and committed == self.snapshot:
-            self.store.write(self.key_hex, LineageRecord(self.snapshot, self.run.files))
+            layer, entries = self.layer if self.layer is not None else (None, None)
+            self.store.write(self.key_hex, LineageRecord(self.snapshot, self.run.files, layer, entries))
 

@@ -20,7 +20,7 @@ from builder.cache.prune import PrunePolicy, prune_cache
 from builder.frontend.dockerfile import DockerfileSource
 from builder.services import Services, open_services
 from builder.solve import BuildRequest, BuildResult, build
-from registry_client import ContentStore
+from registry_client import ContentStore, Digest
 from runtime import NativeSnapshotter
 from tests.builder.cache_store_support import start_build
 from tests.support.images import flatten, import_busybox
@@ -234,3 +234,24 @@ def test_concurrent_rebuilds_on_one_root(fresh_root: Callable[[str], Path], cont
         assert (tree / "app/edit.txt").read_text() == f"build {index}\n"
         assert (tree / "app/keep.txt").read_text() == "keep.txt\n"
     assert check_cache(open_services(root)).problems == ()
+
+
+def test_layer_entries_are_recorded_and_a_rebuilt_layer_matches_a_fresh_one(fresh_root: Callable[[str], Path],
+                                                                           context: Path) -> None:
+    """The layer of a re-run copies its unchanged entries from the previous layer blob (runtime.layerentries)."""
+    root = fresh_root("reused")
+    first = run(root, context, COPY_APP)
+    store = LineageStore(root)
+    record = store.read(next(store.directory.glob("*.marshal")).stem)
+    assert record is not None and record.layer == str(first.image.config.diff_ids[-1])
+    assert record.entries is not None and {"app/keep.txt", "app/sub/deep/nested.txt"} <= set(record.entries)
+    edit(context)
+    for round_ in range(3):  # each run copies from the one before; the last from a blob deleted meanwhile
+        (context / "edit.txt").write_text(f"round {round_}\n")
+        if round_ == 2:
+            ContentStore(root).delete(Digest.parse(record.layer))  # type: ignore[arg-type]
+        reused = run(root, context, COPY_APP)
+        fresh = run(fresh_root(f"fresh-{round_}"), context, COPY_APP)
+        assert reused.image.image_id == fresh.image.image_id
+        record = store.read(next(store.directory.glob("*.marshal")).stem)
+        assert record is not None and record.layer == str(reused.image.config.diff_ids[-1])

@@ -1,0 +1,128 @@
+"""Entries copied from the previous layer blob (runtime.layerentries) give exactly the bytes of a rebuilt layer.
+
+Each case writes a tree's layer with an entry index, makes the next tree (mostly hardlinks to the
+first one's files, as a context COPY re-run does), and compares the layer written with the previous
+blob against the layer written from the files alone: same bytes always, and only the entries that
+may be copied are copied.
+"""
+from __future__ import annotations
+
+import io
+import os
+import struct
+from pathlib import Path
+
+import pytest
+
+from runtime.changes import EmptyLower, scan
+from runtime.diff import DiffStats, write_changes
+from runtime.layerentries import WINDOW, PreviousLayer
+
+pytestmark = pytest.mark.privileged  # chown and security.capability need root
+NET_RAW_CAPABILITY = struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)
+TIME_NS = 1_600_000_000_123_456_789
+
+
+def layer(tree: Path, previous: PreviousLayer | None = None, epoch: int | None = None) -> tuple[bytes, DiffStats]:
+    out = io.BytesIO()
+    stats = write_changes(scan(str(tree), EmptyLower(), full=True), out, epoch, previous, index=True)
+    return out.getvalue(), stats
+
+
+def put(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    os.utime(path, ns=(TIME_NS, TIME_NS))
+
+
+@pytest.fixture
+def first(tmp_path: Path) -> tuple[Path, PreviousLayer]:
+    tree = tmp_path / "first"
+    for index in range(12):
+        put(tree / "d" / f"f{index:02d}", f"file {index}\n".encode() * (index + 1))
+    put(tree / "big", os.urandom(WINDOW + 5000))  # longer than one read: streamed
+    put(tree / "big2", os.urandom(WINDOW + 7000))
+    put(tree / "e" / "same-size", b"AAAA")
+    blob = tmp_path / "first.tar"
+    data, stats = layer(tree)
+    blob.write_bytes(data)
+    assert stats.index is not None and len(stats.index) == 15 and stats.reused == 0
+    return tree, PreviousLayer(str(blob), stats.index)
+
+
+def relink(first: Path, second: Path) -> None:
+    """The second tree: every regular file a hardlink to the first tree's (as builder.copy.reuse leaves it)."""
+    for directory, _, files in os.walk(first):
+        rel = Path(directory).relative_to(first)
+        (second / rel).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.link(Path(directory) / name, second / rel / name)
+    for directory, _, _ in os.walk(first):
+        rel = Path(directory).relative_to(first)
+        os.utime(second / rel, ns=(TIME_NS, TIME_NS))
+
+
+def assert_same_as_rebuilt(tree: Path, previous: PreviousLayer, reused: int, epoch: int | None = None) -> DiffStats:
+    copied, stats = layer(tree, previous, epoch)
+    rebuilt, fresh = layer(tree, None, epoch)
+    assert copied == rebuilt
+    assert stats.diff_id == fresh.diff_id and stats.index == fresh.index
+    assert stats.reused == reused
+    return stats
+
+
+def test_unchanged_files_are_copied_from_the_previous_blob(tmp_path: Path, first) -> None:
+    tree, previous = first
+    relink(tree, tmp_path / "second")
+    stats = assert_same_as_rebuilt(tmp_path / "second", previous, reused=15)
+    # The new index points into the new blob: a third layer copies from it just as well.
+    blob = tmp_path / "second.tar"
+    blob.write_bytes(layer(tmp_path / "second")[0])
+    assert stats.index is not None
+    put(tmp_path / "second" / "d" / "added", b"new file")
+    assert_same_as_rebuilt(tmp_path / "second", PreviousLayer(str(blob), stats.index), reused=15)
+
+
+@pytest.mark.parametrize("change", ["mode", "owner", "capability", "same size other content", "moved",
+                                    "new inode, mtime ns", "big mode"])
+def test_a_changed_entry_is_rebuilt_and_the_rest_copied(tmp_path: Path, first, change: str) -> None:
+    tree, previous = first
+    second = tmp_path / "second"
+    relink(tree, second)
+    target = second / "d" / "f05"
+    if change == "mode":  # the same inode, so its mtime and size match the index: the header tells
+        os.chmod(target, 0o600)
+    elif change == "owner":
+        os.chown(target, 1234, 5678)
+    elif change == "capability":
+        os.setxattr(target, "security.capability", NET_RAW_CAPABILITY)
+    elif change == "same size other content":  # a new inode with the old size, mode and mtime
+        os.unlink(target)
+        put(target, (tree / "d" / "f05").read_bytes().upper())
+        assert target.stat().st_size == (tree / "d" / "f05").stat().st_size
+    elif change == "moved":  # the inode is known, but under another path
+        os.rename(target, second / "d" / "f05-moved")
+    elif change == "new inode, mtime ns":  # a new inode whose mtime differs only below the second
+        data = target.read_bytes()
+        os.unlink(target)
+        put(target, data)
+        os.utime(target, ns=(TIME_NS, TIME_NS + 1))
+    elif change == "big mode":
+        target = second / "big"
+        os.chmod(target, 0o600)
+    assert_same_as_rebuilt(second, previous, reused=14)
+
+
+def test_clamped_mtimes_differ_from_the_previous_headers(tmp_path: Path, first) -> None:
+    tree, previous = first
+    relink(tree, tmp_path / "second")
+    assert_same_as_rebuilt(tmp_path / "second", previous, reused=0, epoch=1_500_000_000)
+
+
+def test_a_missing_or_short_previous_blob_means_rebuilding(tmp_path: Path, first) -> None:
+    tree, previous = first
+    relink(tree, tmp_path / "second")
+    assert_same_as_rebuilt(tmp_path / "second", PreviousLayer(str(tmp_path / "pruned.tar"), previous.entries), 0)
+    short = tmp_path / "short.tar"
+    short.write_bytes(Path(previous.blob).read_bytes()[:-1025])  # the end and the last entry ("e/same-size") cut
+    assert_same_as_rebuilt(tmp_path / "second", PreviousLayer(str(short), previous.entries), reused=14)
