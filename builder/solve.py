@@ -183,11 +183,15 @@ def _stage_platform(base: StageBase, platform: Platform) -> Platform:
 
 def _base_state(request: BuildRequest, services: Services, stage_plan: StagePlan, finals: Mapping[int, StageState],
                 platform: Platform, named: NamedContextResolver) -> tuple[StageState, tuple[str, ...]]:
-    """The stage's starting state, and the base image's ONBUILD triggers (an earlier stage passes none)."""
+    """The stage's starting state, and the ONBUILD triggers of its base image or stage.
+
+    A stage built FROM an earlier stage runs the ONBUILD triggers that stage declared, as
+    BuildKit does (its dispatch clones the stage's image config, triggers included).
+    """
     base = stage_plan.base
     if base.kind == "stage":
         parent = finals[base.stage_index]  # type: ignore[index]
-        return replace(parent, stage=start_stage(parent.config)), ()
+        return replace(parent, stage=start_stage(parent.config)), tuple(parent.config.onbuild or ())
     stage_platform = _stage_platform(base, platform)
     context = named.lookup(base.image, stage_platform) if base.kind == "image" else None
     if context is not None:  # FROM a named context

@@ -1,7 +1,7 @@
 """Errors of COPY/ADD and of the build context, all under ``BuildError``.
 
 Messages follow BuildKit's wording where users grep for it (``failed to compute
-cache key: ... not found``, ``unable to find user``, ``digest mismatch``) and
+cache key: ... not found``, ``digest mismatch``) and
 always name the path or URL involved.
 """
 from __future__ import annotations
@@ -21,10 +21,6 @@ class SourceNotFoundError(CopyError):
         super().__init__(
             f'failed to compute cache key: failed to calculate checksum of ref {source_name}: "{path}": not found'
         )
-
-
-class OwnerLookupError(CopyError):
-    """``--chown`` names a user or group missing from the destination's /etc/passwd or /etc/group."""
 
 
 class DestinationError(CopyError):

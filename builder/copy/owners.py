@@ -1,16 +1,20 @@
 """``COPY/ADD --chown``: ``user[:group]`` resolved in the destination image like BuildKit.
 
 BuildKit (``llb.WithUser`` + ``solver/llbsolver/file/user_linux.go``): each side
-is an id when it parses as a number, else a name. A user name is looked up in
-the destination rootfs' ``/etc/passwd`` (first match wins) and also gives the
+is an id when it parses as a number (``root`` counts as 0), else a name. A user name is
+looked up in the destination rootfs' ``/etc/passwd`` (first match wins) and also gives the
 primary gid; a numeric user alone means gid = uid. A group name is looked up in
 ``/etc/group``. The files are read through the rootfs, never the host's.
+
+Nothing here fails: BuildKit treats a name it cannot find (or a missing passwd/group file) as
+"not found" and keeps what it has, so an unknown user is 0:0 and an unknown group keeps the
+user's gid; an empty side (``:staff``, ``5:``) is id 0. Checked against docker 26 (BuildKit
+0.13), whose file op is the same as the newest one's. WORKDIR's directory is owned the same way.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from builder.copy.errors import OwnerLookupError
 from builder.copy.scoped_path import resolve_in_root
 
 
@@ -21,51 +25,49 @@ class Owner:
 
 
 def resolve_chown(spec: str, dest_root: str) -> Owner:
-    """The uid/gid that ``--chown=spec`` means for the image whose rootfs is ``dest_root``."""
-    user, _, group = spec.partition(":")
+    """The uid/gid that ``--chown=spec`` (or WORKDIR under ``USER spec``) means in ``dest_root``."""
+    user, has_group, group = spec.partition(":")
     uid_number = _as_id(user)
     if uid_number is not None:
-        uid, gid = uid_number, uid_number
+        uid = gid = uid_number
     else:
-        uid, gid = _lookup_user(user, dest_root)
-    if group:
+        uid, gid = _lookup_user(user, dest_root) or (0, 0)
+    if has_group:
         gid_number = _as_id(group)
         if gid_number is not None:
             gid = gid_number
-        elif group != user or _has_group(group, dest_root):
-            gid = _lookup_group(group, dest_root)
-        # else `--chown=app:app` without an `app` group: docker 26 (BuildKit 0.13) keeps app's
-        # primary group (seen in a side-by-side build); other unknown groups stay errors.
+        else:
+            found = _lookup_group(group, dest_root)
+            gid = gid if found is None else found
     return Owner(uid, gid)
 
 
-def _has_group(name: str, dest_root: str) -> bool:
-    return any(len(fields) >= 3 and fields[0] == name for fields in _records(dest_root, "/etc/group"))
-
-
 def _as_id(text: str) -> int | None:
-    # Go's strconv.ParseUint(v, 10, 32): plain decimal digits that fit in 32 bits.
+    # llb's parseUID: "root" is 0 without a lookup; an empty name is marshalled as id 0; else
+    # plain decimal digits that fit in 32 bits.
+    if text in ("root", ""):
+        return 0
     if text.isascii() and text.isdigit() and int(text) < 1 << 32:
         return int(text)
     return None
 
 
-def _lookup_user(name: str, dest_root: str) -> tuple[int, int]:
+def _lookup_user(name: str, dest_root: str) -> tuple[int, int] | None:
     for fields in _records(dest_root, "/etc/passwd"):
         if len(fields) >= 4 and fields[0] == name:
             uid, gid = _as_id(fields[2]), _as_id(fields[3])
             if uid is not None and gid is not None:
                 return uid, gid
-    raise OwnerLookupError(f"unable to find user {name}: no matching entries in passwd file")
+    return None
 
 
-def _lookup_group(name: str, dest_root: str) -> int:
+def _lookup_group(name: str, dest_root: str) -> int | None:
     for fields in _records(dest_root, "/etc/group"):
         if len(fields) >= 3 and fields[0] == name:
             gid = _as_id(fields[2])
             if gid is not None:
                 return gid
-    raise OwnerLookupError(f"unable to find group {name}")
+    return None
 
 
 def _records(dest_root: str, path: str) -> list[list[str]]:

@@ -1,0 +1,1 @@
+src/pkg/temp/t.go

@@ -1,0 +1,1 @@
+vendor/a/v.go

@@ -1,0 +1,89 @@
+"""Behaviours found different from ``docker build`` by tests/bench/compare_docker.py, pinned as real builds.
+
+Each was checked side by side against docker 26.1 (BuildKit 0.13); the case directory in
+tests/bench/compare_cases/ that showed it is named in each test.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import PlanRequest
+from builder.services import open_services
+from builder.solve import BuildRequest, BuildResult, build
+from tests.support.images import flatten
+
+pytestmark = pytest.mark.privileged
+
+
+def run_build(root: Path, context: Path, dockerfile: str, **options: object) -> BuildResult:
+    plan = options.pop("plan", PlanRequest())
+    services = open_services(root, emit=lambda event: None)
+    source = DockerfileSource("Dockerfile", None, dockerfile)
+    return build(BuildRequest(source=source, context=context, plan=plan, **options), services)  # type: ignore[arg-type]
+
+
+def owner(path: Path) -> tuple[int, int]:
+    st = os.lstat(path)
+    return st.st_uid, st.st_gid
+
+
+def test_onbuild_of_an_earlier_stage_runs_once_in_the_stage_built_from_it(built_root: Path, tmp_path: Path) -> None:
+    # compare_cases/onbuild-in-file
+    dockerfile = (
+        "FROM busybox:local AS base\n"
+        "ONBUILD RUN mkdir -p /out && echo -n 11 >> /out/foo\n"
+        "ONBUILD ENV TRIGGERED=yes\n"
+        "RUN test ! -e /out/foo\n"
+        "FROM base AS mid\n"
+        "RUN cp /out/foo /out/bar\n"
+        "ONBUILD RUN echo mid > /mid-trigger\n"
+        "FROM mid AS child\n"
+        "RUN echo -n \"$TRIGGERED\" > /child-env\n"
+    )
+    result = run_build(built_root, tmp_path, dockerfile, tags=("parity:onbuild-stages",))
+    tree = flatten(built_root, "parity:onbuild-stages", tmp_path / "t")
+    assert (tree / "out/foo").read_text() == "11", "base's trigger ran once (in mid), not again in child"
+    assert (tree / "out/bar").read_text() == "11"
+    assert (tree / "mid-trigger").read_text() == "mid\n", "mid's own trigger ran in child"
+    assert (tree / "child-env").read_text() == "yes"
+    assert result.image.config.onbuild is None, "triggers are consumed by the stage that runs them"
+
+
+def test_workdir_owner_follows_the_file_op_lookup(built_root: Path, tmp_path: Path) -> None:
+    # compare_cases/user-group-workdir, scratch-config: llb.Mkdir's WithUser, not RUN's user lookup
+    dockerfile = (
+        "FROM busybox:local\n"
+        "USER 7777\n"
+        "WORKDIR /bare-uid\n"
+        "USER ghost:daemon\n"
+        "WORKDIR /unknown-name\n"
+        "USER daemon:nosuchgroup\n"
+        "WORKDIR /unknown-group\n"
+        "USER 0\n"
+        "COPY --chown=:daemon Dockerfile /group-only\n"
+    )
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    run_build(built_root, tmp_path, dockerfile, tags=("parity:workdir-owner",))
+    tree = flatten(built_root, "parity:workdir-owner", tmp_path / "t")
+    assert owner(tree / "bare-uid") == (7777, 7777)
+    assert owner(tree / "unknown-name") == (0, 1)
+    assert owner(tree / "unknown-group") == (1, 1)
+    assert owner(tree / "group-only") == (0, 1)
+
+
+def test_proxy_build_args_reach_run_in_both_spellings(built_root: Path, tmp_path: Path) -> None:
+    # compare_cases/proxy-args: BuildKit's executor sets HTTP_PROXY and http_proxy from either one
+    dockerfile = "FROM busybox:local\nRUN env | grep -i _proxy= | sort > /proxies\n"
+    plan = PlanRequest(build_args={"http_proxy": "http://p:3128", "NO_PROXY": "localhost"})
+    first = run_build(built_root, tmp_path, dockerfile, plan=plan, tags=("parity:proxy",))
+    tree = flatten(built_root, "parity:proxy", tmp_path / "t")
+    assert (tree / "proxies").read_text().splitlines() == [
+        "HTTP_PROXY=http://p:3128", "NO_PROXY=localhost", "http_proxy=http://p:3128", "no_proxy=localhost"]
+    assert not any("proxy" in item.lower() for item in first.image.config.env)
+    other = PlanRequest(build_args={"http_proxy": "http://elsewhere:3128"})
+    again = run_build(built_root, tmp_path, dockerfile, plan=other)
+    assert again.image.image_id == first.image.image_id, "proxies stay out of the cache key"
