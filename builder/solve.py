@@ -11,7 +11,7 @@ from pathlib import Path
 from builder.baseimage import BaseImage, image_base, scratch
 from builder.cache.explain import CacheExplainer, open_explainer
 from builder.context.local import BuildContext
-from builder.context.named import GIT, LOCAL, NamedContext, NamedContextResolver, replaced_stages, stages_to_build
+from builder.context.named import GIT, HTTP, LOCAL, NamedContext, NamedContextResolver, replaced_stages, stages_to_build
 from builder.copy.remote_files import RemoteFiles
 from builder.copy.step import ImageSources, SourceViews
 from builder.errors import BuildError, StepError
@@ -315,7 +315,7 @@ def _image_snapshots(request: BuildRequest, services: Services, platform: Platfo
         if context is not None:  # COPY --from / RUN --mount from= a named context that is no stage
             made = named.base(context, platform)
             # Files of a directory or git context key the step (BuildKit's local source); an image, its digest.
-            chain = tuple(str(d) for d in made.config.diff_ids) if context.kind in (LOCAL, GIT) else None
+            chain = tuple(str(d) for d in made.config.diff_ids) if context.kind in (LOCAL, GIT, HTTP) else None
             return made.snapshot, f"context:{made.key.hex}", chain
         image = image_base(services, reference, platform, pull=request.pull, client_factory=request.registry)
         return image.snapshot, f"image:{image.manifest_digest}", None

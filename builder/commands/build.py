@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--build-arg", dest="build_args", action="append", default=[], metavar="K[=V]",
                         help="set a build-time variable; a bare K takes the value from the environment")
     parser.add_argument("--build-context", dest="build_contexts", action="append", default=[],
-                        metavar="NAME=DIR|docker-image://REF|oci-layout://PATH[:TAG|@DIGEST]|GIT-URL",
+                        metavar="NAME=DIR|docker-image://REF|oci-layout://PATH[:TAG|@DIGEST]|GIT-URL|HTTP-URL",
                         help="replace the stage or image NAME with this source (repeatable)")
     parser.add_argument("--target", help="build this stage (default: the last one)")
     parser.add_argument("--platform", help="target platform, e.g. linux/amd64")

@@ -8,6 +8,11 @@ stage named NAME is not built at all (BuildKit marks it ``noinit``). VALUE is
 - ``oci-layout://PATH[:TAG|@DIGEST]``: an image of the OCI layout directory PATH
   (tag ``latest`` by default, or the layout's only image when it has one);
 - a git URL: the repository's tree, as a local directory;
+- any other http(s) URL: one file named ``context`` holding the download, mode 0600 and
+  owner 0:0, its mtime the ``Last-Modified`` header: BuildKit's ``llb.HTTP(url,
+  Filename("context"))`` (dockerui ``namedcontext.go``). A tarball is *not* unpacked there,
+  unlike the main context from a URL: ``ADD --from`` does not exist, so a Dockerfile unpacks
+  it with ``RUN tar`` or reads it with ``RUN --mount=from=NAME``;
 - a directory: its files as one layer. As in BuildKit's ``local:`` named contexts,
   the ``.dockerignore`` at the directory's root applies; files arrive as 0:0.
 
@@ -36,7 +41,8 @@ from registry_client import Descriptor, Digest, History, Platform, RegistryClien
 if TYPE_CHECKING:
     from builder.copy.sources import SourceRoot
 
-LOCAL, IMAGE, OCI_LAYOUT, GIT = "local", "docker-image", "oci-layout", "git"
+LOCAL, IMAGE, OCI_LAYOUT, GIT, HTTP = "local", "docker-image", "oci-layout", "git", "http"
+_HTTP_FILE_NAME = "context"  # what BuildKit names the download of an http named context
 _IMAGE_SCHEME, _OCI_SCHEME = "docker-image://", "oci-layout://"
 _REF_NAME = "org.opencontainers.image.ref.name"
 _CHUNK = 1 << 20
@@ -109,6 +115,8 @@ def _parse_source(name: str, source: str) -> NamedContext:
         raise UsageError(f"--build-context {name}: {exc}") from None
     if git is not None:
         return NamedContext(name, GIT, source)
+    if source.startswith(("http://", "https://")):
+        return NamedContext(name, HTTP, source)
     raise UsageError(f"--build-context {name}: unable to resolve context: {source} is not a directory")
 
 
@@ -165,10 +173,29 @@ class NamedContextResolver:
         if context.kind == OCI_LAYOUT:
             descriptor = import_oci_layout(self._services, context.value, context.selector, context.name)
             return stored_base(self._services, self._services.images.image(descriptor, platform), platform)
+        if context.kind == HTTP:
+            directory, last_modified = self._download(context)
+            return self._directory_base(context, directory, platform, title=context.value,
+                                        extra={"last_modified": last_modified})
         directory = context.value
         if context.kind == GIT:
             directory = self._checkout(context)
         return self._directory_base(context, directory, platform)
+
+    def _download(self, context: NamedContext) -> tuple[str, str]:
+        """A directory holding the download of ``context``'s URL as ``context``; its Last-Modified."""
+        from builder.copy.errors import DownloadError
+        from builder.copy.remote_files import RemoteFiles
+        from builder.errors import BuildError
+
+        try:  # the http cache ADD uses: an ETag revalidates instead of downloading again
+            fetched = RemoteFiles(self._services.root / "cache" / "http").fetch(context.value)
+        except DownloadError as exc:
+            raise BuildError(f"--build-context {context.name}: failed to load {context.value}: "
+                             f"{str(exc).removeprefix(context.value + ': ')}") from None
+        where = self._scratch.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-named-http-"))
+        replace(fetched, name=_HTTP_FILE_NAME).stage(where)
+        return where, fetched.last_modified or ""
 
     def _checkout(self, context: NamedContext) -> str:
         from builder.context.fetch import fetch_git_context
@@ -176,8 +203,9 @@ class NamedContextResolver:
         where = self._scratch.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-named-git-"))
         return fetch_git_context(context.value, where)
 
-    def _directory_base(self, context: NamedContext, directory: str, platform: Platform) -> BaseImage:
-        """One layer holding the directory (its ``.dockerignore`` applied), cached by content."""
+    def _directory_base(self, context: NamedContext, directory: str, platform: Platform, *, title: str = "",
+                        extra: Mapping[str, str] = MappingProxyType({})) -> BaseImage:
+        """One layer holding the directory (its ``.dockerignore`` applied), cached by content (and ``extra``)."""
         from builder.context.local import BuildContext
         from builder.events import StepFinished, StepStarted
         from builder.frontend.scope import StageScope
@@ -187,12 +215,12 @@ class NamedContextResolver:
 
         services = self._services
         local = BuildContext.load(directory, None, services.root / "cache" / "context")
-        material = {"op": "named-context", "name": context.name, "content": local.digest_of([""])}
+        material = {"op": "named-context", "name": context.name, "content": local.digest_of([""]), **extra}
         empty = scratch(platform)
         state = StageState(start_stage(empty.config), StageScope.from_image_env(()), (), None, empty.key)
         step_id = self._next_step_id()
         started = time.monotonic()
-        services.emit(StepStarted(step_id, f"[context {context.name}] load {directory}"))
+        services.emit(StepStarted(step_id, f"[context {context.name}] {title or 'load ' + directory}"))
 
         def execute(mounts: list[Any]) -> None:
             _copy_directory(local.source(), mounts)
