@@ -5,9 +5,7 @@ unlike the main context from a URL), mode 0600, owner 0:0, mtime from ``Last-Mod
 """
 from __future__ import annotations
 
-import http.server
 import os
-import threading
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
@@ -23,6 +21,7 @@ from builder.frontend.plan import PlanRequest
 from builder.services import open_services
 from builder.solve import BuildRequest, BuildResult, build
 from tests.support.images import flatten
+from tests.support.pages import serving_pages
 
 privileged = pytest.mark.privileged
 
@@ -41,28 +40,9 @@ class Site:
 @pytest.fixture()
 def site() -> Iterator[Site]:
     served = Site()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            body = served.pages.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Last-Modified", formatdate(LAST_MODIFIED, usegmt=True))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    served.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield served
-    server.shutdown()
-    server.server_close()
+    with serving_pages(served.pages, {"Last-Modified": formatdate(LAST_MODIFIED, usegmt=True)}) as url:
+        served.url = url
+        yield served
 
 
 def test_an_http_url_that_is_no_git_repository_is_an_http_context() -> None:

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import http.server
 import lzma
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from builder.cli import main
 from builder.context.fetch import fetch_http_context, is_materialized_context
 from builder.errors import UsageError
 from tests.support.images import flatten
+from tests.support.pages import serving_pages
 
 FILES = {"Dockerfile": "FROM busybox:local\nCOPY hello.txt /\n", "hello.txt": "from the web",
          "docker/Alt.Dockerfile": "FROM busybox:local\nCOPY hello.txt /alt.txt\n"}
@@ -31,26 +30,8 @@ def site() -> Iterator[str]:
     pages = {f"/ctx.{kind}": compress(gzip.decompress(_tar_of(FILES))) for kind, compress in COMPRESSORS.items()}
     pages["/Dockerfile"] = b"FROM busybox:local\nRUN echo remote > /remote.txt\n"
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            body = pages.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")  # docker decides by content, not type
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving_pages(pages, {"Content-Type": "application/octet-stream"}) as url:  # docker decides by content
+        yield url
 
 
 def cli_build(root: Path, *args: str) -> int:
