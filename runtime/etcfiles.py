@@ -44,6 +44,6 @@ def hosts(hostname: str, address: str | None = None, extra: tuple[tuple[str, str
 def _host_address(address: str) -> str:
     if address != HOST_GATEWAY:
         return address
-    from runtime.network import GATEWAY  # only when asked for: the network module is not needed otherwise
+    from runtime.network import current_bridge  # only when asked for: the network module is not needed otherwise
 
-    return str(GATEWAY)
+    return str(current_bridge().gateway)

@@ -99,7 +99,8 @@ def shim(launch: Launch) -> None:
         if launch.network_lease is not None:
             from runtime import network  # already imported by pybuild before the fork
 
-            host_side = network.open_host_side()  # while still in pybuild's netns
+            # while still in pybuild's netns
+            host_side = network.open_host_side(launch.network_lease)  # type: ignore[arg-type]
         flags = ns.CLONE_NEWNS | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC | ns.CLONE_NEWPID
         ns.unshare(flags if launch.spec.network == "host" else flags | ns.CLONE_NEWNET)
         if host_side is not None:
