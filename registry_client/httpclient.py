@@ -37,9 +37,12 @@ class ConnectionFailed(Exception):
     which tells what is worth trying next.
     """
 
-    def __init__(self, message: str, reason: BaseException | None = None) -> None:
+    def __init__(self, message: str, reason: BaseException | None = None, *, proxy: str | None = None,
+                 retryable: bool = True) -> None:
         super().__init__(message)
         self.reason = reason
+        self.proxy = proxy  # host:port of the proxy it failed at (never its credentials), else None
+        self.retryable = retryable  # False: trying again cannot help (the proxy refused our credentials)
 
 
 @cache
@@ -65,14 +68,40 @@ def _innermost(exc: BaseException) -> BaseException:
     return exc
 
 
-def _failure(exc: BaseException, url: str) -> ConnectionFailed:
+def _failure(exc: BaseException, url: str, proxy: str | None) -> ConnectionFailed:
     import http.client
 
     reason = _innermost(exc)
     text = str(reason).strip() or type(reason).__name__
     if isinstance(reason, http.client.BadStatusLine):
         text = f"not an HTTP response: {text[:80]!r}"
+    if proxy is not None and _failed_at_proxy(exc, reason):
+        address = proxy_address(proxy)
+        return ConnectionFailed(f"proxy {address}: {text}", reason, proxy=address, retryable=" 407 " not in f" {text} ")
     return ConnectionFailed(f"{urllib.parse.urlsplit(url).netloc}: {text}", reason)
+
+
+def _failed_at_proxy(exc: BaseException, reason: BaseException) -> bool:
+    """Whether the proxy failed (unreachable, its TLS, a refused CONNECT), not the registry behind it."""
+    import requests
+    import urllib3
+
+    if str(reason).startswith("Tunnel connection failed"):  # http.client's CONNECT answered non-2xx
+        return True
+    for _ in range(8):
+        if isinstance(exc, (requests.exceptions.ProxyError, urllib3.exceptions.ProxyError)):
+            return True
+        nested = getattr(exc, "reason", None)
+        exc = nested if isinstance(nested, BaseException) else next(
+            (arg for arg in exc.args if isinstance(arg, BaseException)), None)  # type: ignore[assignment]
+        if exc is None:
+            return False
+    return False
+
+
+def proxy_address(proxy: str) -> str:
+    """``host:port`` of a proxy URL, without the ``user:password@`` it may carry."""
+    return urllib.parse.urlsplit(proxy).netloc.rpartition("@")[2]
 
 
 class HTTPClient:
@@ -101,11 +130,16 @@ class HTTPClient:
         if not verify and scheme == "https":
             _quiet_unverified_warning(url)
         try:
-            return self._requests_session().request(
+            response = self._requests_session().request(
                 method, url, headers=headers, data=body, stream=stream, verify=verify,
                 proxies={scheme: proxy} if proxy else None, allow_redirects=False, timeout=self.timeout)
         except _failures() as exc:
-            raise _failure(exc, url) from exc
+            raise _failure(exc, url, proxy) from exc
+        if proxy and response.status_code == 407:  # the proxy's answer (to a request it would forward)
+            drain(response)
+            address = proxy_address(proxy)
+            raise ConnectionFailed(f"proxy {address}: 407 {response.reason}", proxy=address, retryable=False)
+        return response
 
     def _requests_session(self) -> requests.Session:
         with self._lock:
@@ -139,7 +173,7 @@ def body_chunks(response: requests.Response, chunk_size: int) -> Iterator[bytes]
     try:
         yield from raw.stream(chunk_size, decode_content=False)
     except _failures() as exc:
-        raise _failure(exc, response.url) from exc
+        raise _failure(exc, response.url, None) from exc
 
 
 def _quiet_unverified_warning(url: str) -> None:

@@ -7,6 +7,10 @@ Go's rules (``golang.org/x/net/http/httpproxy``), which is what docker and conta
 - ``NO_PROXY`` is a comma list: ``*`` (no proxy at all), IP addresses and CIDRs, and domain
   names, each optionally with ``:port``. ``example.com`` matches it and its subdomains,
   ``.example.com`` (or ``*.example.com``) only the subdomains.
+- An ``https://`` proxy is reached over TLS, always verified (against the system's CAs and
+  ``certs.d/<proxy host:port>/``; see tls.HostTLS.proxy_context). ``user:password@`` in the
+  proxy URL is sent as ``Proxy-Authorization: Basic`` on CONNECT and on forwarded requests
+  (requests does that); errors name the proxy by ``host:port`` only, never its credentials.
 
 The environment is read once per ``ProxySettings``, not per request (requests' own lookup
 walked ``os.environ`` on every call, ~0.6 ms a request on the pull path).

@@ -165,7 +165,19 @@ class HostTLS:
 
     def __init__(self, host: str, certs_dirs: tuple[Path, ...]) -> None:
         self.host = host
+        self._certs_dirs = certs_dirs
         self._own = certs_d_contexts(host, certs_dirs)  # now: a broken certs.d fails at once
+        self._proxies: dict[str, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    def proxy_context(self, netloc: str) -> ssl.SSLContext:
+        """The context of TLS to an ``https://`` proxy at ``netloc``: always verified (listing a
+        registry as insecure says nothing about the proxy), against the system's CAs plus those
+        in ``certs.d/<proxy host:port>/``, whose client certificates it presents too."""
+        with self._lock:
+            if netloc not in self._proxies:
+                self._proxies[netloc] = (certs_d_contexts(netloc, self._certs_dirs) or default_contexts()).verifying
+            return self._proxies[netloc]
 
     def contexts(self, netloc: str) -> ContextPair:
         return self._own if self._own is not None and netloc == self.host else default_contexts()
@@ -194,6 +206,11 @@ def adapter_class() -> type:
             super().init_poolmanager(*args, blocksize=UPLOAD_BLOCK, **kwargs)
 
         def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+            if proxy not in self.proxy_manager and proxy.lower().startswith("https:"):
+                # TLS to the proxy itself: for CONNECT tunnels (proxy_ssl_context) and for plain-HTTP
+                # requests it forwards (ssl_context of its pool; an https target's pool has its own).
+                context = self._tls.proxy_context(urllib.parse.urlsplit(proxy).netloc.rpartition("@")[2])
+                kwargs.update(proxy_ssl_context=context, ssl_context=context)
             return super().proxy_manager_for(proxy, blocksize=UPLOAD_BLOCK, **kwargs)
 
         def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
@@ -205,7 +222,8 @@ def adapter_class() -> type:
 
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
             # The trust is in the context: no CA bundle path for urllib3 to load on each connection.
-            conn.cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
+            # TLS on the way to an http:// URL can only be to an https:// proxy: always verified.
+            conn.cert_reqs = "CERT_REQUIRED" if verify or not url.lower().startswith("https:") else "CERT_NONE"
             conn.ca_certs = conn.ca_cert_dir = None
 
     return RegistryAdapter

@@ -86,8 +86,8 @@ class Endpoint:
             try:
                 response = self._send_authorized(call)
             except ConnectionFailed as exc:
-                if attempt + 1 >= retry.attempts or not call.replayable:
-                    raise TransportError(f"cannot reach {self.host}: {exc}") from exc
+                if attempt + 1 >= retry.attempts or not call.replayable or not exc.retryable:
+                    raise TransportError(f"cannot reach {self.host}: {exc}{_proxy_hint(exc)}") from exc
                 self.options.sleep(self._backoff(attempt))
                 continue
             if (response.status_code not in RETRY_STATUSES or attempt + 1 >= retry.attempts
@@ -171,8 +171,25 @@ class Endpoint:
         return self.http.request("GET", f"{scheme}://{self.host}/v2/", verify=verify)
 
 
+def _proxy_hint(failure: ConnectionFailed) -> str:
+    """What to do about a proxy that refused us or could not be verified (never showing its URL,
+    which may hold credentials)."""
+    if failure.proxy is None:
+        return ""
+    text = str(failure)
+    if " 407 " in f"{text} ":
+        return (" (the proxy wants valid credentials in its URL: "
+                "HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT, HTTP_PROXY likewise)")
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (f" (put the proxy's CA certificate in /etc/docker/certs.d/{failure.proxy}/ca.crt "
+                "or in the system's CA store)")
+    return ""
+
+
 def _tls_hint(host: str, failure: ConnectionFailed) -> str:
     """What to do about the TLS failures users meet, in docker's terms."""
+    if failure.proxy is not None:
+        return _proxy_hint(failure)
     if answered_in_plain_http(failure.reason):
         return f" (the registry answers plain HTTP: list it with --insecure-registry {host})"
     text = str(failure).upper()

@@ -68,6 +68,14 @@ class RegistryProcess:
         self._log.close()
 
 
+def closed_port() -> str:
+    """``127.0.0.1:PORT`` where nothing listens (a port just bound and closed again)."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        return f"127.0.0.1:{listener.getsockname()[1]}"
+
+
 def openssl(*args: str, input: bytes | None = None) -> bytes:
     return subprocess.run(["openssl", *args], input=input, capture_output=True, check=True).stdout
 

@@ -1,14 +1,21 @@
 """HTTPS_PROXY / HTTP_PROXY / NO_PROXY, with Go's rules as docker applies them, through a real
-forwarding proxy (tests/support/http_proxy.py) that counts what it carried."""
+forwarding proxy (tests/support/http_proxy.py) that counts what it carried; https:// proxies
+(TLS to the proxy, its CA in certs.d) and proxies that require Basic credentials."""
 from __future__ import annotations
 
+import base64
+import logging
 import shutil
+import traceback
+import urllib.parse
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from registry_client import Platform, Reference, RetryPolicy, TransportError, pull
+from registry_client import ContentStore, Platform, Reference, RetryPolicy, TransportError, pull
 from registry_client.proxies import ProxySettings
+from registry_servers import closed_port, make_self_signed
 from tests.support.http_proxy import ForwardProxy
 
 AMD64 = Platform("linux", "amd64")
@@ -109,3 +116,149 @@ def test_no_proxy_host_is_reached_directly_even_when_only_the_proxy_could(noauth
         pull(Reference(host, "library/hello", "latest"), store, client=client, platform=AMD64)
     assert "registry.test" in str(caught.value)
     assert proxy.log == []
+
+
+# -- https:// proxies and proxy credentials ---------------------------------------------------
+PROXY_USER, PROXY_PASSWORD = "proxyuser", "s3cr@t pass"  # '@' and ' ' must be percent-encoded
+PROXY_USERINFO = f"{PROXY_USER}:{urllib.parse.quote(PROXY_PASSWORD, safe='')}"
+
+
+@pytest.fixture(scope="module")
+def proxy_pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(CA certificate, proxy certificate, proxy key): the proxy's certificate is for 127.0.0.1."""
+    tmp = tmp_path_factory.mktemp("proxy-pki")
+    ca = make_self_signed(tmp, "proxy-ca")
+    key, cert = make_self_signed(tmp, "proxy", san="IP:127.0.0.1,DNS:localhost", ca=ca)
+    return ca[1], cert, key
+
+
+def _use_proxy(env: pytest.MonkeyPatch, url: str) -> None:
+    env.setenv("HTTPS_PROXY", url)
+    env.setenv("HTTP_PROXY", url)
+
+
+def _trusting(certs_d: Path, host: str, ca: Path) -> Path:
+    """A certs.d directory whose ``host`` entry holds ``ca`` as ca.crt."""
+    (certs_d / host).mkdir(parents=True, exist_ok=True)
+    shutil.copy(ca, certs_d / host / "ca.crt")
+    return certs_d
+
+
+def _tls_registry_certs(tls_registry, certs_d: Path, host: str) -> Path:
+    return _trusting(certs_d, host, tls_registry.process.root.parent / "certs.d" / tls_registry.host / "ca.crt")
+
+
+@pytest.mark.parametrize("credentials", [False, True], ids=["open", "with-credentials"])
+def test_pull_through_an_https_proxy_trusted_by_its_ca_in_certs_d(tls_registry, noauth_registry, store, tmp_path,
+                                                                    clean_proxy_env, proxy_pki, credentials):
+    """TLS to the proxy itself (verified with the CA in certs.d/<proxy host:port>/), inside it TLS
+    to the registry through CONNECT, and plain-HTTP requests to an insecure registry."""
+    ca, cert, key = proxy_pki
+    with ForwardProxy(hosts={"registry.test": "127.0.0.1"}, tls=(cert, key),
+                      credentials=(PROXY_USER, PROXY_PASSWORD) if credentials else None) as forward:
+        _use_proxy(clean_proxy_env, forward.url(PROXY_USERINFO if credentials else ""))
+        certs_d = _trusting(tmp_path / "certs.d", forward.address, ca)
+        secure = _renamed(tls_registry.host, "registry.test")
+        _tls_registry_certs(tls_registry, certs_d, secure)
+        pulled = pull(Reference(secure, "library/hello", "latest"), store,
+                      client=tls_registry.client(certs_dirs=(certs_d,)), platform=AMD64)
+        assert all(store.has(layer) for layer in pulled.manifest.layers)
+        assert forward.log and {(entry.method, entry.target) for entry in forward.log} == {("CONNECT", secure)}
+
+        forward.log.clear()
+        plain = _renamed(noauth_registry.host, "registry.test")
+        client = noauth_registry.client(insecure_registries=(plain,), certs_dirs=(certs_d,))
+        pulled = pull(Reference(plain, "library/hello", "latest"), ContentStore(tmp_path / "plain"),
+                      client=client, platform=AMD64)
+        assert pulled.manifest.layers
+        assert client.endpoint(plain).base_url == f"http://{plain}"
+        assert any(entry.method == "GET" and entry.target.startswith(f"http://{plain}/v2/") for entry in forward.log)
+        assert forward.rejected == 0
+        if credentials:
+            assert all(_proxy_authorization(entry) == _basic(PROXY_USER, PROXY_PASSWORD) for entry in forward.log)
+
+
+def test_an_https_proxy_with_an_untrusted_certificate_fails_naming_the_proxy(tls_registry, store, tmp_path,
+                                                                           clean_proxy_env, proxy_pki):
+    ca, cert, key = proxy_pki
+    with ForwardProxy(hosts={"registry.test": "127.0.0.1"}, tls=(cert, key)) as forward:
+        _use_proxy(clean_proxy_env, forward.url())
+        host = _renamed(tls_registry.host, "registry.test")
+        certs_d = _tls_registry_certs(tls_registry, tmp_path / "certs.d", host)  # the registry's CA only
+        client = tls_registry.client(certs_dirs=(certs_d,), retry=RetryPolicy(attempts=1))
+        with pytest.raises(TransportError) as caught:
+            pull(Reference(host, "library/hello", "latest"), store, client=client, platform=AMD64)
+    message = str(caught.value)
+    assert "CERTIFICATE_VERIFY_FAILED" in message and f"proxy {forward.address}" in message
+    assert f"certs.d/{forward.address}/ca.crt" in message
+    assert forward.log == []  # no request was sent over the unverified connection
+
+
+def test_pull_through_a_proxy_that_requires_credentials(tls_registry, noauth_registry, store, tmp_path,
+                                                        clean_proxy_env):
+    """user:password in the proxy URL become Proxy-Authorization on CONNECT and on every
+    absolute-URI request, and never reach the registry."""
+    with ForwardProxy(hosts={"registry.test": "127.0.0.1"}, credentials=(PROXY_USER, PROXY_PASSWORD)) as forward:
+        _use_proxy(clean_proxy_env, forward.url(PROXY_USERINFO))
+        secure = _renamed(tls_registry.host, "registry.test")
+        certs_d = _tls_registry_certs(tls_registry, tmp_path / "certs.d", secure)
+        pull(Reference(secure, "library/hello", "latest"), store, client=tls_registry.client(certs_dirs=(certs_d,)),
+             platform=AMD64)
+        connects = [entry for entry in forward.log if entry.method == "CONNECT"]
+        assert connects and all(_proxy_authorization(e) == _basic(PROXY_USER, PROXY_PASSWORD) for e in connects)
+
+        forward.log.clear()
+        plain = _renamed(noauth_registry.host, "registry.test")
+        pull(Reference(plain, "library/hello", "latest"), ContentStore(tmp_path / "plain"),
+             client=noauth_registry.client(insecure_registries=(plain,)), platform=AMD64)
+        gets = [entry for entry in forward.log if entry.method == "GET"]
+        assert gets and all(_proxy_authorization(e) == _basic(PROXY_USER, PROXY_PASSWORD) for e in gets)
+        assert forward.rejected == 0
+    assert PROXY_PASSWORD not in noauth_registry.process.log() and PROXY_USER not in noauth_registry.process.log()
+
+
+@pytest.mark.parametrize("userinfo", ["", f"{PROXY_USER}:wrong%20secret"], ids=["missing", "wrong"])
+@pytest.mark.parametrize("registry_kind", ["https", "http"])
+def test_refused_proxy_credentials_are_a_clear_error_that_does_not_show_them(
+        tls_registry, noauth_registry, store, tmp_path, clean_proxy_env, caplog, userinfo, registry_kind):
+    caplog.set_level(logging.DEBUG)
+    with ForwardProxy(hosts={"registry.test": "127.0.0.1"}, credentials=(PROXY_USER, PROXY_PASSWORD)) as forward:
+        _use_proxy(clean_proxy_env, forward.url(userinfo))
+        if registry_kind == "https":
+            host = _renamed(tls_registry.host, "registry.test")
+            client = tls_registry.client(certs_dirs=(_tls_registry_certs(tls_registry, tmp_path / "certs.d", host),),
+                                         retry=RetryPolicy(attempts=1))
+        else:
+            host = _renamed(noauth_registry.host, "registry.test")
+            client = noauth_registry.client(insecure_registries=(host,), retry=RetryPolicy(attempts=1))
+        with pytest.raises(TransportError) as caught:
+            pull(Reference(host, "library/hello", "latest"), store, client=client, platform=AMD64)
+        assert forward.rejected >= 1
+    message = str(caught.value)
+    assert "407" in message and "proxy" in message.lower()
+    everything = "".join(traceback.format_exception(caught.value)) + caplog.text
+    for secret in ("wrong secret", "wrong%20secret", PROXY_PASSWORD, urllib.parse.quote(PROXY_PASSWORD, safe="")):
+        assert secret not in everything
+
+
+def test_an_unreachable_proxy_error_does_not_show_its_credentials(noauth_registry, store, clean_proxy_env, caplog):
+    caplog.set_level(logging.DEBUG)
+    closed = closed_port()
+    _use_proxy(clean_proxy_env, f"http://{PROXY_USERINFO}@{closed}")
+    host = _renamed(noauth_registry.host, "registry.test")
+    client = noauth_registry.client(insecure_registries=(host,), retry=RetryPolicy(attempts=1))
+    with pytest.raises(TransportError) as caught:
+        pull(Reference(host, "library/hello", "latest"), store, client=client, platform=AMD64)
+    assert closed in str(caught.value) or "proxy" in str(caught.value).lower()
+    everything = "".join(traceback.format_exception(caught.value)) + caplog.text
+    assert PROXY_USER not in everything
+    assert urllib.parse.quote(PROXY_PASSWORD, safe="") not in everything and PROXY_PASSWORD not in everything
+
+
+def _proxy_authorization(entry) -> str | None:
+    return next((value for key, value in entry.headers if key.lower() == "proxy-authorization"), None)
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+

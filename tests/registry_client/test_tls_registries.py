@@ -12,6 +12,7 @@ import warnings
 import pytest
 
 from registry_client import Credentials, Platform, RegistryClient, RegistryOptions, TransportError, pull
+from registry_servers import closed_port
 
 AMD64 = Platform("linux", "amd64")
 
@@ -99,7 +100,7 @@ def test_the_https_error_tells_a_plain_http_server_from_a_tls_one(noauth_registr
             endpoint.http.request("GET", f"https://{host}/v2/")
         return caught.value.reason
 
-    plain, untrusted, closed = map(https_failure, (noauth_registry.host, tls_registry.host, _closed_port()))
+    plain, untrusted, closed = map(https_failure, (noauth_registry.host, tls_registry.host, closed_port()))
     assert answered_in_plain_http(plain)
     assert not answered_in_plain_http(untrusted) and "CERTIFICATE_VERIFY_FAILED" in str(untrusted)
     assert not answered_in_plain_http(closed) and isinstance(closed, ConnectionRefusedError)
@@ -141,10 +142,6 @@ def test_not_an_http_server_is_a_clear_error(store):
     assert f"cannot reach registry {host}" in str(caught.value)
     assert "not an HTTP response: 'SSH-2.0-OpenSSH_9.2" in str(caught.value)
 
-
-def _closed_port() -> str:
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        return f"127.0.0.1:{listener.getsockname()[1]}"  # closed again: nothing listens there
 
 
 def test_pull_verifies_the_registry_against_the_ca_in_certs_d(tls_registry, store):

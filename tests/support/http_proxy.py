@@ -2,7 +2,9 @@
 
 - ``ForwardProxy``: what ``HTTPS_PROXY``/``HTTP_PROXY`` point at. It tunnels ``CONNECT
   host:port`` and forwards absolute-URI requests (``GET http://host/path``), and logs every
-  request so a test can count what went through it.
+  request so a test can count what went through it. Optionally it speaks TLS itself (an
+  ``https://`` proxy, with a certificate from the test's CA) and requires Basic proxy
+  credentials (``Proxy-Authorization``, else ``407``), as corporate proxies do.
 - ``FaultProxy``: sits in front of one upstream (a registry) and forwards origin-form
   requests to it, applying ``Rule``s: answer by itself (e.g. a 429), add or change response
   headers, rewrite a response body, or drop a request's connection part-way through its body
@@ -14,13 +16,17 @@ the test images are small.
 """
 from __future__ import annotations
 
+import base64
 import http.client
 import select
 import socket
 import socketserver
+import ssl
+import sys
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO, Callable
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authorization",
@@ -168,18 +174,28 @@ def _forward(host: str, port: int, request: Request, path: str, body: bytes
 class _Base:
     """A threaded TCP server whose connections are served by ``self.serve_connection``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         owner = self
 
         class Handler(socketserver.StreamRequestHandler):
+            def setup(self) -> None:
+                if tls is not None:
+                    self.request = self.connection = tls.wrap_socket(self.request, server_side=True)
+                super().setup()
+
             def handle(self) -> None:
-                if self.rfile.peek(1)[:1] == b"\x16":  # type: ignore[attr-defined]
+                if tls is None and self.rfile.peek(1)[:1] == b"\x16":  # type: ignore[attr-defined]
                     # A TLS hello to this plain-HTTP server: answer as Go's net/http does.
                     self.wfile.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
                     return
                 owner.serve_connection(self.connection, self.rfile, self.wfile)
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        class Server(socketserver.ThreadingTCPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):
+                    super().handle_error(request, client_address)  # a client that refused our TLS is no news
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.address = f"127.0.0.1:{self.port}"
@@ -210,22 +226,54 @@ class ForwardProxy(_Base):
     """An HTTP proxy: CONNECT tunnels and absolute-URI requests; logs each one.
 
     ``hosts`` maps names only the proxy can resolve (as a corporate proxy does) to addresses.
+    ``tls``: (certificate, key) files to serve TLS with (an ``https://`` proxy). ``credentials``:
+    (user, password) every request must carry as ``Proxy-Authorization: Basic``; others get a
+    ``407`` (``rejected`` counts them).
     """
 
-    def __init__(self, hosts: dict[str, str] | None = None) -> None:
+    def __init__(self, hosts: dict[str, str] | None = None, *, tls: tuple[Path, Path] | None = None,
+                 credentials: tuple[str, str] | None = None) -> None:
         self.hosts = hosts or {}
-        super().__init__()
+        self.scheme = "https" if tls is not None else "http"
+        self._expected_authorization = (
+            "Basic " + base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+            if credentials is not None else None)
+        self.rejected = 0
+        context = None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+        super().__init__(context)
+
+    def url(self, userinfo: str = "") -> str:
+        """What HTTPS_PROXY/HTTP_PROXY say: ``scheme://[userinfo@]127.0.0.1:port``."""
+        return f"{self.scheme}://{userinfo + '@' if userinfo else ''}{self.address}"
+
+    def _authorized(self, request: Request, wfile: BinaryIO) -> bool:
+        if self._expected_authorization is None or request.header("Proxy-Authorization") == self._expected_authorization:
+            return True
+        with self._lock:
+            self.rejected += 1
+        # By hand: _send_response drops hop-by-hop headers such as Connection.
+        wfile.write(b'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test proxy"\r\n'
+                    b"Connection: close\r\nContent-Length: 0\r\n\r\n")
+        wfile.flush()
+        return False
 
     def serve_connection(self, connection: socket.socket, rfile: BinaryIO, wfile: BinaryIO) -> None:
         while (request := _read_request(rfile)) is not None:
             if request.method == "CONNECT":
-                self.record(Logged("CONNECT", request.target))
+                self.record(Logged("CONNECT", request.target, 0, tuple(request.headers)))
+                if not self._authorized(request, wfile):
+                    return
                 name, _, port = request.target.rpartition(":")
                 self._tunnel(connection, wfile, f"{self.hosts.get(name, name)}:{port}")
                 return
             parts = urllib.parse.urlsplit(request.target)
             body = _read_all(_body_reader(rfile, request))
             self.record(Logged(request.method, request.target, len(body), tuple(request.headers)))
+            if not self._authorized(request, wfile):
+                return
             if parts.scheme != "http":
                 _send_response(wfile, request.method, 400, "Bad Request", [], b"absolute http URI expected\n")
                 return
@@ -247,11 +295,16 @@ class ForwardProxy(_Base):
         with upstream:
             sockets = [client, upstream]
             while True:
-                readable, _, _ = select.select(sockets, [], [], 30)
+                # A TLS client socket may hold decrypted bytes that select() cannot see.
+                pending = isinstance(client, ssl.SSLSocket) and client.pending() > 0
+                readable = [client] if pending else select.select(sockets, [], [], 30)[0]
                 if not readable:
                     return
                 for source in readable:
-                    data = source.recv(1 << 16)
+                    try:
+                        data = source.recv(1 << 16)
+                    except (ssl.SSLError, OSError):
+                        return
                     if not data:
                         return
                     (upstream if source is client else client).sendall(data)
