@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 EXPIRY_MARGIN_SECONDS = 10.0
 DEFAULT_TOKEN_LIFETIME = 60.0
 CLIENT_ID = "pybuild"
-_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
-_SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9_-]*)(?=\s|$)")
+# Compiled when a challenge is first parsed (re caches them): a registry without auth never asks.
+_PARAM = r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?'
+_SCHEME = r"\s*([A-Za-z][A-Za-z0-9_-]*)(?=\s|$)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +66,15 @@ class Challenge:
 def parse_challenges(header: str) -> list[Challenge]:
     """Parse a WWW-Authenticate header; quoted values may hold commas and spaces."""
     challenges: list[Challenge] = []
+    scheme_pattern, param_pattern = re.compile(_SCHEME), re.compile(_PARAM)
     position = 0
     while position < len(header):
-        scheme = _SCHEME.match(header, position)
+        scheme = scheme_pattern.match(header, position)
         if scheme is None:
             break
         params: dict[str, str] = {}
         position = scheme.end()
-        while (param := _PARAM.match(header, position)) is not None and param.group(0).strip():
+        while (param := param_pattern.match(header, position)) is not None and param.group(0).strip():
             value = param.group(2)
             if value.startswith('"'):
                 value = re.sub(r"\\(.)", r"\1", value[1:-1])

@@ -21,7 +21,7 @@ from .responses import raise_for_status
 if TYPE_CHECKING:
     from requests import Response
 
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_CONTENT_RANGE = r"bytes (\d+)-(\d+)/(\d+|\*)"  # compiled by the first resume only
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ def _start_body(response: Response, descriptor: Descriptor, writer: BlobWriter,
                 ref: str | None) -> None:
     digest = str(descriptor.digest)
     if response.status_code == 206 and writer.offset:
-        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        match = re.match(_CONTENT_RANGE, response.headers.get("Content-Range", ""))
         if match is None or int(match.group(1)) != writer.offset:
             raise ProtocolError(f"bad Content-Range {response.headers.get('Content-Range')!r} "
                                 f"for a resume at {writer.offset}", ref=ref, digest=digest)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from .errors import InvalidReference
 
@@ -30,11 +31,11 @@ _HOST = rf"(?:{_DOMAIN_NAME}|\[[a-fA-F0-9:]+\])"
 _DOMAIN_AND_PORT = rf"{_HOST}(?::[0-9]+)?"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_REFERENCE = re.compile(
+_REFERENCE = (
     rf"^(?P<name>(?:{_DOMAIN_AND_PORT}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
     rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
 )
-_BARE_HEX_ID = re.compile(r"^[a-f0-9]{64}$")
+_LOWER_HEX = "0123456789abcdef"
 _DIGEST_HEX_LENGTH = {"sha256": 64, "sha512": 128}
 
 
@@ -87,7 +88,7 @@ def parse_reference(text: str) -> Reference:
     """Parse ``text`` like ``docker pull`` does; raise InvalidReference with a clear reason."""
     if not text:
         raise InvalidReference("invalid reference format: empty reference", ref=text)
-    if _BARE_HEX_ID.match(text):
+    if len(text) == 64 and not text.strip(_LOWER_HEX):  # an image ID, not a name
         raise InvalidReference(
             f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings", ref=text
         )
@@ -97,7 +98,7 @@ def parse_reference(text: str) -> Reference:
         raise InvalidReference(
             f"invalid reference format: repository name ({remote_name}) must be lowercase", ref=text
         )
-    match = _REFERENCE.match(f"{domain}/{remainder}")
+    match = _reference_pattern().match(f"{domain}/{remainder}")
     if match is None:
         raise InvalidReference(f"invalid reference format: {text!r}", ref=text)
     if len(match["name"]) > _NAME_TOTAL_LENGTH_MAX:
@@ -110,6 +111,12 @@ def parse_reference(text: str) -> Reference:
     repository = match["name"][len(domain) + 1:]
     tag = match["tag"] or (None if digest else "latest")
     return Reference(domain, repository, tag, digest)
+
+
+@cache
+def _reference_pattern() -> re.Pattern[str]:
+    """Compiled on first use (~1 ms): importing this module does not parse anything."""
+    return re.compile(_REFERENCE)
 
 
 def _split_domain(text: str) -> tuple[str, str]:

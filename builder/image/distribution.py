@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import registry_client
 from registry_client import (
@@ -22,8 +22,10 @@ from builder.errors import UsageError
 from builder.events import (
     EventSink, PullFinished, PullProgress, PullStarted, PushFinished, PushProgress, PushStarted, ignore_event,
 )
-from builder.image.compression import Compression
 from builder.imagestore import ImageNotFound, ImageStore
+
+if TYPE_CHECKING:
+    from builder.image.compression import Compression  # push only: not imported by a pull
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +79,10 @@ def pull_image(store: ImageStore, ref: str | Reference, *, client: RegistryClien
 
 
 def push_image(store: ImageStore, ref: str, *, client: RegistryClient, emit: EventSink = ignore_event,
-               compression: Compression = Compression()) -> PushResult:
+               compression: Compression | None = None) -> PushResult:
     """Push the local image ``ref`` to the registry its name points at, its plain layers
-    compressed as ``compression`` says."""
+    compressed as ``compression`` says (default: gzip)."""
+    from builder.image.compression import Compression
     from builder.outputs.convert import exportable_entry, image_for_export
 
     name = parse_reference(ref)
@@ -93,7 +96,7 @@ def push_image(store: ImageStore, ref: str, *, client: RegistryClient, emit: Eve
     relay = _ProgressRelay(lambda p: PushProgress(text, str(p.digest), p.media_type, p.done, p.total,
                                                   p.cached, p.finished), emit)
     with store.lease():  # the compressed blobs must outlive a concurrent prune until pushed
-        target = image_for_export(store, exportable_entry(store, entry), compression)
+        target = image_for_export(store, exportable_entry(store, entry), compression or Compression())
         digest = registry_client.push(name, store.content, target, client=client,
                                       mount_from=_mount_source(store, entry, name), on_progress=relay)
     store.tag(name, entry, repo_digest=f"{name.name}@{digest}")
