@@ -269,7 +269,9 @@ def _create_bridge(bridge: BridgeNetwork) -> None:
             unless_present(ipr.addr, "add", index=index, address=str(bridge.gateway),
                            prefixlen=bridge.network.prefixlen)
             ipr.link("set", index=index, state="up")
-    except (NetlinkError, OSError, ValueError) as error:
+    except NetlinkError as error:
+        raise NetworkError(f"cannot set up bridge {bridge.ifname}: {os.strerror(error.code)}") from error
+    except (OSError, ValueError) as error:
         raise NetworkError(f"cannot set up bridge {bridge.ifname}: {error}") from error
 
 

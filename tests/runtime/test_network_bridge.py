@@ -13,6 +13,7 @@ from typing import Iterator
 import pytest
 
 from runtime import network
+from runtime.errors import NetworkError
 from runtime.network import BridgeNetwork
 from tests.support.bridges import bridge_argument, gateway_server, link_exists, remove_bridge, scratch_bridge
 
@@ -103,3 +104,16 @@ def test_a_lease_record_names_its_bridge_and_older_records_mean_pybuild0(tmp_pat
     written_before_allocate = {"container_id": "c1", "address": "", "host_ifname": ""}
     assert network.Lease.from_record(written_before_allocate).bridge == network.DEFAULT_BRIDGE
     assert network.DEFAULT_BRIDGE.ifname == "pybuild0" and str(network.DEFAULT_BRIDGE.gateway) == "10.213.0.1"
+
+
+def test_a_bridge_the_kernel_refuses_is_a_network_error_and_frees_the_lease(tmp_path: Path) -> None:
+    refused = BridgeNetwork("pbtest-name-longer-than-ifnamsiz", "10.214.250.0/24", "pbtestrefused",
+                            str(tmp_path / "network"))
+    network.use_bridge(refused)
+    try:
+        with pytest.raises(NetworkError, match="cannot set up bridge pbtest-name-longer-than-ifnamsiz: Numerical"):
+            network.allocate("refused")
+    finally:
+        network.use_bridge(network.DEFAULT_BRIDGE)
+    assert network.lease_holders(refused) == []
+    assert not network.table_exists(refused)
