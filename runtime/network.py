@@ -14,7 +14,7 @@ What talks to the kernel, and why:
   API calls itself a prototype: it has helpers for address matches, masquerade and verdicts only (the
   forward chain's ``iifname`` and ``ct state`` matches would be hand-assembled bytecode), and it commits
   call by call, so a failure half way would leave a table the existence check takes for complete.
-* IPv4 forwarding is a sysctl: a write to /proc/sys (netlink cannot set it; pyroute2 has no call).
+* IPv4 forwarding is the sysctl net.ipv4.ip_forward, written in /proc/sys: pyroute2 has no call for it.
 * Per container, that is per RUN step: ``runtime.netlink``'s small client. Its checks (bridge present,
   NAT table present) and the veth setup cost ~3 ms; pyroute2 took ~13 ms for the same veth setup.
 
