@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -15,6 +16,7 @@ from builder.frontend.scope import StageScope
 from builder.image.config import StageConfig
 from builder.layers import (
     UNCOMPRESSED_LAYER,
+    CommittedLayer,
     LayerLineage,
     LayerRef,
     PendingLayers,
@@ -92,8 +94,10 @@ def _layer_step(services: Services, state: StageState, material: dict[str, Any],
     except BaseException:
         services.snapshotter.remove(active)
         raise
-    committed = commit_layer(services.snapshotter, services.store, active, parent, step_snapshot(key),
-                             options.source_date_epoch, lineage)
+    earlier = services.cache.get(key) if not options.use_cache else None  # a --no-cache re-run replaces it
+    committed = commit_layer(services.snapshotter, services.store, active, parent,
+                             _result_name(services, key, earlier), options.source_date_epoch, lineage)
+    committed = _same_as_earlier(services, key, committed, earlier)
     diff_id = str(committed.layer.diff_id) if committed.layer else None
     chain = tuple(str(d) for d in state.config.diff_ids) + ((diff_id,) if diff_id else ())
     record = CacheRecord(committed.snapshot or "", diff_id, committed.size, time.time(),
@@ -106,6 +110,31 @@ def _layer_step(services: Services, state: StageState, material: dict[str, Any],
 def step_snapshot(key: CacheKey) -> str:
     """The snapshot name of a step's result: derived from the key, so any build can rebuild it."""
     return f"step-{key.hex}"
+
+
+def _result_name(services: Services, key: CacheKey, earlier: CacheRecord | None) -> str:
+    """Where a run commits its result: ``step_snapshot(key)``, unless a --no-cache re-run finds it taken.
+
+    The snapshot there holds an earlier run's files, which may differ (a download, a timestamp):
+    the next steps and ``COPY --from`` must read this run's, so it gets a name of its own, which its
+    record names (``_with_record`` follows it) and which, being ``step-<hex>``, the snapshot sweeps
+    drop once no record names it.
+    """
+    name = step_snapshot(key)
+    if earlier is None and not snapshot_exists(services.snapshotter, name):
+        return name
+    return step_snapshot(key_for(key, {"op": "rerun", "at": time.time_ns(), "pid": os.getpid()}))
+
+
+def _same_as_earlier(services: Services, key: CacheKey, committed: CommittedLayer,
+                     earlier: CacheRecord | None) -> CommittedLayer:
+    """A re-run that made the very layer the earlier run made keeps the earlier snapshot, not a copy."""
+    name = step_snapshot(key)
+    if earlier is None or committed.layer is None or committed.snapshot == name \
+            or str(committed.layer.diff_id) != earlier.diff_id or not snapshot_exists(services.snapshotter, name):
+        return committed
+    services.snapshotter.remove(committed.snapshot, background=True)
+    return replace(committed, snapshot=name)
 
 
 @contextlib.contextmanager
@@ -142,7 +171,8 @@ def _with_record(services: Services, state: StageState, key: CacheKey, record: C
     config = replace(state.config, diff_ids=(*state.config.diff_ids, digest))
     state = replace(state, stage=replace(state.stage, config=config), layers=(*state.layers, layer), key=key,
                     created=record.created)
-    name = step_snapshot(key)
+    # The record names its snapshot: a --no-cache re-run's result is not at ``step_snapshot(key)``.
+    name = record.snapshot if record.snapshot.startswith("step-") else step_snapshot(key)
     if state.pending is None and state.materialized == name:  # just committed by this build
         return state
     if snapshot_exists(services.snapshotter, name):

@@ -139,3 +139,41 @@ def test_wildcards_count_the_names_they_match(tmp_path: Path) -> None:
     assert _digest(tmp_path, "/file*") == before  # a file the pattern does not match
     os.rename(tmp_path / "file1", tmp_path / "file2")
     assert _digest(tmp_path, "/file*") != before  # same bytes under another name (testWildcardRenameCache)
+
+
+RERUN = """\
+FROM busybox:local AS build
+RUN echo {token} && cat /proc/sys/kernel/random/uuid > /stamp
+{extra}
+FROM busybox:local
+COPY --from=build /stamp* /from-build/
+RUN cp /from-build/stamp /copy
+"""
+
+
+def _rerun_build(root: Path, context: Path, extra: str = "", **options: object) -> tuple[BuildResult, Path]:
+    text = RERUN.format(token=context.name, extra=extra)
+    result = build(BuildRequest(source=DockerfileSource("Dockerfile", None, text), context=context,
+                                plan=PlanRequest(), **options), open_services(root))  # type: ignore[arg-type]
+    return result, flatten(root, result.image.image_id, context.parent / f"tree-{result.image.image_id[7:19]}")
+
+
+@privileged
+def test_a_source_rerun_with_new_output_is_what_later_steps_and_builds_read(built_root: Path, tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    _, first = _rerun_build(built_root, context)
+
+    # The source RUN runs again and writes another uuid: the copy and the RUN after it see the new one.
+    rerun, second = _rerun_build(built_root, context, no_cache_filter=("build",))
+    stamp = (second / "from-build/stamp").read_text()
+    assert stamp != (first / "from-build/stamp").read_text() and (second / "copy").read_text() == stamp
+
+    cached, _ = _rerun_build(built_root, context)  # a plain rebuild hits the re-run's records
+    assert cached.image.image_id == rerun.image.image_id
+    # A new step on the cached source RUN runs on the re-run's files, not the first run's.
+    _, third = _rerun_build(built_root, context, extra="RUN cp /stamp /stamp.again")
+    assert (third / "from-build/stamp.again").read_text() == stamp == (third / "from-build/stamp").read_text()
+
+    _, fourth = _rerun_build(built_root, context, no_cache=True)  # --no-cache: one consistent new run
+    assert (fourth / "copy").read_text() == (fourth / "from-build/stamp").read_text() != stamp
