@@ -32,7 +32,7 @@ from builder.context.hashes import StatCache, now_ns, sha256_files
 from builder.copy.sources import SourceRoot, parents_selection, select_sources
 from grammar import PatternMatcher
 
-_ENTRY_LIMIT = 400_000  # file-content entries kept on disk before the table starts over
+_ENTRY_LIMIT = 200_000  # file-content entries kept on disk before the table starts over (~25 MB)
 _EMPTY = "sha256:" + hashlib.sha256(b"").hexdigest()
 
 
@@ -66,15 +66,19 @@ class FileDigests:
     """
 
     def __init__(self, path: Path | None) -> None:
-        self._cache = StatCache(path)
-        if len(self._cache) > _ENTRY_LIMIT:
-            self._cache.clear()
+        self._path = path
+        self._table: StatCache | None = None  # loaded on first use: most builds never hash a --from source
 
     def digests(self, root: str, nodes: Sequence[_Node]) -> dict[str, str]:
+        if self._table is None:
+            self._table = StatCache(self._path)
+            if len(self._table) > _ENTRY_LIMIT:
+                self._table.clear()
+        table = self._table
         found: dict[str, str] = {}
         missing: list[_Node] = []
         for node in nodes:
-            cached = self._cache.lookup(node.relpath, _signature(node.st))
+            cached = table.lookup(node.relpath, _signature(node.st))
             if cached is None:
                 missing.append(node)
             else:
@@ -83,9 +87,9 @@ class FileDigests:
             started = now_ns()
             hashed = sha256_files(root, [node.relpath for node in missing])
             for node in missing:
-                self._cache.store(node.relpath, _signature(node.st), hashed[node.relpath], started)
+                table.store(node.relpath, _signature(node.st), hashed[node.relpath], started)
             found.update(hashed)
-            self._cache.save()
+            table.save()
         return found
 
 
