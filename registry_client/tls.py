@@ -63,7 +63,13 @@ class ContextPair:
     def verifying(self) -> ssl.SSLContext:
         with self._lock:
             if self._verifying is None:
-                context = _system_trust_context()
+                try:
+                    context = _system_trust_context()
+                except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                    names = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+                    where = ", ".join(f"{name}={os.environ[name]}" for name in names if os.environ.get(name))
+                    raise TransportError(f"cannot load the system's CA certificates"
+                                         f"{f' ({where})' if where else ''}: {exc}") from exc
                 for ca in self._extra_cas:
                     _load(context.load_verify_locations, ca, cafile=str(ca))
                 _load_client_certificates(context, self._client_pairs)

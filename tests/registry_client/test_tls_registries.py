@@ -183,3 +183,12 @@ def test_a_broken_ca_in_certs_d_fails_before_any_connection(noauth_registry, sto
         pull(noauth_registry.ref("library/hello:latest"), store, client=client, platform=AMD64)
     assert f"cannot use {certs / 'ca.crt'}" in str(caught.value)
     assert not (store.root / "blobs").exists()
+
+
+def test_an_unusable_ssl_cert_file_is_a_clear_error_when_verifying(tls_registry, store, tmp_path, monkeypatch):
+    """SSL_CERT_FILE is read when the verifying context is first needed; a wrong one is named."""
+    missing = tmp_path / "no-such-bundle.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", str(missing))
+    with pytest.raises(TransportError) as caught:
+        pull(tls_registry.ref("library/hello:latest"), store, client=tls_registry.client(), platform=AMD64)
+    assert f"cannot load the system's CA certificates (SSL_CERT_FILE={missing}" in str(caught.value)
