@@ -38,11 +38,11 @@ class ConnectionFailed(Exception):
     """
 
     def __init__(self, message: str, reason: BaseException | None = None, *, proxy: str | None = None,
-                 retryable: bool = True) -> None:
+                 proxy_refused: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
         self.proxy = proxy  # host:port of the proxy it failed at (never its credentials), else None
-        self.retryable = retryable  # False: trying again cannot help (the proxy refused our credentials)
+        self.proxy_refused = proxy_refused  # a 407: the proxy wants (other) credentials; retrying cannot help
 
 
 @cache
@@ -77,7 +77,8 @@ def _failure(exc: BaseException, url: str, proxy: str | None) -> ConnectionFaile
         text = f"not an HTTP response: {text[:80]!r}"
     if proxy is not None and _failed_at_proxy(exc, reason):
         address = proxy_address(proxy)
-        return ConnectionFailed(f"proxy {address}: {text}", reason, proxy=address, retryable=" 407 " not in f" {text} ")
+        refused = text.startswith("Tunnel connection failed: 407")  # http.client's words for a CONNECT's 407
+        return ConnectionFailed(f"proxy {address}: {text}", reason, proxy=address, proxy_refused=refused)
     return ConnectionFailed(f"{urllib.parse.urlsplit(url).netloc}: {text}", reason)
 
 
@@ -138,7 +139,7 @@ class HTTPClient:
         if proxy and response.status_code == 407:  # the proxy's answer (to a request it would forward)
             drain(response)
             address = proxy_address(proxy)
-            raise ConnectionFailed(f"proxy {address}: 407 {response.reason}", proxy=address, retryable=False)
+            raise ConnectionFailed(f"proxy {address}: 407 {response.reason}", proxy=address, proxy_refused=True)
         return response
 
     def _requests_session(self) -> requests.Session:

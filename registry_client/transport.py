@@ -85,7 +85,7 @@ class Endpoint:
             try:
                 response = self._send_authorized(call)
             except ConnectionFailed as exc:
-                if attempt + 1 >= retry.attempts or not call.replayable or not exc.retryable:
+                if attempt + 1 >= retry.attempts or not call.replayable or exc.proxy_refused:
                     raise TransportError(f"cannot reach {self.host}: {exc}{_proxy_hint(exc)}") from exc
                 self.options.sleep(self._backoff(attempt))
                 continue
@@ -178,7 +178,7 @@ def _proxy_hint(failure: ConnectionFailed) -> str:
     if failure.proxy is None:
         return ""
     text = str(failure)
-    if " 407 " in f"{text} ":
+    if failure.proxy_refused:
         return (" (the proxy wants valid credentials in its URL: "
                 "HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT, HTTP_PROXY likewise)")
     if "CERTIFICATE_VERIFY_FAILED" in text:
