@@ -8,11 +8,11 @@ export time: the diffID (sha256 of these bytes) is what identifies the layer.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Sequence
+from typing import BinaryIO
 
 from runtime.changes import (CAPABILITY_XATTR, Change, ChangeKind, EmptyLower, LayeredLower, LowerTree, capability,
                              scan)
@@ -22,6 +22,7 @@ from runtime.gotar import (BLKTYPE, BLOCK, CHRTYPE, DIRTYPE, END_OF_ARCHIVE, FIF
 from runtime.hostmounts import mounted
 from runtime.layerentries import WINDOW, EntryIndex, EntrySource, PreviousLayer, ReusedEntry
 from runtime.mounts import Mount
+from runtime.taroutput import TarOutput, stream_file
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -41,23 +42,23 @@ CHUNK = 1 << 20
 
 
 class _LayerWriter:
-    """Hashes and writes the tar in chunks of about 1 MiB; copies reused entries in long ranges.
+    """Gathers the tar's small pieces into ~1 MiB ones and queues reused entries in long runs.
 
     A layer is mostly small pieces (a 512-byte header, a few KiB of data, padding per file);
-    gathering them first makes hashing and writing a handful of calls per MiB instead of three
-    per file. Entries copied from the previous layer blob (``runtime.layerentries``) are queued
-    while they are contiguous there and emitted straight from one read.
+    gathering them makes hashing and writing a handful of calls per MiB instead of three per file.
+    Entries copied from the previous layer blob (``runtime.layerentries``) are queued while they are
+    contiguous there, and read in one go. The hashing and writing happen in ``runtime.taroutput``'s
+    helper thread, in order, while the differ goes on.
     """
 
     def __init__(self, out: BinaryIO, entries: EntrySource | None = None) -> None:
-        self._out = out
-        self._hash = hashlib.sha256()
+        self._output = TarOutput(out, entries)
         self._pending = bytearray()
         self._entries = entries
         self._run: list[ReusedEntry] = []
         self._run_end = 0  # old-blob offset just past the queued run
         self._run_length = 0
-        self.size = 0  # bytes hashed and written
+        self.size = 0  # bytes handed to the output
 
     @property
     def offset(self) -> int:
@@ -66,9 +67,11 @@ class _LayerWriter:
 
     def write(self, data: bytes) -> None:
         if self._run:
-            self._copy_run()
+            self.flush()
         if len(data) >= CHUNK:  # a big piece of file data: no need to gather it first
-            self._emit(data)
+            self.flush()
+            self._output.put(data)
+            self.size += len(data)
             return
         self._pending += data
         if len(self._pending) >= CHUNK:
@@ -77,34 +80,22 @@ class _LayerWriter:
     def reuse(self, entry: ReusedEntry) -> None:
         """Queue an entry to copy from the previous blob (``EntrySource.find`` said it may be)."""
         if self._run and (entry.offset != self._run_end or self._run_length + entry.length > WINDOW):
-            self._copy_run()
+            self.flush()
         self._run.append(entry)
         self._run_end = entry.offset + entry.length
         self._run_length += entry.length
 
-    def _copy_run(self) -> None:
-        run, self._run, self._run_length = self._run, [], 0
-        assert self._entries is not None
-        self._entries.copy(run, self._emit, self._rebuild)
-
-    def _emit(self, data: bytes | memoryview) -> None:
-        if self._pending:
-            self.flush()
-        self._hash.update(data)
-        self._out.write(data)
-        self.size += len(data)
-
-    def _rebuild(self, entry: ReusedEntry) -> None:
-        self.write(entry.header)
-        _copy_exactly(entry.source, self, entry.size, entry.path)
-
     def flush(self) -> None:
+        """Hand over what is gathered: the pending bytes, then the queued run (always the older first)."""
+        if self._pending:
+            pending, self._pending = self._pending, bytearray()  # the output owns it now
+            self._output.put(pending)
+            self.size += len(pending)
         if self._run:
-            self._copy_run()
-        self._hash.update(self._pending)
-        self._out.write(self._pending)
-        self.size += len(self._pending)
-        self._pending.clear()
+            run, self._run = self._run, []
+            self._output.put(run)
+            self.size += self._run_length
+            self._run_length = 0
 
     @property
     def reused(self) -> int:
@@ -113,8 +104,13 @@ class _LayerWriter:
     def reuse_offset(self, path: str, st: os.stat_result, header: bytes, length: int) -> int | None:
         return None if self._entries is None else self._entries.find(path, st, header, length)
 
-    def diff_id(self) -> str:
-        return "sha256:" + self._hash.hexdigest()
+    def finish(self) -> str:
+        """The diffID, once everything is written."""
+        self.flush()
+        return "sha256:" + self._output.finish()
+
+    def close(self) -> None:
+        self._output.close()
 
 
 _FILE_TYPES = {stat.S_IFREG: REGTYPE, stat.S_IFDIR: DIRTYPE, stat.S_IFLNK: SYMTYPE, stat.S_IFCHR: CHRTYPE,
@@ -134,9 +130,11 @@ def write_changes(changes: Sequence[Change], out: BinaryIO, source_date_epoch: i
     (``runtime.layerentries``); ``index``: return where each regular file's entry is, for the next layer.
     """
     entries_source = _open_entries(previous) if previous is not None else None
+    writer = _LayerWriter(out, entries_source)
     try:
-        return _write_changes(changes, _LayerWriter(out, entries_source), source_date_epoch, {} if index else None)
+        return _write_changes(changes, writer, source_date_epoch, {} if index else None)
     finally:
+        writer.close()
         if entries_source is not None:
             entries_source.close()
 
@@ -199,23 +197,13 @@ def _write_changes(changes: Sequence[Change], writer: _LayerWriter, source_date_
         writer.write(block)
         _copy_exactly(source, writer, size, change.path)
     writer.write(END_OF_ARCHIVE)
-    writer.flush()
-    return DiffStats(writer.diff_id(), writer.size, entries, index, writer.reused)
+    diff_id = writer.finish()
+    return DiffStats(diff_id, writer.size, entries, index, writer.reused)
 
 
 def _copy_exactly(source: str, writer: _LayerWriter, size: int, path: str) -> None:
     """``size`` bytes of file data, padded to a whole block; a file that shrank meanwhile is an error."""
-    fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        left = size
-        while left:
-            chunk = os.read(fd, min(left, CHUNK))
-            if not chunk:
-                raise ContainerError(f"{path} changed size while its layer was written")
-            writer.write(chunk)
-            left -= len(chunk)
-    finally:
-        os.close(fd)
+    stream_file(source, size, path, writer.write)
     writer.write(b"\0" * (-size % BLOCK))
 
 

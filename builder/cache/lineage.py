@@ -5,7 +5,8 @@ inode for every file. The lineage key names the step *without* the context's dig
 instruction, flags, dest and stage state below it); its record says which committed snapshot the
 last run produced and, per regular file it copied, the image path and the sha256 of the content
 copied there. ``builder.copy.reuse`` hardlinks the files whose content is unchanged out of that
-snapshot instead of copying them again.
+snapshot instead of copying them again. It also names that snapshot's layer (diffID) and where each
+regular file's entry lies in its tar, so the next layer copies those entries (``runtime.layerentries``).
 
 The record is only a hint: a missing or pruned snapshot means no reuse, and a file is linked only
 when the snapshot's file has exactly the metadata the copy would give it. One marshal file per

@@ -20,6 +20,11 @@ Why this is sound:
   diff only writes hardlink entries for names sharing an inode *within* the layer);
 * anything unexpected (a directory missing in the upper, the previous snapshot removed meanwhile)
   falls back to copying that file through the mount.
+
+The layer is cheap too: a linked file is the very inode the previous run's layer tar was written
+from, so ``CopyLineage`` (a ``builder.layers.LayerLineage``) hands ``commit_layer`` that layer's
+diffID and entry index, the differ copies those entries' bytes from the old blob
+(``runtime.layerentries``), and the new layer's index goes into this run's record.
 """
 from __future__ import annotations
 

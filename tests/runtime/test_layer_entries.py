@@ -16,6 +16,7 @@ import pytest
 
 from runtime.changes import EmptyLower, scan
 from runtime.diff import DiffStats, write_changes
+from runtime.errors import ContainerError
 from runtime.layerentries import WINDOW, PreviousLayer
 
 pytestmark = pytest.mark.privileged  # chown and security.capability need root
@@ -126,3 +127,18 @@ def test_a_missing_or_short_previous_blob_means_rebuilding(tmp_path: Path, first
     short = tmp_path / "short.tar"
     short.write_bytes(Path(previous.blob).read_bytes()[:-1025])  # the end and the last entry ("e/same-size") cut
     assert_same_as_rebuilt(tmp_path / "second", PreviousLayer(str(short), previous.entries), reused=14)
+
+
+@pytest.mark.parametrize("reusing", [False, True])
+def test_a_file_that_shrinks_while_written_fails_the_layer(tmp_path: Path, first, reusing: bool) -> None:
+    """The writer thread's failure reaches the differ, whether it read the file itself or rebuilt a copied entry."""
+    tree, previous = first
+    second = tmp_path / "second"
+    relink(tree, second)
+    if reusing:  # the old header no longer matches, so the writer rebuilds "big" from the file
+        os.chmod(second / "big", 0o600)
+    changes = scan(str(second), EmptyLower(), full=True)
+    with open(second / "big", "r+b") as handle:
+        handle.truncate(100)
+    with pytest.raises(ContainerError, match="big changed size"):
+        write_changes(changes, io.BytesIO(), None, previous if reusing else None)
