@@ -194,9 +194,23 @@ def link_step(services: Services, state: StageState, material: dict[str, Any], e
     """
     empty = replace(state, stage=replace(state.stage, config=replace(state.config, diff_ids=())), layers=(),
                     materialized=None, pending=None, key=LINK_BASE)
-    linked, layer_added = layer_step(services, empty, material, execute, options)
+    held: list[StepCached] = []
+
+    def hold_cached(event: object) -> None:
+        if isinstance(event, StepCached) and event.step_id == options.step_id:
+            held.append(event)
+        else:
+            services.emit(event)
+
+    linked, layer_added = layer_step(replace(services, emit=hold_cached), empty, material, execute, options)
     key = key_for(state.key, {"op": "merge", "layer": linked.key.hex})
+    # BuildKit shows the copy and its merge as one progress group, CACHED only when both are:
+    # a linked layer stacked on a changed stage is DONE, not CACHED.
+    if held and options.use_cache and services.cache.get(key) is not None:
+        services.emit(held[0])
     if not layer_added:  # the copy wrote nothing: BuildKit's merge of an empty layer changes nothing
+        services.cache.put(key, CacheRecord("", None, 0, linked.created, state.key.hex,
+                                            tuple(str(d) for d in state.config.diff_ids)))
         return replace(state, key=key), False
     layer = linked.layers[-1]
     record = CacheRecord(step_snapshot(key), str(layer.diff_id), layer.descriptor.size, linked.created,
