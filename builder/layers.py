@@ -130,8 +130,8 @@ class LayerLineage(Protocol):
     def previous_layer(self) -> tuple[str, Mapping[str, EntryLocation]] | None:
         """The previous run's layer diffID and entry index, when files of it were reused."""
 
-    def layer_written(self, diff_id: str, entries: EntryIndex) -> None:
-        """This run's layer and its entry index (before the snapshot is committed)."""
+    def layer_written(self, diff_id: str, entries: EntryIndex | None, snapshot: str) -> None:
+        """This run's layer, its entry index and the snapshot whose inodes it names (None: another build's)."""
 
 
 def commit_layer(snapshotter: Snapshotter, store: ContentStore, key: str, parent: str | None, name: str,
@@ -151,8 +151,7 @@ def commit_layer(snapshotter: Snapshotter, store: ContentStore, key: str, parent
     if descriptor is None:
         snapshotter.remove(key)
         return CommittedLayer(parent or "", None, 0)
-    if lineage is not None and stats.index is not None:
-        lineage.layer_written(stats.diff_id, stats.index)
+    index = stats.index
     try:
         snapshotter.commit(name, key)
     except SnapshotError:
@@ -160,6 +159,9 @@ def commit_layer(snapshotter: Snapshotter, store: ContentStore, key: str, parent
             snapshotter.remove(key)
             raise
         snapshotter.remove(key, background=True)  # a redundant copy (a --no-cache re-run, a lost race)
+        index = None  # it names this copy's inodes, not those of the snapshot that stays
+    if lineage is not None:
+        lineage.layer_written(stats.diff_id, index, name)
     return CommittedLayer(name, LayerRef(descriptor, Digest.parse(stats.diff_id)), stats.size)
 
 

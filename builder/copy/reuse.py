@@ -199,11 +199,13 @@ class CopyLineage:
     snapshot: str  # the snapshot this run's result is committed as
     reuse_previous: bool  # False with --no-cache: copy everything afresh, still record the run
     run: CopyReuse | None = None
+    stored: LineageRecord | None = None  # the record found at the start (also read with --no-cache)
     previous: LineageRecord | None = None  # the record of the run files are reused from
-    layer: tuple[str, EntryIndex] | None = None  # this run's layer diffID and entry index
+    layer: tuple[str, EntryIndex | None, str] | None = None  # this run's layer: diffID, entry index, snapshot
 
     def start(self) -> CopyReuse:
-        previous = self.store.read(self.key_hex) if self.reuse_previous else None
+        self.stored = self.store.read(self.key_hex)
+        previous = self.stored if self.reuse_previous else None
         directory = self._committed_directory(previous.snapshot) if previous is not None else None
         self.previous = previous if directory else None
         self.run = CopyReuse(self.context, directory, previous.files if previous is not None and directory else {})
@@ -218,8 +220,8 @@ class CopyLineage:
             return None
         return previous.layer, previous.entries
 
-    def layer_written(self, diff_id: str, entries: EntryIndex) -> None:
-        self.layer = (diff_id, entries)
+    def layer_written(self, diff_id: str, entries: EntryIndex | None, snapshot: str) -> None:
+        self.layer = (diff_id, entries, snapshot)
 
     def _committed_directory(self, name: str) -> str | None:
         try:
@@ -232,6 +234,12 @@ class CopyLineage:
     def publish(self, committed: str | None) -> None:
         """Record this run once its result is the committed snapshot it was to be (not for an empty diff)."""
         if self.run is not None and committed == self.snapshot:
-            layer, entries = self.layer if self.layer is not None else (None, None)
-            self.store.write(self.key_hex, LineageRecord(self.snapshot, self.run.files, layer, entries))
+            layer, entries, written_as = self.layer if self.layer is not None else (None, None, None)
+            if written_as != committed:  # a --no-cache re-run's copy was dropped for the earlier snapshot
+                entries = None
+            stored = self.stored
+            if entries is None and stored is not None and (stored.snapshot, stored.layer) == (committed, layer):
+                entries = stored.entries  # the index of the snapshot kept still holds
+            self.store.write(self.key_hex, LineageRecord(self.snapshot, self.run.files, layer if entries else None,
+                                                         entries))
 

@@ -255,3 +255,37 @@ def test_layer_entries_are_recorded_and_a_rebuilt_layer_matches_a_fresh_one(fres
         assert reused.image.image_id == fresh.image.image_id
         record = store.read(next(store.directory.glob("*.marshal")).stem)
         assert record is not None and record.layer == str(reused.image.config.diff_ids[-1])
+
+
+def test_a_file_that_gained_an_xattr_is_copied_not_linked(fresh_root: Callable[[str], Path], context: Path) -> None:
+    """Same content, mode and mtime, but an xattr now: the copy gets it, the previous run's inode is left alone."""
+    root = fresh_root("reused")
+    run(root, context, COPY_APP)
+    first_dir = copy_snapshot_dir(root)
+    os.setxattr(context / "keep.txt", "user.note", b"added")
+    (context / "edit.txt").write_text("edited\n")
+    reused = run(root, context, COPY_APP)
+    second_dir = copy_snapshot_dir(root)
+    assert (second_dir / "app/keep.txt").stat().st_ino != (first_dir / "app/keep.txt").stat().st_ino
+    assert os.getxattr(second_dir / "app/keep.txt", "user.note") == b"added"
+    assert os.listxattr(first_dir / "app/keep.txt") == []
+    nested = "app/sub/deep/nested.txt"
+    assert (second_dir / nested).stat().st_ino == (first_dir / nested).stat().st_ino
+    fresh = run(fresh_root("fresh"), context, COPY_APP)
+    assert reused.image.image_id == fresh.image.image_id
+
+
+def test_a_redundant_no_cache_rerun_keeps_the_entry_index_of_the_snapshot_kept(fresh_root: Callable[[str], Path],
+                                                                              context: Path) -> None:
+    """A --no-cache re-run commits nothing new (the snapshot exists): the index must keep naming that snapshot's inodes."""
+    root = fresh_root("root")
+    run(root, context, COPY_APP)
+    run(root, context, COPY_APP, no_cache=True)
+    store = LineageStore(root)
+    record = store.read(next(store.directory.glob("*.marshal")).stem)
+    assert record is not None and record.entries is not None
+    kept = Path(open_services(root).snapshotter.own_directory(record.snapshot))
+    assert record.entries["app/keep.txt"][4] == (kept / "app" / "keep.txt").stat().st_ino
+    edit(context)
+    reused = run(root, context, COPY_APP)
+    assert reused.image.image_id == run(fresh_root("fresh"), context, COPY_APP).image.image_id
