@@ -303,6 +303,7 @@ def _mount_sources(request: BuildRequest, services: Services, views: SourceViews
         ssh_sockets=request.ssh,
         source_view=views,
         source_digest=views.selection_identity,
+        source_layers=views.selection_layers,
         journal=services.journal,
         remote_files=RemoteFiles(services.root / "cache" / "http"),
     )

@@ -64,15 +64,53 @@ class StepOptions:
 Execute = Callable[[list[Any]], None]  # runs the step on the active snapshot's mounts
 
 
+ContentMaterial = Callable[[], dict[str, Any]]  # a step's material with its --from sources' file checksums
+
+
 def layer_step(services: Services, state: StageState, material: dict[str, Any], execute: Execute,
-               options: StepOptions, lineage: LayerLineage | None = None) -> tuple[StageState, bool]:
+               options: StepOptions, lineage: LayerLineage | None = None,
+               content_material: ContentMaterial | None = None) -> tuple[StageState, bool]:
     """Run (or reuse from the cache) a step that changes the filesystem; return (state, layer_added).
 
     ``lineage``: the step's previous run, whose layer entries the new layer may copy (``builder.layers``).
+    ``content_material``: for a step reading a ``--from`` stage, BuildKit's "slow" key material (the
+    checksum of the files read); ``material`` is then the "fast" one, naming the source by its layers.
     """
+    if content_material is not None:
+        return _two_key_step(services, state, material, content_material, execute, options, lineage)
     key = key_for(state.key, material)
     with _claimed(services, key, options.use_cache) as record:
         return _layer_step(services, state, material, execute, options, key, record, lineage)
+
+
+def _two_key_step(services: Services, state: StageState, material: dict[str, Any],
+                  content_material: ContentMaterial, execute: Execute, options: StepOptions,
+                  lineage: LayerLineage | None) -> tuple[StageState, bool]:
+    """BuildKit's solver: the fast key first; on a miss the content key; the result under both.
+
+    The fast key names the source by its diff_id chain, which names its files: a source that ran
+    again with other output has another chain, so a fast key never answers for files it did not
+    see, and needs no checksum, so a fully cached build (an imported cache) never mounts the
+    source. The fast key's record is an alias of the content key, which stays the step's key
+    (the next steps chain on it): a source re-run with the same files still hits through it.
+    """
+    fast = key_for(state.key, material)
+    alias = services.cache.get(fast) if options.use_cache else None
+    if alias is not None and alias.content_key is not None:
+        key = CacheKey(alias.content_key)
+        record = services.cache.get(key)
+        if record is not None and _usable(services, record):
+            services.cache.touch(fast, alias)
+            return _layer_step(services, state, material, execute, options, key, record, lineage)
+    full = content_material()
+    key = key_for(state.key, full)
+    with _claimed(services, key, options.use_cache) as record:
+        result = _layer_step(services, state, full, execute, options, key, record, lineage)
+    if alias is None or alias.content_key != key.hex:
+        services.cache.put(fast, CacheRecord("", None, 0, time.time(), state.key.hex, content_key=key.hex))
+    else:
+        services.cache.touch(fast, alias)
+    return result
 
 
 def _layer_step(services: Services, state: StageState, material: dict[str, Any], execute: Execute,
@@ -185,7 +223,7 @@ LINK_BASE = key_for(None, {"op": "scratch"})  # the empty filesystem a --link la
 
 
 def link_step(services: Services, state: StageState, material: dict[str, Any], execute: Execute,
-              options: StepOptions) -> tuple[StageState, bool]:
+              options: StepOptions, content_material: ContentMaterial | None = None) -> tuple[StageState, bool]:
     """``COPY --link``: BuildKit's FileOp on scratch, then a MergeOp onto ``state``.
 
     The layer is made (or found in the cache) on an empty filesystem, so neither its content
@@ -202,7 +240,8 @@ def link_step(services: Services, state: StageState, material: dict[str, Any], e
         else:
             services.emit(event)
 
-    linked, layer_added = layer_step(replace(services, emit=hold_cached), empty, material, execute, options)
+    linked, layer_added = layer_step(replace(services, emit=hold_cached), empty, material, execute, options,
+                                     content_material=content_material)
     key = key_for(state.key, {"op": "merge", "layer": linked.key.hex})
     # BuildKit shows the copy and its merge as one progress group, CACHED only when both are:
     # a linked layer stacked on a changed stage is DONE, not CACHED.

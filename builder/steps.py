@@ -16,7 +16,7 @@ from builder.frontend.buildargs import PROXY_ARGS
 from builder.frontend.scope import StageScope, advance
 from builder.image.config import apply, shell_of
 from builder.image.history import BUILDKIT_COMMENT, created_by
-from builder.run.mounts import MountSources, mount_material
+from builder.run.mounts import MountSources, mount_material, two_keys
 from builder.run.step import RunRequest, execute_run, run_command
 from builder.services import Services
 from builder.stagestate import StageState, StepOptions, layer_step, link_step
@@ -48,15 +48,17 @@ def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruct
         case Copy() | Add():
             workdir = state.config.workdir
             if links_independently(instruction):  # a layer made on scratch, stacked on the stage
-                material = link_material(instruction, ctx.mount_sources, workdir)
+                material, content = two_keys(lambda sources: link_material(instruction, sources, workdir),
+                                             ctx.mount_sources)
                 state, layer = link_step(ctx.services, state, material, lambda mounts: execute_copy(
-                    instruction, workdir, mounts, ctx.mount_sources, link=True), ctx.options)
+                    instruction, workdir, mounts, ctx.mount_sources, link=True), ctx.options, content)
             else:
-                material = copy_material(instruction, ctx.mount_sources)
+                material, content = two_keys(lambda sources: copy_material(instruction, sources), ctx.mount_sources)
                 lineage = copy_lineage(ctx.services, state.key, material, instruction, ctx.mount_sources.context,
                                        ctx.options.use_cache)
                 state, layer = layer_step(ctx.services, state, material, lambda mounts: execute_copy(
-                    instruction, workdir, mounts, ctx.mount_sources, lineage=lineage), ctx.options, lineage)
+                    instruction, workdir, mounts, ctx.mount_sources, lineage=lineage), ctx.options, lineage,
+                    content)
                 if lineage is not None:
                     lineage.publish(state.materialized)
         case Workdir():
@@ -96,14 +98,15 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
     _check_entitlements(ctx, network, security)
     request = RunRequest(command, env, state.config.workdir or "/", state.config.user or "0:0",
                          network, run.mounts, insecure=security == "insecure", extra_hosts=ctx.extra_hosts)
-    material: dict[str, Any] = {
+    base: dict[str, Any] = {
         "op": "run", "argv": list(command.argv), "script": list(command.script or ()),
         "env": [f"{k}={v}" for k, v in env if k not in PROXY_ARGS],
         "cwd": request.cwd, "user": request.user, "network": request.network, "security": security,
-        "mounts": list(mount_material(run.mounts, ctx.mount_sources)),
     }
     if ctx.extra_hosts:  # BuildKit's ExecOp cache map keeps the names and blanks the addresses
-        material["extra_hosts"] = [name for name, _ in ctx.extra_hosts]
+        base["extra_hosts"] = [name for name, _ in ctx.extra_hosts]
+    material, content = two_keys(lambda sources: {**base, "mounts": list(mount_material(run.mounts, sources))},
+                                 ctx.mount_sources)
     step_id = ctx.options.step_id
 
     def on_output(stream: str, data: bytes) -> None:
@@ -112,7 +115,7 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
     def execute(mounts: list[Any]) -> None:
         execute_run(request, mounts, ctx.mount_sources, ctx.services.runtime_state, on_output, ctx.control)
 
-    state, layer = layer_step(ctx.services, state, material, execute, ctx.options)
+    state, layer = layer_step(ctx.services, state, material, execute, ctx.options, content_material=content)
     return state, layer, command.argv
 
 

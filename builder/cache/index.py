@@ -35,6 +35,9 @@ class CacheRecord:
     created: float = 0.0
     parent: str | None = None  # the previous step's cache key (hex); None for the first step after FROM
     chain: tuple[str, ...] = ()  # every diff_id of the stage's filesystem after this step, base first
+    # Set on a step's "fast" key (BuildKit's: the --from source named by its layers, not its files):
+    # the content key whose record holds the result. Such an alias has no layer and no snapshot.
+    content_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,8 @@ def record_from_json(data: object) -> CacheRecord:
         raise ValueError("malformed cache record diff_id")
     if record.parent is not None and not _is_key_hex(record.parent):
         raise ValueError("malformed cache record parent")
+    if record.content_key is not None and not _is_key_hex(record.content_key):
+        raise ValueError("malformed cache record content_key")
     chain = tuple(record.chain)
     if not all(isinstance(item, str) for item in chain):
         raise ValueError("malformed cache record chain")

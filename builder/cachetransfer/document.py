@@ -4,9 +4,10 @@ A cache is an OCI artifact, so any OCI layout or registry can hold it::
 
     index.json -> manifest (config: CONFIG_TYPE, layers: the compressed layer blobs, each
                             annotated with its diff_id and uncompressed size)
-    config     -> {"schema": 1, "records": [{key, parent, diff_id, chain, size, created}]}
+    config     -> {"schema": 1, "records": [{key, parent, diff_id, chain, size, created[, content_key]}]}
 
-A record with ``diff_id: null`` is a step that changed nothing; it needs no blob.
+A record with ``diff_id: null`` is a step that changed nothing; it needs no blob. One with a
+``content_key`` is a step's fast key, naming the record that holds its result.
 Everything read from here is untrusted: ``parse_*`` validate every field they return.
 """
 from __future__ import annotations
@@ -52,7 +53,8 @@ class CacheDocument:
 def records_json(records: Iterable[tuple[str, CacheRecord]]) -> dict[str, Any]:
     """The records as the cache config holds them (and an inline cache, inside an image config)."""
     rows = [{"key": key, "parent": record.parent, "diff_id": record.diff_id, "chain": list(record.chain),
-             "size": record.size, "created": record.created} for key, record in records]
+             "size": record.size, "created": record.created,
+             **({"content_key": record.content_key} if record.content_key else {})} for key, record in records]
     return {"schema": SCHEMA, "records": rows}
 
 
@@ -105,7 +107,7 @@ def _record(row: Any) -> tuple[CacheKey, CacheRecord]:
         raise CacheFormatError("a cache record is not an object")
     key = row.get("key")
     try:
-        fields = {name: row.get(name) for name in ("diff_id", "parent", "size", "created")}
+        fields = {name: row.get(name) for name in ("diff_id", "parent", "size", "created", "content_key")}
         record = record_from_json({"snapshot": "", **fields, "chain": row.get("chain") or []})
         if not isinstance(key, str) or len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
             raise ValueError(f"invalid key {key!r}")

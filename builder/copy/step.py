@@ -23,7 +23,7 @@ from builder.copy.reuse import CopyLineage
 from builder.copy.source_digest import FileDigests, Selection, SelectionDigests, selection_digest
 from builder.copy.sources import SourceRoot, select_sources
 from builder.layers import temporary_key
-from builder.run.mounts import MountSources
+from builder.run.mounts import LAYERS_PREFIX, MountSources
 from builder.services import Services
 from builder.stagestate import StageState, step_snapshot
 from grammar import Add, Copy, Dockerfile, parse_chmod, parse_git_ref
@@ -70,12 +70,23 @@ class SourceViews:
         self._keys.append(key)
         return mounts, source.identity
 
+    def selection_layers(self, ref: str, selection: Selection) -> str:
+        """BuildKit's fast key part: ``selection`` of the source named by its layers, nothing mounted.
+
+        diff_ids name content, so this names the files read as surely as their checksum does;
+        a source re-run with byte-identical files but other layers (times) only misses it.
+        """
+        source = self._resolve(ref)
+        if source.chain is None:
+            return source.identity
+        return f"{LAYERS_PREFIX}{_selection_memo(source.chain, selection)}"
+
     def selection_identity(self, ref: str, selection: Selection) -> str:
         """What the paths ``selection`` reads from ``ref`` add to a cache key."""
         source = self._resolve(ref)
         if source.chain is None:
             return source.identity
-        memo = key_for(None, {"op": "selection-digest", "chain": list(source.chain), **selection.material()}).hex
+        memo = _selection_memo(source.chain, selection)
         digest = self._digests.get(memo)
         if digest is None:
             with self._hashing:
@@ -102,6 +113,10 @@ class SourceViews:
         for key in self._keys:
             self._services.snapshotter.remove(key)
         self._keys.clear()
+
+
+def _selection_memo(chain: tuple[str, ...], selection: Selection) -> str:
+    return key_for(None, {"op": "selection-digest", "chain": list(chain), **selection.material()}).hex
 
 
 def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,28 @@ class MountSources:
     remote_files: Any = None  # a builder.copy.remote_files.RemoteFiles: ADD's URLs, fetched once per build
     # (from= ref, builder.copy.source_digest.Selection) -> the cache-key part of those files; None: source_view's
     source_digest: Callable[[str, Any], str] | None = None
+    # The same, naming the files by the source's layers (BuildKit's fast key: nothing is mounted or read)
+    source_layers: Callable[[str, Any], str] | None = None
+
+
+MaterialOf = Callable[[MountSources], dict[str, Any]]  # a step's cache-key material, given what --from keys on
+LAYERS_PREFIX = "layers:"  # what ``source_layers`` identities start with
+
+
+def two_keys(material_of: MaterialOf,
+             sources: MountSources) -> tuple[dict[str, Any], Callable[[], dict[str, Any]] | None]:
+    """A step's fast material and, when a --from source is a stage, a maker of its content material.
+
+    For ``builder.stagestate.layer_step``'s ``content_material``: the content checksum is made only
+    when the fast key misses. None when nothing is read from a stage (the one key is the material).
+    """
+    if sources.source_layers is None:
+        return material_of(sources), None
+    material = material_of(replace(sources, source_digest=sources.source_layers))
+    froms = [material.get("from"), *(m.get("from") for m in material.get("mounts") or () if isinstance(m, dict))]
+    if not any(isinstance(source, str) and source.startswith(LAYERS_PREFIX) for source in froms):
+        return material, None
+    return material, lambda: material_of(sources)
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,7 @@ def test_a_failed_export_is_a_warning_and_a_failed_build_still_exports(tmp_path:
                      cache_to=(CacheSpec("local", cache_dir),))
     from builder.cachetransfer.ocidir import read_cache
 
-    assert len(read_cache(cache_dir).records) == 6
+    assert len(read_cache(cache_dir).records) == 7  # with the COPY --from's fast key
 
 
 def test_mode_min_exports_only_the_final_images_steps(tmp_path: Path, base_root: Path) -> None:
@@ -132,8 +132,8 @@ def test_mode_min_exports_only_the_final_images_steps(tmp_path: Path, base_root:
     context = make_context(tmp_path / "context")
     cached_build(fresh_root(tmp_path / "runner", base_root), context, [],
                  cache_to=(CacheSpec("local", tmp_path / "min", mode="min"), CacheSpec("local", tmp_path / "max")))
-    assert len(read_cache(tmp_path / "max").records) == 8
-    assert len(read_cache(tmp_path / "min").records) == 6  # not the deps stage
+    assert len(read_cache(tmp_path / "max").records) == 9  # 8 steps and the COPY --from's fast key
+    assert len(read_cache(tmp_path / "min").records) == 7  # not the deps stage
 
 
 def test_cache_flags_parse_like_buildx() -> None:

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from builder.cachetransfer import CacheSpec, export_cache, import_cache
 from builder.copy.source_digest import FileDigests, Selection, selection_digest
 from builder.copy.sources import SourceRoot
 from builder.events import StepCached, StepStarted
 from builder.frontend.dockerfile import DockerfileSource
 from builder.frontend.plan import PlanRequest
-from builder.services import open_services
+from builder.services import Services, open_services
 from builder.solve import BuildRequest, BuildResult, build
+from cache_transfer_support import base_root, fresh_root  # noqa: F401 (base_root is a fixture)
 from tests.support.images import flatten
 
 privileged = pytest.mark.privileged
@@ -177,3 +179,45 @@ def test_a_source_rerun_with_new_output_is_what_later_steps_and_builds_read(buil
 
     _, fourth = _rerun_build(built_root, context, no_cache=True)  # --no-cache: one consistent new run
     assert (fourth / "copy").read_text() == (fourth / "from-build/stamp").read_text() != stamp
+
+
+# ---------------------------------------------------------------- the fast key (BuildKit's solver/edge.go)
+
+IMPORTED = """\
+FROM busybox:local AS tools
+RUN mkdir /tools && echo "tool {token}" > /tools/tool.bin && echo "lib {token}" > /tools/lib.so
+
+FROM busybox:local
+COPY --from=tools /tools/tool.bin /opt/
+RUN --mount=type=bind,from=tools,source=/tools,target=/mnt cat /mnt/lib.so > /lib.copy
+RUN cat /opt/tool.bin /lib.copy > /out
+"""
+
+
+def _two_stage(services: Services, context: Path, **options: object) -> BuildResult:
+    source = DockerfileSource("Dockerfile", None, IMPORTED.format(token=context.name))
+    return build(BuildRequest(source=source, context=context, plan=PlanRequest(), **options),  # type: ignore[arg-type]
+                 services)
+
+
+@privileged
+def test_an_imported_cache_hits_the_copy_from_without_unpacking_its_source(base_root: Path, tmp_path: Path) -> None:
+    """A fresh runner with the cache imported: every step CACHED through the fast keys, and the source
+    stage's layers never unpacked (its step snapshots never made) nor its files checksummed."""
+    context = tmp_path / "context"
+    context.mkdir()
+    services = open_services(fresh_root(tmp_path / "first", base_root))
+    first = _two_stage(services, context)
+    export_cache(services, (CacheSpec("local", tmp_path / "cache"),), first.image.config.diff_ids)
+
+    runner = fresh_root(tmp_path / "runner", base_root)
+    events: list = []
+    services = open_services(runner, emit=events.append)
+    import_cache(services, (CacheSpec("local", tmp_path / "cache"),))
+    second = _two_stage(services, context)
+    assert _ran(events) == [] and len([e for e in events if isinstance(e, StepCached)]) == 4
+    assert second.image.image_id == first.image.image_id
+    assert not [info.name for info in open_services(runner).snapshotter.list() if info.name.startswith("step-")]
+    assert not [p.name for p in (runner / "cache" / "selections").glob("*") if len(p.name) == 64]
+    tree = flatten(runner, second.image.image_id, tmp_path / "tree")
+    assert (tree / "out").read_text() == f"tool {context.name}\nlib {context.name}\n"
