@@ -127,8 +127,9 @@ class CommittedLayer:
 class LayerLineage(Protocol):
     """A step whose layer may copy tar entries from its previous run's layer (``runtime.layerentries``)."""
 
-    def previous_layer(self) -> tuple[str, Mapping[str, EntryLocation]] | None:
-        """The previous run's layer diffID and entry index, when files of it were reused."""
+    def previous_layer(self) -> tuple[str, Mapping[str, EntryLocation], bool] | None:
+        """The previous run's layer diffID and entry index, when files of it were reused, and whether those
+        files were all checked to have no xattrs (``PreviousLayer.xattrs_checked``)."""
 
     def layer_written(self, diff_id: str, entries: EntryIndex | None, snapshot: str) -> None:
         """This run's layer, its entry index and the snapshot whose inodes it names (None: another build's)."""
@@ -169,9 +170,9 @@ def _previous_layer(store: ContentStore, lineage: LayerLineage) -> PreviousLayer
     found = lineage.previous_layer()
     if found is None:
         return None
-    diff_id, entries = found
+    diff_id, entries, xattrs_checked = found
     try:
-        return PreviousLayer(str(store.path(Digest.parse(diff_id))), entries)
+        return PreviousLayer(str(store.path(Digest.parse(diff_id))), entries, xattrs_checked)
     except RegistryError:  # not a digest: a damaged record
         return None
 

@@ -101,6 +101,10 @@ class _LayerWriter:
     def reused(self) -> int:
         return 0 if self._entries is None else self._entries.copied
 
+    @property
+    def xattrs_checked(self) -> bool:
+        return self._entries is not None and self._entries.xattrs_checked
+
     def reuse_offset(self, path: str, st: os.stat_result, header: bytes, length: int) -> int | None:
         return None if self._entries is None else self._entries.find(path, st, header, length)
 
@@ -175,30 +179,47 @@ def _write_changes(changes: Sequence[Change], writer: _LayerWriter, source_date_
                                     _capability(source)))
                 continue
             first_name[key] = change.path
-        size, linkname, devmajor, devminor = 0, "", 0, 0
         if typeflag == REGTYPE:
-            size = st.st_size
-        elif typeflag == SYMTYPE:
+            _write_regular(writer, change.path, st, source, mode, mtime, index)
+            continue
+        linkname, devmajor, devminor = "", 0, 0
+        if typeflag == SYMTYPE:
             linkname = os.readlink(source)
         elif typeflag in (CHRTYPE, BLKTYPE):
             devmajor, devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-        block = header(change.path, typeflag, mode, st.st_uid, st.st_gid, size, mtime, linkname, devmajor, devminor,
-                       _capability(source))
-        if typeflag != REGTYPE:
-            writer.write(block)
-            continue
-        length = len(block) + size + (-size % BLOCK)
-        if index is not None:
-            index[change.path] = (writer.offset, length, len(block), st.st_dev, st.st_ino, st.st_mtime_ns)
-        old_offset = writer.reuse_offset(change.path, st, block, length)
-        if old_offset is not None:
-            writer.reuse(ReusedEntry(old_offset, length, block, source, size, change.path))
-            continue
-        writer.write(block)
-        _copy_exactly(source, writer, size, change.path)
+        writer.write(header(change.path, typeflag, mode, st.st_uid, st.st_gid, 0, mtime, linkname, devmajor, devminor,
+                            _capability(source)))
     writer.write(END_OF_ARCHIVE)
     diff_id = writer.finish()
     return DiffStats(diff_id, writer.size, entries, index, writer.reused)
+
+
+def _write_regular(writer: _LayerWriter, path: str, st: os.stat_result, source: str, mode: int, mtime: int,
+                   index: EntryIndex | None) -> None:
+    """A regular file's full entry: copied from the previous layer blob when it may be, else header and data."""
+    size = st.st_size
+    padding = -size % BLOCK
+    if writer.xattrs_checked:
+        # A file that is an inode of the previous layer has no xattrs (``PreviousLayer.xattrs_checked``):
+        # its header needs no capability lookup.
+        block = header(path, REGTYPE, mode, st.st_uid, st.st_gid, size, mtime)
+        length = len(block) + size + padding
+        old_offset = writer.reuse_offset(path, st, block, length)
+        if old_offset is not None:
+            if index is not None:
+                index[path] = (writer.offset, length, len(block), st.st_dev, st.st_ino, st.st_mtime_ns)
+            writer.reuse(ReusedEntry(old_offset, length, block, source, size, path))
+            return
+    block = header(path, REGTYPE, mode, st.st_uid, st.st_gid, size, mtime, "", 0, 0, _capability(source))
+    length = len(block) + size + padding
+    if index is not None:
+        index[path] = (writer.offset, length, len(block), st.st_dev, st.st_ino, st.st_mtime_ns)
+    old_offset = None if writer.xattrs_checked else writer.reuse_offset(path, st, block, length)
+    if old_offset is not None:
+        writer.reuse(ReusedEntry(old_offset, length, block, source, size, path))
+        return
+    writer.write(block)
+    _copy_exactly(source, writer, size, path)
 
 
 def _copy_exactly(source: str, writer: _LayerWriter, size: int, path: str) -> None:

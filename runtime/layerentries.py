@@ -39,6 +39,10 @@ class PreviousLayer:
 
     blob: str  # host path of the blob (content-addressed, never modified)
     entries: Mapping[str, EntryLocation]
+    # True when every file of the new layer that is the same inode as one of ``entries`` was found
+    # to have no extended attributes by the step that linked it (``builder.copy.reuse``): the
+    # differ then makes those headers without looking for a ``security.capability``.
+    xattrs_checked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class EntrySource:
 
     def __init__(self, previous: PreviousLayer) -> None:
         self._entries = previous.entries
+        self.xattrs_checked = previous.xattrs_checked
         self._fd = os.open(previous.blob, os.O_RDONLY | os.O_CLOEXEC)
         self._size = os.fstat(self._fd).st_size
         self.copied = 0  # entries emitted from the old blob

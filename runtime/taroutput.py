@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
+from runtime.changes import capability
 from runtime.errors import ContainerError
 from runtime.layerentries import EntrySource, ReusedEntry
 
@@ -141,6 +142,10 @@ class TarOutput:
 
     def _rebuild(self, entry: ReusedEntry) -> None:
         """An entry whose old header turned out different: header, file data and padding afresh."""
+        assert self._entries is not None
+        if self._entries.xattrs_checked and capability(entry.source) is not None:
+            # its header was made without a capability lookup (``PreviousLayer.xattrs_checked``)
+            raise ContainerError(f"{entry.path} gained a security.capability while its layer was written")
         self._emit(entry.header)
         stream_file(entry.source, entry.size, entry.path, self._emit)
         self._emit(b"\0" * (entry.length - len(entry.header) - entry.size))

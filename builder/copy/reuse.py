@@ -211,14 +211,18 @@ class CopyLineage:
         self.run = CopyReuse(self.context, directory, previous.files if previous is not None and directory else {})
         return self.run
 
-    def previous_layer(self) -> tuple[str, Mapping[str, EntryLocation]] | None:
-        """``builder.layers.LayerLineage``: the reused run's layer, whose unchanged entries can be copied."""
+    def previous_layer(self) -> tuple[str, Mapping[str, EntryLocation], bool] | None:
+        """``builder.layers.LayerLineage``: the reused run's layer, whose unchanged entries can be copied.
+
+        Its files in the new snapshot are exactly those ``CopyReuse`` linked (the rest are new inodes),
+        and it links only files without xattrs: the differ need not look for capabilities there.
+        """
         previous = self.previous
         if previous is None or previous.layer is None or previous.entries is None or self.run is None:
             return None
         if not self.run.deferred:  # nothing linked: no file is the same inode as in that layer
             return None
-        return previous.layer, previous.entries
+        return previous.layer, previous.entries, True
 
     def layer_written(self, diff_id: str, entries: EntryIndex | None, snapshot: str) -> None:
         self.layer = (diff_id, entries, snapshot)
