@@ -133,14 +133,16 @@ def _layer_step(services: Services, state: StageState, material: dict[str, Any],
         services.snapshotter.remove(active)
         raise
     earlier = services.cache.get(key) if not options.use_cache else None  # a --no-cache re-run replaces it
-    committed = commit_layer(services.snapshotter, services.store, active, parent,
-                             _result_name(services, key, earlier), options.source_date_epoch, lineage)
-    committed = _same_as_earlier(services, key, committed, earlier)
-    diff_id = str(committed.layer.diff_id) if committed.layer else None
-    chain = tuple(str(d) for d in state.config.diff_ids) + ((diff_id,) if diff_id else ())
-    record = CacheRecord(committed.snapshot or "", diff_id, committed.size, time.time(),
-                         state.key.hex, chain)
-    services.cache.put(key, record)
+    name = _result_name(services, key, earlier)
+    with _publishing(services, key, name, claimed=options.use_cache):
+        committed = commit_layer(services.snapshotter, services.store, active, parent, name,
+                                 options.source_date_epoch, lineage)
+        committed = _same_as_earlier(services, key, committed, earlier)
+        diff_id = str(committed.layer.diff_id) if committed.layer else None
+        chain = tuple(str(d) for d in state.config.diff_ids) + ((diff_id,) if diff_id else ())
+        record = CacheRecord(committed.snapshot or "", diff_id, committed.size, time.time(),
+                             state.key.hex, chain)
+        services.cache.put(key, record)
     state = replace(state, materialized=committed.snapshot or None, pending=None)
     return _with_record(services, state, key, record), diff_id is not None
 
@@ -162,6 +164,21 @@ def _result_name(services: Services, key: CacheKey, earlier: CacheRecord | None)
     if earlier is None and not snapshot_exists(services.snapshotter, name):
         return name
     return step_snapshot(key_for(key, {"op": "rerun", "at": time.time_ns(), "pid": os.getpid()}))
+
+
+@contextlib.contextmanager
+def _publishing(services: Services, key: CacheKey, name: str, *, claimed: bool) -> Iterator[None]:
+    """Hold the lock the start-up sweep respects for snapshot ``name`` until its record is written.
+
+    The sweep removes a ``step-<hex>`` snapshot no record names unless ``<hex>``'s key lock is
+    held (``builder.cache.leftovers``). A cached miss holds its key's lock already (``_claimed``);
+    a --no-cache run holds none, and a re-run's own name is no key anybody locks.
+    """
+    if claimed and name == step_snapshot(key):
+        yield
+        return
+    with key_locked(services.root, CacheKey(name.removeprefix("step-"))):
+        yield
 
 
 def _same_as_earlier(services: Services, key: CacheKey, committed: CommittedLayer,

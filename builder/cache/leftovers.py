@@ -6,8 +6,8 @@ lie. The leftovers, and how a start recognises them without stopping live builds
 
 - active and view snapshots named by ``temporary_key``: their pid is dead;
 - step snapshots committed just before the kill, whose record was never written: nothing
-  records them and their key's lock is free (a live publisher holds it until the record
-  is written);
+  records them and the lock of the key their name carries is free (a live publisher holds
+  it until the record is written, also for a re-run's snapshot of a name of its own);
 - temp files of the cache's tables (older than a grace period) and of blob writes
   (``ingest/`` files whose name carries a dead pid);
 - lock files of dead holders (``builder.cache.locks``);
@@ -80,14 +80,17 @@ def sweep_unpublished_steps(root: Path, snapshotter: Snapshotter, cache: CacheIn
     if not suspects:  # the usual case: no record walk
         return []
     removed = []
-    for name in unrecorded_step_snapshots(snapshotter, cache):
-        key_hex = name.removeprefix("step-")
-        with key_lock_free(root, key_hex) as free:
-            if not free or cache.has(key_hex):
-                continue  # a live build is publishing it
-            with contextlib.suppress(SnapshotError):
-                snapshotter.remove(name)
-                removed.append(name)
+    with contextlib.ExitStack() as held:
+        free = [name for name in unrecorded_step_snapshots(snapshotter, cache)  # busy: a live build publishes it
+                if held.enter_context(key_lock_free(root, name.removeprefix("step-")))]
+        # A publisher that let go since the first look has written its record, which may name the
+        # snapshot rather than be keyed by it (a --no-cache re-run's): look again, locks held.
+        unrecorded = set(unrecorded_step_snapshots(snapshotter, cache)) if free else set()
+        for name in free:
+            if name in unrecorded:
+                with contextlib.suppress(SnapshotError):
+                    snapshotter.remove(name)
+                    removed.append(name)
     return removed
 
 

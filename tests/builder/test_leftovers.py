@@ -12,7 +12,7 @@ import pytest
 
 from builder.cache.index import CacheIndex, CacheRecord
 from builder.cache.keys import CacheKey
-from builder.cache.locks import key_locked, locks_directory
+from builder.cache.locks import key_lock_free, key_locked, locks_directory
 from builder.services import open_services
 from runtime.overlay import OverlaySnapshotter
 
@@ -74,3 +74,50 @@ def test_dead_builds_temp_blobs_and_lock_files_are_swept_at_start(tmp_path: Path
         assert sorted(path.name for path in locks_directory(root).iterdir()) == [f"{KEY.hex}.lock"]
     assert not dead_blob.exists() and live_blob.exists()
     assert list(locks_directory(root).iterdir()) == []  # the holder removes its own file
+
+
+def test_a_rerun_snapshot_of_its_own_name_is_kept_while_published_and_once_its_record_names_it(
+        tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    rerun = CacheKey("cd" * 32)  # a --no-cache re-run commits as step-<rerun>, its record is KEY's
+    name = commit_step_snapshot(root, rerun)
+    with key_locked(root, rerun):  # what the publisher holds between the commit and the record
+        assert name in names(root)
+        CacheIndex(root).put(KEY, CacheRecord(name, None))
+    assert name in names(root)  # named by KEY's record: kept
+    CacheIndex(root).remove(KEY)
+    assert name not in names(root)
+
+
+class _PublishWatcher(CacheIndex):
+    """The real index; at each record write it notes a step snapshot the start-up sweep could take."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.root = root
+        self.unguarded: list[str] = []
+
+    def put(self, key: CacheKey, record: CacheRecord, *, used: bool = True) -> None:
+        if record.snapshot.startswith("step-"):
+            with key_lock_free(self.root, record.snapshot.removeprefix("step-")) as free:
+                if free:
+                    self.unguarded.append(record.snapshot)
+        super().put(key, record, used=used)
+
+
+def test_a_no_cache_run_and_rerun_hold_their_snapshots_lock_until_the_record_is_written(
+        built_root: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from builder.frontend.dockerfile import DockerfileSource
+    from builder.solve import BuildRequest, build
+
+    context = tmp_path / "context"
+    context.mkdir()
+    text = f"FROM busybox:local\nRUN echo {tmp_path.name} > /a && date +%s%N > /b\nRUN cp /b /c\n"
+    for _ in range(2):  # the first runs under step-<key>, the second under names of its own
+        services = open_services(built_root)
+        watcher = _PublishWatcher(built_root)
+        build(BuildRequest(source=DockerfileSource("Dockerfile", None, text), context=context, no_cache=True),
+              replace(services, cache=watcher))
+        assert watcher.unguarded == [] and len(watcher.used) >= 2
