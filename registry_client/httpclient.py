@@ -23,6 +23,7 @@ import urllib.parse
 from functools import cache
 from typing import TYPE_CHECKING, BinaryIO, Iterator, Mapping
 
+from .errors import RegistryError
 from .proxies import ProxySettings
 from .tls import HostTLS, adapter_class
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     import requests
 
 
-class ConnectionFailed(Exception):
+class ConnectionFailed(RegistryError):
     """The connection could not be made, or broke while sending or receiving.
 
     ``reason`` is the innermost error (an ``ssl.SSLError``, ``ConnectionRefusedError``...),
