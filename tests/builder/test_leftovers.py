@@ -98,8 +98,11 @@ class _PublishWatcher(CacheIndex):
         self.unguarded: list[str] = []
 
     def put(self, key: CacheKey, record: CacheRecord, *, used: bool = True) -> None:
-        if record.snapshot.startswith("step-"):
-            with key_lock_free(self.root, record.snapshot.removeprefix("step-")) as free:
+        name_hex = record.snapshot.removeprefix("step-")
+        earlier = self.get(key)
+        recorded = self.has(name_hex) or (earlier is not None and earlier.snapshot == record.snapshot)
+        if record.snapshot.startswith("step-") and not recorded:  # a sweep now would find it unrecorded
+            with key_lock_free(self.root, name_hex) as free:
                 if free:
                     self.unguarded.append(record.snapshot)
         super().put(key, record, used=used)
@@ -114,7 +117,7 @@ def test_a_no_cache_run_and_rerun_hold_their_snapshots_lock_until_the_record_is_
 
     context = tmp_path / "context"
     context.mkdir()
-    text = f"FROM busybox:local\nRUN echo {tmp_path.name} > /a && date +%s%N > /b\nRUN cp /b /c\n"
+    text = f"FROM busybox:local\nRUN echo {tmp_path.name} > /a && cat /proc/sys/kernel/random/uuid > /b\nRUN cp /b /c\n"
     for _ in range(2):  # the first runs under step-<key>, the second under names of its own
         services = open_services(built_root)
         watcher = _PublishWatcher(built_root)
