@@ -4,8 +4,9 @@ Detection is BuildKit's ``isArchivePath``: a regular file whose (gzip, bzip2, xz
 or zstd, told by magic bytes, never by name) decompressed stream starts with a
 valid tar header. An empty tar is not an archive and is copied as a file.
 
-Unpacking reuses ``runtime.apply_layer``'s safe extraction (no absolute names,
-no ``..``, links never followed out of the tree) into a scratch directory, then
+Unpacking reuses ``runtime.apply_layer``'s safe extraction (no ``..``, links
+never followed out of the tree; absolute names are made relative first, as moby's
+Untar joins them to the destination) into a scratch directory, then
 merges the tree into the destination with the copier, so an absolute symlink
 already in the image is resolved inside the rootfs, never on the host. Entries
 keep the tar's owners and modes; ``--chown`` overrides the owners (BuildKit
@@ -62,13 +63,18 @@ def is_tar_archive(path: str) -> bool:
 def unpack_archive(archive_path: str, dest_root: str, dest_dir: str, owner: Owner | None,
                    written: list[str], scratch_dir: str | None = None) -> None:
     """Unpack ``archive_path`` into the existing host directory ``dest_dir`` inside ``dest_root``."""
-    with tempfile.TemporaryDirectory(prefix="pybuild-unpack-", dir=scratch_dir) as staging:
+    names = _member_names(archive_path)
+    with ExitStack() as stack:
+        staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-unpack-", dir=scratch_dir))
+        readable = archive_path
+        if any(name.startswith("/") for name in names):
+            readable = _without_leading_slashes(archive_path, stack, scratch_dir)
         try:
-            with ExitStack() as stack:
-                runtime.apply_layer(open_decompressed(archive_path, stack), staging)
+            with ExitStack() as reading:
+                runtime.apply_layer(open_decompressed(readable, reading), staging)
         except (runtime.UnsafeLayerError, runtime.LayerFormatError, tarfile.TarError, OSError, EOFError) as error:
             raise ArchiveError(f"failed to unpack {os.path.basename(archive_path)}: {error}") from None
-        kept = _existing_implied_dirs(archive_path, staging, dest_dir)
+        kept = _existing_implied_dirs(names, staging, dest_dir)
         copier = TreeCopier(SourceRoot(staging, name="archive"), dest_root, CopyOptions(owner=owner), written)
         copier.copy("", dest_dir)
         for target, st in kept:
@@ -77,10 +83,33 @@ def unpack_archive(archive_path: str, dest_root: str, dest_dir: str, owner: Owne
             os.chmod(target, st.st_mode & 0o7777)
 
 
-def _existing_implied_dirs(archive_path: str, staging: str, dest_dir: str) -> list[tuple[str, os.stat_result]]:
-    """Directories that exist in the destination and that the archive creates without naming them."""
+def _member_names(archive_path: str) -> list[str]:
     with ExitStack() as stack, tarfile.open(fileobj=open_decompressed(archive_path, stack), mode="r|") as tar:
-        named = {os.path.normpath(member.name).lstrip("/") for member in tar}
+        return [member.name for member in tar]
+
+
+def _without_leading_slashes(archive_path: str, stack: ExitStack, scratch_dir: str | None) -> str:
+    """A copy of the archive whose absolute member names (and hardlink targets) are relative.
+
+    ADD unpacks ``/abs/file`` to ``<dest>/abs/file`` (moby's Untar joins every name to the
+    destination); layer extraction, which this reuses, rightly refuses absolute names.
+    """
+    handle = stack.enter_context(tempfile.NamedTemporaryFile(prefix="pybuild-relative-", suffix=".tar",
+                                                             dir=scratch_dir))
+    with ExitStack() as reading, tarfile.open(fileobj=open_decompressed(archive_path, reading), mode="r|") as tar, \
+            tarfile.open(fileobj=handle, mode="w|", format=tarfile.PAX_FORMAT) as out:
+        for member in tar:
+            member.name = member.name.lstrip("/") or "."
+            if member.islnk():
+                member.linkname = member.linkname.lstrip("/")
+            out.addfile(member, tar.extractfile(member) if member.isreg() else None)
+    handle.flush()
+    return handle.name
+
+
+def _existing_implied_dirs(names: list[str], staging: str, dest_dir: str) -> list[tuple[str, os.stat_result]]:
+    """Directories that exist in the destination and that the archive creates without naming them."""
+    named = {os.path.normpath(name).lstrip("/") for name in names}
     kept = []
     for directory, dirnames, _ in os.walk(staging):
         for name in dirnames:

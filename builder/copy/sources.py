@@ -26,7 +26,7 @@ from builder.copy.wildcards import go_match, split_wildcards
 class SourceRoot:
     path: str  # host directory
     included: Container[str] | None = None  # relative paths .dockerignore keeps; None: everything
-    from_context: bool = False  # context files arrive as 0:0 and special files as empty files
+    from_context: bool = False  # context files arrive as 0:0 and sockets as empty files
     name: str = "context"  # how error messages name the source
 
     def visible(self, relpath: str) -> bool:

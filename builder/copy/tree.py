@@ -223,7 +223,8 @@ class TreeCopier:
         mode = st.st_mode
         if stat.S_ISLNK(mode):
             os.symlink(os.readlink(self.source.host(relpath)), target)
-        elif self.source.from_context:
+        elif self.source.from_context and stat.S_ISSOCK(mode):
+            # fsutil's transfer recreates fifos and device nodes but has no socket type: an empty file
             os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
         else:
             os.mknod(target, stat.S_IFMT(mode) | 0o600, st.st_rdev)

@@ -7,6 +7,8 @@ have) and /srv/app. Expected entries are (type, mode, uid, gid, content|target).
 from __future__ import annotations
 
 import os
+import socket
+import stat
 from pathlib import Path
 
 import pytest
@@ -179,11 +181,23 @@ def test_mtimes_are_kept(context: BuildContext, image: Path) -> None:
     assert os.stat(image / "m").st_mtime == 1_000_000
 
 
-def test_context_special_files_become_empty_regular_files(tmp_path: Path, image: Path) -> None:
-    root = make_tree(tmp_path / "sock", {"keep": "k"})
+def test_context_fifos_and_devices_are_recreated_and_sockets_become_empty_files(tmp_path: Path, image: Path) -> None:
+    # fsutil's receiver mknods fifos and devices; a socket has no type in its stat (docker 26 side
+    # by side: tests/bench/compare_cases/context-special-files)
+    root = make_tree(tmp_path / "specials", {"keep": "k"})
     os.mkfifo(root / "pipe", 0o640)
-    execute_copy(str(image), CopyRequest("/s/", (".",), BuildContext(root).source()))
-    assert snapshot(image, "s")["/s/pipe"] == file("", 0o640)
+    os.mknod(root / "null", stat.S_IFCHR | 0o620, os.makedev(1, 3))
+    os.chmod(root / "null", 0o620)  # mknod honours the umask
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(root / "sock"))
+        os.chmod(root / "sock", 0o750)
+        execute_copy(str(image), CopyRequest("/s/", (".",), BuildContext(root).source()))
+    copied = image / "s"
+    assert stat.S_ISFIFO(os.lstat(copied / "pipe").st_mode) and stat.S_IMODE(os.lstat(copied / "pipe").st_mode) == 0o640
+    null = os.lstat(copied / "null")
+    assert stat.S_ISCHR(null.st_mode) and null.st_rdev == os.makedev(1, 3) and stat.S_IMODE(null.st_mode) == 0o620
+    sock = os.lstat(copied / "sock")
+    assert stat.S_ISREG(sock.st_mode) and sock.st_size == 0 and stat.S_IMODE(sock.st_mode) == 0o750
 
 
 def test_copy_into_the_root_itself(context: BuildContext, image: Path) -> None:
