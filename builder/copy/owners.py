@@ -6,15 +6,18 @@ looked up in the destination rootfs' ``/etc/passwd`` (first match wins) and also
 primary gid; a numeric user alone means gid = uid. A group name is looked up in
 ``/etc/group``. The files are read through the rootfs, never the host's.
 
-Nothing here fails: BuildKit treats a name it cannot find (or a missing passwd/group file) as
+A lookup does not fail: BuildKit treats a name it cannot find (or a missing passwd/group file) as
 "not found" and keeps what it has, so an unknown user is 0:0 and an unknown group keeps the
 user's gid; an empty side (``:staff``, ``5:``) is id 0. Checked against docker 26 (BuildKit
 0.13), whose file op is the same as the newest one's. WORKDIR's directory is owned the same way.
+Only a name on a bare scratch filesystem is an error, as in BuildKit (nothing to look it up in).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+from builder.copy.errors import CopyError
 from builder.copy.scoped_path import resolve_in_root
 
 
@@ -27,6 +30,12 @@ class Owner:
 def resolve_chown(spec: str, dest_root: str) -> Owner:
     """The uid/gid that ``--chown=spec`` (or WORKDIR under ``USER spec``) means in ``dest_root``."""
     user, has_group, group = spec.partition(":")
+    names = [name for name in (user, group if has_group else "0") if _as_id(name) is None]
+    if names and not os.listdir(dest_root):
+        # BuildKit has no image below a file op on bare scratch to look names up in: it fails
+        # with "invalid user index: -1" (docker 26) / "invalid missing user mount"; say why.
+        raise CopyError(f"cannot resolve {names[0]!r} of {spec!r}: the stage is an empty scratch filesystem "
+                        "with no /etc/passwd or /etc/group; use numeric ids")
     uid_number = _as_id(user)
     if uid_number is not None:
         uid = gid = uid_number

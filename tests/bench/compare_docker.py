@@ -56,8 +56,9 @@ The comparison dockerd (dev machines only; no test needs it): bookworm's ``docke
 (runc, containerd) plus trixie's ``docker.io``, ``docker-cli``, ``docker-buildx`` and
 ``containerd`` .debs unpacked with ``dpkg-deb -x`` into /opt/docker-trixie (docker 26.1,
 BuildKit 0.13, dockerfile frontend 1.7: no ``COPY --parents/--exclude``, no ``ADD --unpack``,
-symbolic ``--chmod`` silently ignored, ``ADD --chown`` not applied to archive members; a
-``# syntax=`` line fails, as it needs Docker Hub). Started by::
+symbolic ``--chmod`` silently ignored, ``--chmod=${VAR}`` not expanded (dropped), no
+``TARGETSTAGE`` built-in ARG, ``ADD --chown`` not applied to archive members; a ``# syntax=``
+line fails, as it needs Docker Hub). Started by::
 
     PATH=/opt/docker-trixie/usr/bin:/opt/docker-trixie/usr/sbin:$PATH \
       /opt/docker-trixie/usr/sbin/dockerd --data-root /var/lib/docker-compare \

@@ -8,7 +8,7 @@ import pytest
 from test_copy_support import D, F, L, directory, file, link, make_tree, snapshot
 
 from builder.context.local import BuildContext
-from builder.copy.errors import SourceNotFoundError
+from builder.copy.errors import CopyError, SourceNotFoundError
 from builder.copy.execute import CopyRequest, InlineSource, execute_copy
 from builder.copy.sources import SourceRoot
 from grammar.chmod import parse_chmod
@@ -75,6 +75,16 @@ def test_chown_by_name_without_passwd_file(tmp_path: Path, context: BuildContext
     bare = make_tree(tmp_path / "bare", {"etc": D()})
     copy(bare, context.source(), ("f",), "/f", chown="app:app")
     assert snapshot(bare, "f")["/f"] == file("f", 0o664, 0, 0)
+
+
+def test_chown_by_name_on_bare_scratch_fails(tmp_path: Path, context: BuildContext) -> None:
+    # docker 26: "invalid user index: -1" (no image below the file op to read names from)
+    empty = tmp_path / "scratch"
+    empty.mkdir()
+    with pytest.raises(CopyError, match="empty scratch filesystem"):
+        copy(empty, context.source(), ("f",), "/f", chown="app")
+    copy(empty, context.source(), ("f",), "/f", chown="1000:root")
+    assert snapshot(empty, "f")["/f"] == file("f", 0o664, 1000, 0)
 
 
 def test_context_files_are_root_owned_and_from_files_keep_owners(image: Path, tmp_path: Path,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from builder.errors import BuildError, StepError
 from builder.frontend.dockerfile import DockerfileSource
 from builder.frontend.plan import PlanRequest
 from builder.services import open_services
@@ -87,3 +88,13 @@ def test_proxy_build_args_reach_run_in_both_spellings(built_root: Path, tmp_path
     other = PlanRequest(build_args={"http_proxy": "http://elsewhere:3128"})
     again = run_build(built_root, tmp_path, dockerfile, plan=other)
     assert again.image.image_id == first.image.image_id, "proxies stay out of the cache key"
+
+
+def test_workdir_under_a_user_name_on_bare_scratch_fails_with_the_line(built_root: Path, tmp_path: Path) -> None:
+    # docker 26: "invalid user index: -1"; with a numeric USER the same WORKDIR builds
+    with pytest.raises(BuildError, match="empty scratch filesystem") as raised:
+        run_build(built_root, tmp_path, "FROM scratch\nUSER app\nWORKDIR /x\n")
+    assert isinstance(raised.value, StepError) and raised.value.line == 3
+    result = run_build(built_root, tmp_path, "FROM scratch\nUSER 5:6\nWORKDIR /x\n", tags=("parity:scratch-wd",))
+    assert owner(flatten(built_root, "parity:scratch-wd", tmp_path / "t") / "x") == (5, 6)
+    assert result.image.config.user == "5:6"
