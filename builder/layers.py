@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from registry_client import ContentStore, Descriptor, Digest, RegistryError, open_uncompressed
-from runtime import SnapshotError, Snapshotter, apply_layer, mounted, write_diff
-from runtime.layerentries import EntryIndex, EntryLocation, PreviousLayer
+from runtime import (
+    EntryIndex, EntryLocation, PreviousLayer, SnapshotError, Snapshotter, apply_layer, mounted, write_diff,
+)
 
 UNCOMPRESSED_LAYER = "application/vnd.oci.image.layer.v1.tar"
 

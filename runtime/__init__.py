@@ -35,6 +35,7 @@ from runtime.errors import (
     UserLookupError,
 )
 from runtime.hostmounts import mounted
+from runtime.layerentries import EntryIndex, EntryLocation, PreviousLayer
 from runtime.mounts import Mount
 from runtime.native import NativeSnapshotter
 from runtime.overlay import OverlaySnapshotter, overlay_supported
@@ -53,6 +54,8 @@ __all__ = [
     "ContainerError",
     "ContainerStartError",
     "DiffStats",
+    "EntryIndex",
+    "EntryLocation",
     "ExitStatus",
     "Kind",
     "LayerFormatError",
@@ -62,6 +65,7 @@ __all__ = [
     "NativeSnapshotter",
     "NetworkError",
     "OverlaySnapshotter",
+    "PreviousLayer",
     "ProcessSpec",
     "SnapshotError",
     "SnapshotInfo",

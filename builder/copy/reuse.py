@@ -37,8 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from builder.cache.lineage import LineageRecord, LineageStore
-from runtime import Kind, SnapshotError, Snapshotter, is_whiteout, mounted
-from runtime.layerentries import EntryIndex, EntryLocation
+from runtime import EntryIndex, EntryLocation, Kind, SnapshotError, Snapshotter, is_whiteout, mounted
 
 
 class DigestSource(Protocol):
