@@ -10,6 +10,8 @@ from builder.commands.common import (
 
 if TYPE_CHECKING:
     from builder.console import Console
+    from builder.events import EventSink
+    from builder.image.distribution import PullResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,16 +28,20 @@ def run(options: argparse.Namespace) -> int:
 def _pull(options: argparse.Namespace, console: Console) -> int:
     from builder.console import TransferView
     from builder.events import ignore_event
-    from builder.image.distribution import pull_image
+    from builder.image.distribution import pull_into
 
     platform = parse_platform_flag(options.platform)
-    store = open_store(options)
     client = registry_client_for(options)
+
+    def pull(emit: EventSink) -> PullResult:  # the store is opened while the blobs download
+        return pull_into(options.root, options.ref, client=client, platform=platform, emit=emit,
+                         open_store=lambda: open_store(options))
+
     if options.quiet:
-        result = pull_image(store, options.ref, client=client, platform=platform, emit=ignore_event)
+        result = pull(ignore_event)
     else:
         with TransferView(console) as view:
-            result = pull_image(store, options.ref, client=client, platform=platform, emit=view)
+            result = pull(view)
         console.info(f"Digest: {result.digest}")
         status = "Downloaded newer image" if result.downloaded else "Image is up to date"
         console.info(f"Status: {status} for {result.name.familiar}")

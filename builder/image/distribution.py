@@ -6,26 +6,32 @@ the registry receives the manifest ``--output type=oci`` would write.
 
 Both turn registry_client's ``on_progress(BlobProgress)`` callbacks, which arrive on download
 threads, into ``PullProgress``/``PushProgress`` events for whatever sink the caller passes.
+
+``pull_into`` is the pull of a command that starts on an unopened root: the image store is opened
+(its imports, a new root's first files) on a helper thread while the blobs download, since that
+work waits on nothing the transfer waits on.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import registry_client
 from registry_client import (
-    BlobProgress, Descriptor, Digest, Platform, Reference, RegistryClient, parse_reference,
+    BlobProgress, ContentStore, Descriptor, Digest, Platform, Reference, RegistryClient, parse_reference,
 )
 
 from builder.errors import UsageError
 from builder.events import (
     EventSink, PullFinished, PullProgress, PullStarted, PushFinished, PushProgress, PushStarted, ignore_event,
 )
-from builder.imagestore import ImageNotFound, ImageStore
+from builder.imagestore.locks import lease
 
 if TYPE_CHECKING:
     from builder.image.compression import Compression  # push only: not imported by a pull
+    from builder.imagestore import ImageStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,29 +53,86 @@ class PushResult:
 class _ProgressRelay:
     """BlobProgress (any thread) -> events; remembers whether bytes really moved."""
 
-    def __init__(self, make_event: Callable[[BlobProgress], object], emit: EventSink) -> None:
+    def __init__(self, make_event: Callable[[BlobProgress], object], emit: EventSink,
+                 on_first: Callable[[], None] = lambda: None) -> None:
         self._make_event = make_event
         self._emit = emit
+        self._on_first = on_first  # called (maybe more than once) as blobs start to arrive
         self._lock = threading.Lock()
         self.transferred = False
 
     def __call__(self, progress: BlobProgress) -> None:
+        self._on_first()
         if not progress.cached:
             with self._lock:
                 self.transferred = True
         self._emit(self._make_event(progress))  # type: ignore[arg-type]
 
 
+class _StoreOpener:
+    """Opens the image store on a helper thread, once ``start`` is called (by the first blob
+    progress: the pull's own start-up work is done, its downloads wait on sockets)."""
+
+    def __init__(self, open_store: Callable[[], ImageStore]) -> None:
+        self._open_store = open_store
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._store: ImageStore | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:  # the usual case, without the lock
+            return
+        with self._lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._open, name="pybuild-open-store", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def _open(self) -> None:
+        try:
+            self._store = self._open_store()
+        except BaseException as exc:  # noqa: B036 - raised on the caller's thread by store()
+            self._error = exc
+
+    def store(self) -> ImageStore:
+        """The opened store (opening it now if nothing started it); its error if opening failed."""
+        self.start()
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._store is not None
+        return self._store
+
+    def wait(self) -> None:
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+
 def pull_image(store: ImageStore, ref: str | Reference, *, client: RegistryClient,
                platform: Platform | None = None, emit: EventSink = ignore_event) -> PullResult:
     """Pull ``ref`` for ``platform`` (default: this host) and tag it in ``store``."""
+    return pull_into(store.root, ref, client=client, platform=platform, emit=emit, open_store=lambda: store)
+
+
+def pull_into(root: Path, ref: str | Reference, *, client: RegistryClient, open_store: Callable[[], ImageStore],
+              platform: Platform | None = None, emit: EventSink = ignore_event) -> PullResult:
+    """``pull_image`` into the store at ``root``, which ``open_store`` opens while the blobs download."""
     name = parse_reference(ref) if isinstance(ref, str) else ref
     text = str(name)
     emit(PullStarted(text))
+    opener = _StoreOpener(open_store)
     relay = _ProgressRelay(lambda p: PullProgress(text, str(p.digest), p.media_type, p.done, p.total,
-                                                  p.cached, p.finished), emit)
-    with store.lease():
-        pulled = registry_client.pull(name, store.content, client=client, platform=platform, on_progress=relay)
+                                                  p.cached, p.finished), emit, on_first=opener.start)
+    with lease(root):
+        try:
+            pulled = registry_client.pull(name, ContentStore(root), client=client, platform=platform,
+                                          on_progress=relay)
+        finally:
+            opener.wait()  # a failed pull returns only once nothing writes in the root any more
+        store = opener.store()
         # The index entry's platform is what a later ``images``/``inspect`` shows without reading.
         image = replace(pulled.manifest_descriptor, platform=pulled.platform, annotations={})
         store.tag(name, image, repo_digest=f"{name.name}@{pulled.digest}")
@@ -83,6 +146,7 @@ def push_image(store: ImageStore, ref: str, *, client: RegistryClient, emit: Eve
     """Push the local image ``ref`` to the registry its name points at, its plain layers
     compressed as ``compression`` says (default: gzip)."""
     from builder.image.compression import Compression
+    from builder.imagestore import ImageNotFound
     from builder.outputs.convert import exportable_entry, image_for_export
 
     name = parse_reference(ref)

@@ -20,24 +20,33 @@ image read back (manifest, config, their bytes); ``ImageRecord`` is one row of `
 """
 from __future__ import annotations
 
-from .collect import Collected, sweep_ingest
-from .errors import AmbiguousImage, ImageInUse, ImageNotFound, ImageStoreError, StoreCorrupt
-from .names import REF_NAME, REPO_DIGEST
-from .reading import StoredImage
-from .store import ImageRecord, ImageStore, Removal
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "REF_NAME",
-    "REPO_DIGEST",
-    "AmbiguousImage",
-    "Collected",
-    "ImageInUse",
-    "ImageNotFound",
-    "ImageRecord",
-    "ImageStore",
-    "ImageStoreError",
-    "Removal",
-    "StoreCorrupt",
-    "StoredImage",
-    "sweep_ingest",
-]
+from builder.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .collect import Collected, sweep_ingest
+    from .errors import AmbiguousImage, ImageInUse, ImageNotFound, ImageStoreError, StoreCorrupt
+    from .names import REF_NAME, REPO_DIGEST
+    from .reading import StoredImage
+    from .store import ImageRecord, ImageStore, Removal
+
+# Lazy (PEP 562): a pull takes the store's lease (``locks``) before its blobs download and
+# imports the rest of the store while they do.
+_EXPORTS: dict[str, str] = {
+    "Collected": "builder.imagestore.collect",
+    "sweep_ingest": "builder.imagestore.collect",
+    "AmbiguousImage": "builder.imagestore.errors",
+    "ImageInUse": "builder.imagestore.errors",
+    "ImageNotFound": "builder.imagestore.errors",
+    "ImageStoreError": "builder.imagestore.errors",
+    "StoreCorrupt": "builder.imagestore.errors",
+    "REF_NAME": "builder.imagestore.names",
+    "REPO_DIGEST": "builder.imagestore.names",
+    "StoredImage": "builder.imagestore.reading",
+    "ImageRecord": "builder.imagestore.store",
+    "ImageStore": "builder.imagestore.store",
+    "Removal": "builder.imagestore.store",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -26,6 +26,11 @@ def locked(path: Path, *, shared: bool = False) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def lease(root: Path) -> AbstractContextManager[None]:
+    """Keep collection away from ``root`` while blobs are being written and tagged (shared gc.lock)."""
+    return locked(root / "gc.lock", shared=True)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from registry_client import (
 from . import layout
 from .collect import Collected, delete_blobs, sweep_ingest
 from .errors import AmbiguousImage, ImageInUse, ImageNotFound, StoreCorrupt
-from .locks import locked, try_locked
+from .locks import lease, locked, try_locked
 from .names import REPO_DIGEST, entry_name, id_prefix, parse_name, same_name, with_name
 from .reading import ManifestReader, StoredImage
 
@@ -210,7 +210,7 @@ class ImageStore:
     @contextmanager
     def lease(self) -> Iterator[None]:
         """Keep collection away while blobs are being written and tagged."""
-        with locked(self.root / "gc.lock", shared=True):
+        with lease(self.root):
             yield
 
     def _collect(self, removed: list[Descriptor], *, wait: bool, full: bool = False) -> Collected | None:
