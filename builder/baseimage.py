@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from builder.cache.keys import CacheKey, key_for
 from builder.image.distribution import pull_image
 from builder.imagestore import REF_NAME, ImageNotFound, StoredImage
 from builder.layers import LayerRef, unpack
 from builder.services import Services
+from grammar import record
 from registry_client import ImageConfig, Platform, RegistryClient
 
 
@@ -22,7 +22,7 @@ def _journal_base(services: Services, reference: str) -> None:
         services.journal.base(name, str(entry.digest))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BaseImage:
     config: ImageConfig
     layers: tuple[LayerRef, ...]

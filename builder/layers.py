@@ -12,9 +12,9 @@ import hashlib
 import os
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from grammar import record
 from registry_client import ContentStore, Descriptor, Digest, RegistryError, open_uncompressed
 from runtime import (
     EntryIndex, EntryLocation, PreviousLayer, SnapshotError, Snapshotter, apply_layer, mounted, write_diff,
@@ -23,7 +23,7 @@ from runtime import (
 UNCOMPRESSED_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerRef:
     descriptor: Descriptor  # the blob as stored (compressed for pulled layers)
     diff_id: Digest  # digest of the uncompressed tar
@@ -81,7 +81,7 @@ def apply_chain(layers: Sequence[tuple[str, LayerRef]], parent: str | None, stor
     return parent
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PendingLayers:
     """Cached layers not unpacked yet: a cache hit needs a snapshot only when something reads it.
 
@@ -118,7 +118,7 @@ def _unpack_one(layer: LayerRef, store: ContentStore, snapshotter: Snapshotter, 
         raise
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CommittedLayer:
     snapshot: str
     layer: LayerRef | None  # None when the step changed nothing (BuildKit drops empty layers)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grammar import record
 from registry_client import RegistryClient, RegistryOptions
 
 from builder.errors import UsageError
@@ -21,7 +21,7 @@ from builder.errors import UsageError
 CONFIG_ENV = "PYBUILD_CONFIG"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RegistrySettings:
     insecure_registries: tuple[str, ...] = ()
     mirrors: tuple[str, ...] = ()

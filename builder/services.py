@@ -11,7 +11,7 @@ Layout of ``<root>`` (the root is itself an OCI image layout, see ``builder.imag
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from builder.cache.index import CacheIndex, protected_blobs
@@ -19,11 +19,12 @@ from builder.cache.leftovers import sweep_leftovers
 from builder.events import EventSink, ignore_event
 from builder.imagestore import ImageStore
 from builder.replay.journal import BuildJournal
+from grammar import record
 from registry_client import ContentStore
 from runtime import NativeSnapshotter, OverlaySnapshotter, Snapshotter, overlay_supported
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Services:
     root: Path
     store: ContentStore

@@ -30,6 +30,7 @@ from builder.stagegraph import StageCancelled, run_stage_graph
 from builder.stagestate import StageState, StepOptions
 from builder.steps import StepContext, apply_instruction
 from grammar import (
+    record,
     Dockerfile,
     ExpansionError,
     GrammarError,
@@ -45,7 +46,7 @@ from registry_client import Platform, RegistryClient, RegistryError
 from runtime import ContainerControl, ContainerError
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildRequest:
     source: DockerfileSource
     context: Path
@@ -68,7 +69,7 @@ class BuildRequest:
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildResult:
     image: ExportedImage
     steps: int

@@ -5,7 +5,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from builder.cache.index import CacheRecord
@@ -25,10 +25,11 @@ from builder.layers import (
     temporary_key,
 )
 from builder.services import Services
+from grammar import record
 from registry_client import Descriptor, Digest, History, ImageConfig, RegistryError
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StageState:
     stage: StageConfig  # image config + the CMD tracker
     scope: StageScope
@@ -52,7 +53,7 @@ class StageState:
         return replace(self, stage=replace(self.stage, config=config))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepOptions:
     step_id: int
     use_cache: bool

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from builder.copy.dest import make_dirs
@@ -20,12 +20,12 @@ from builder.run.mounts import MountSources, mount_material, two_keys
 from builder.run.step import RunRequest, execute_run, run_command
 from builder.services import Services
 from builder.stagestate import StageState, StepOptions, layer_step, link_step
-from grammar import Add, Arg, Copy, Env, Instruction, Run, Workdir
+from grammar import Add, Arg, Copy, Env, Instruction, Run, Workdir, record
 from registry_client import History
 from runtime import ContainerControl, mounted, scoped_join
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepContext:
     services: Services
     options: StepOptions

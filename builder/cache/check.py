@@ -17,25 +17,25 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 
 from builder.cache.index import TEMP_PREFIX, record_from_json
 from builder.cache.leftovers import sweep_leftovers
 from builder.cache.sweep import exclusive, remove_snapshots, unrecorded_snapshots
 from builder.services import Services
+from grammar import record
 from registry_client import Digest, RegistryError
 
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Problem:
     kind: str
     subject: str  # the record key, blob digest or snapshot name
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CheckResult:
     problems: tuple[Problem, ...]
     leftovers: int  # dead processes' temp files and snapshots removed

@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from grammar import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class DownloadsPruned:
     files: int
     reclaimed: int  # bytes

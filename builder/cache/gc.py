@@ -13,17 +13,17 @@ layers fit in ``keep-storage`` (``builder.cache.prune``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from builder.cache.prune import PrunePolicy, PruneResult, prune_locked, storage_of
 from builder.cache.settings import GcPolicy
 from builder.imagestore.locks import try_locked
 from builder.services import Services
+from grammar import record
 
 WALK_INTERVAL_SECONDS = 86400.0  # how stale the exact figure may get before keep-duration needs a walk
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Collection:
     before: int  # bytes of layers the records named when GC looked
     after: int

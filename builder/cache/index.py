@@ -14,12 +14,13 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from builder.cache.keys import CacheKey
 from builder.cache.usage import UsageLedger
+from grammar import record
 
 if TYPE_CHECKING:
     from registry_client import Digest
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 TEMP_PREFIX = "."  # write_file_atomically's temp files: ``.<name>.<random>``
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheRecord:
     snapshot: str  # committed snapshot holding the step's result filesystem (may have been removed)
     diff_id: str | None  # the layer's uncompressed digest; None when the step changed nothing
@@ -40,7 +41,7 @@ class CacheRecord:
     content_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheEntry:
     key: CacheKey
     record: CacheRecord

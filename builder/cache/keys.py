@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from grammar import record
 
 SCHEMA = 2  # 2: COPY --from / RUN --mount from= a stage key on the content of the files they read
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheKey:
     hex: str
 

@@ -21,12 +21,12 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from builder.cache.index import TEMP_PREFIX, CacheIndex
 from builder.cache.locks import key_lock_free, sweep_stale_locks
 from builder.layers import temporary_key_owner
+from grammar import record
 from runtime import Kind, SnapshotError, Snapshotter, cleanup_stale
 
 TEMP_GRACE_SECONDS = 60.0  # a live writer renames its temp file within milliseconds
@@ -36,7 +36,7 @@ _TABLES = (".", "compressed", "explain", "builds", "context/context-stat", "moun
 STEP_SNAPSHOT = re.compile(r"step-([0-9a-f]{64})")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Swept:
     snapshots: int
     files: int  # temp files and lock files

@@ -20,16 +20,16 @@ import marshal
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from builder.cache.index import TEMP_PREFIX
+from grammar import record
 
 _FORMAT_VERSION = 2  # 2: the layer's diffID and entry index (runtime.layerentries)
 LINEAGE_TABLE = "lineage"  # the directory under <root>/cache
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LineageRecord:
     snapshot: str  # the committed snapshot the step's last run produced
     files: dict[str, bytes]  # image path of each copied regular file -> sha256 of its content

@@ -2,22 +2,22 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from builder.cache.downloads import DownloadsPruned, prune_downloads
 from builder.cache.index import CacheEntry
 from builder.cache.sweep import delete_unneeded_blobs, exclusive, remove_snapshots, unrecorded_snapshots
 from builder.services import Services
+from grammar import record
 from registry_client import Digest, RegistryError
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PrunePolicy:
     keep_storage: int | None = None  # stop once the cache's layers take at most this many bytes
     unused_for: float | None = None  # only entries not used for this many seconds (``until=24h``)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PruneResult:
     records: int
     snapshots: int

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from builder.errors import UsageError
 from builder.registry_settings import config_path, read_config
+from grammar import record
 
 DEFAULT_KEEP_FRACTION = 0.10
 DEFAULT_KEEP_CAP = 10 << 30
@@ -35,14 +35,14 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GcPolicy:
     enabled: bool
     keep_storage: int  # bytes of layers the cache may keep
     keep_duration: float | None  # seconds an unused entry survives; None: forever
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheSettings:
     gc: GcPolicy
     normalize_modes: bool = False

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from builder.imagestore.locks import locked
+from grammar import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Usage:
     bytes: int
     walked: float  # when ``bytes`` was last computed from every record

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from builder.cache.index import CacheRecord
 from builder.cachetransfer.document import CONFIG_TYPE, config_bytes, layer_descriptor, manifest_for
+from grammar import record
 from registry_client import ContentStore, Descriptor, Digest, MediaType
 
 # diff_id -> (the layer's compressed blob, taken from an earlier cache?) or None when the layer is gone.
 LayerBlobs = Callable[[str], "tuple[Descriptor, bool] | None"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheBundle:
     store: ContentStore  # holds the manifest and config (and the layers a transport reads from it)
     manifest: Descriptor

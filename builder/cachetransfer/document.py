@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from builder.cache.index import CacheRecord, record_from_json
 from builder.cache.keys import CacheKey
 from builder.errors import BuildError
+from grammar import record
 from registry_client import Descriptor, Digest, Manifest, MediaType, ProtocolError, RegistryError
 
 SCHEMA = 1
@@ -34,14 +34,14 @@ class CacheFormatError(BuildError):
     """The cache's manifest or config is malformed: the whole import is skipped."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CachedLayer:
     blob: Descriptor  # the compressed blob in the cache
     diff_id: Digest
     size: int  # uncompressed
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheDocument:
     layers: tuple[CachedLayer, ...]
     records: tuple[tuple[CacheKey, CacheRecord], ...]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from builder.cachetransfer.bundle import CacheBundle
 from builder.cachetransfer.document import (
@@ -27,10 +26,11 @@ from builder.cachetransfer.document import (
     parse_records,
 )
 from builder.cachetransfer.inline import inline_document
+from grammar import record
 from registry_client import BlobProgress, ContentStore, Digest, Manifest, Reference, RegistryClient, parse_reference
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RemoteCache:
     reference: Reference  # pinned to the manifest that was read
     document: CacheDocument

@@ -7,10 +7,10 @@ buildx, a bare value (``--cache-from REF``) means ``type=registry,ref=REF``.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 
 from builder.errors import UsageError
+from grammar import record
 
 LOCAL, REGISTRY, INLINE = "local", "registry", "inline"
 MODES = ("min", "max")
@@ -19,7 +19,7 @@ EXPORT_TIMEOUT_SECONDS = 120.0  # a CI job should not wait longer than this for 
 _IGNORED = ("ignore-error", "image-manifest", "oci-mediatypes", "compression")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheSpec:
     kind: str  # LOCAL, REGISTRY or INLINE
     path: Path | None = None  # local: dest for --cache-to, src for --cache-from
@@ -99,7 +99,7 @@ def _seconds(text: str, flag: str) -> float:
     return seconds
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TransferReport:
     """What one ``--cache-to`` (``exported``) or ``--cache-from`` did."""
 

@@ -29,13 +29,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from builder.baseimage import BaseImage, image_base, scratch, stored_base
 from builder.errors import UsageError
 from builder.services import Services
+from grammar import record
 from registry_client import Descriptor, Digest, History, Platform, RegistryClient, RegistryError, parse_reference
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ _REF_NAME = "org.opencontainers.image.ref.name"
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NamedContext:
     name: str  # normalised (see ``context_name``)
     kind: str  # LOCAL | IMAGE | OCI_LAYOUT | GIT

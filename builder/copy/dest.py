@@ -12,16 +12,16 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
 
 from builder.copy.errors import DestinationError
 from builder.copy.owners import Owner
 from builder.copy.scoped_path import resolve_components
+from grammar import record
 
 DEFAULT_DIR_MODE = 0o755
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Destination:
     path: str  # absolute, cleaned
     is_dir: bool  # written with a trailing "/" (or "." / ""): always a directory

@@ -40,12 +40,12 @@ from builder.copy.reuse import CopyReuse
 from builder.copy.scoped_path import resolve_in_root
 from builder.copy.sources import SelectedSource, SourceRoot, parents_selection, select_sources
 from builder.copy.tree import CopyOptions, ModeChange, TreeCopier
-from grammar import GitRef, GitRefError, PatternMatcher, parse_git_ref
+from grammar import GitRef, GitRefError, PatternMatcher, parse_git_ref, record
 
 _INLINE_FILE_MODE = 0o644
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InlineSource:
     """A heredoc source: ``COPY <<EOF /dest`` writes a file named ``EOF``."""
 
@@ -53,7 +53,7 @@ class InlineSource:
     content: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CopyRequest:
     """One COPY/ADD with its words already expanded."""
 
@@ -75,7 +75,7 @@ class CopyRequest:
     reuse: CopyReuse | None = None  # files of ``source`` to link from the step's previous run (builder.copy.reuse)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CopyResult:
     written: tuple[str, ...]  # image paths created or replaced, in order
 

@@ -15,13 +15,13 @@ Only a name on a bare scratch filesystem is an error, as in BuildKit (nothing to
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from builder.copy.errors import CopyError
 from builder.copy.scoped_path import resolve_in_root
+from grammar import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Owner:
     uid: int
     gid: int

@@ -25,20 +25,20 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 from builder.copy.add_sources import check_checksum, url_file_name
 from builder.copy.errors import DownloadError
+from grammar import record
 
 URL_FILE_MODE = 0o600
 _TIMEOUT_SECONDS = 60
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FetchedFile:
     name: str  # the file's name in the image
     path: str  # host path of the content: shared by builds, so copy it and never change it

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from builder.cache.lineage import LineageRecord, LineageStore
+from grammar import record
 from runtime import EntryIndex, EntryLocation, Kind, SnapshotError, Snapshotter, is_whiteout, mounted
 
 
@@ -46,7 +47,7 @@ class DigestSource(Protocol):
     def known_digest(self, relpath: str, st: os.stat_result) -> str | None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Deferred:
     image_path: str
     image_parent: str

@@ -25,18 +25,17 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from builder.context.hashes import StatCache, now_ns, sha256_files
 from builder.copy.sources import SourceRoot, parents_selection, select_sources
-from grammar import PatternMatcher
+from grammar import PatternMatcher, record
 
 _ENTRY_LIMIT = 200_000  # file-content entries kept on disk before the table starts over (~25 MB)
 _EMPTY = "sha256:" + hashlib.sha256(b"").hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Selection:
     """What one instruction reads from a source: its words and the filters applied below them."""
 
@@ -50,7 +49,7 @@ class Selection:
                 "wildcards": self.wildcards}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Node:
     relpath: str  # in the source root (what to lstat / read)
     below: str  # the path below the selected root ("" for the root itself): what the record names

@@ -15,14 +15,14 @@ import os
 import posixpath
 import stat
 from collections.abc import Container
-from dataclasses import dataclass
 
 from builder.copy.errors import SourceNotFoundError
 from builder.copy.scoped_path import resolve_components
 from builder.copy.wildcards import go_match, split_wildcards
+from grammar import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SourceRoot:
     path: str  # host directory
     included: Container[str] | None = None  # relative paths .dockerignore keeps; None: everything
@@ -52,7 +52,7 @@ class SourceRoot:
         return sorted(name for name in os.listdir(self.host(relpath)) if self.visible(prefix + name))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SelectedSource:
     """One path to copy: ``relpath`` after following symlinks, ``name`` as matched (for ``dest/name``)."""
 
@@ -112,7 +112,7 @@ def _match_below(root: SourceRoot, base: str, pattern: str) -> list[str]:
     return matches
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParentsSelection:
     """``COPY --parents``: copy ``directory`` keeping only ``pattern`` (relative to it)."""
 

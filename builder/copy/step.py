@@ -9,7 +9,6 @@ import contextlib
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from builder.cache.keys import CacheKey, key_for
@@ -26,11 +25,11 @@ from builder.layers import temporary_key
 from builder.run.mounts import LAYERS_PREFIX, MountSources
 from builder.services import Services
 from builder.stagestate import StageState, step_snapshot
-from grammar import Add, Copy, Dockerfile, parse_chmod, parse_git_ref
+from grammar import Add, Copy, Dockerfile, parse_chmod, parse_git_ref, record
 from runtime import mounted, writable_directory
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResolvedSource:
     """A ``--from`` source: its filesystem, and what names it in cache keys."""
 

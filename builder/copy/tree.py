@@ -35,7 +35,7 @@ from builder.copy.errors import DestinationError
 from builder.copy.owners import Owner
 from builder.copy.reuse import CopyReuse
 from builder.copy.sources import SourceRoot
-from grammar import PatternMatcher
+from grammar import PatternMatcher, record
 
 _CHUNK = 1 << 30
 
@@ -46,7 +46,7 @@ class ModeChange(Protocol):
     def apply(self, mode: int, *, is_dir: bool = False) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CopyOptions:
     owner: Owner | None = None
     mode: ModeChange | None = None
@@ -54,7 +54,7 @@ class CopyOptions:
     include: PatternMatcher | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileMetadata:
     """What a copied regular file gets once its data is in (owner first: chown clears setuid bits)."""
 

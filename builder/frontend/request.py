@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from grammar import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanRequest:
     build_args: Mapping[str, str] = field(default_factory=dict)
     target: str | None = None

@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from grammar import record
 from registry_client import ContentStore, Descriptor, Digest, MediaType, RegistryError, open_uncompressed
 
 GZIP, ZSTD, UNCOMPRESSED = "gzip", "zstd", "uncompressed"
@@ -32,7 +32,7 @@ _CHUNK = 1 << 20
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Compression:
     """How layers leave the machine; ``force`` recompresses layers already in another codec."""
 

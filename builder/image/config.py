@@ -5,11 +5,12 @@ Instructions arrive already expanded. Pure functions: config in, config out.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import MappingProxyType
 
 from builder.errors import PlanError
 from grammar import (
+    record,
     Cmd,
     Entrypoint,
     Env,
@@ -34,7 +35,7 @@ DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 PORT_PROTOCOLS = ("tcp", "udp", "sctp")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StageConfig:
     """The image config being built, plus what BuildKit tracks beside it."""
 

@@ -14,11 +14,12 @@ work waits on nothing the transfer waits on.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import registry_client
+from grammar import record
 from registry_client import (
     BlobProgress, ContentStore, Descriptor, Digest, Platform, Reference, RegistryClient, parse_reference,
 )
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from builder.imagestore import ImageStore
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PullResult:
     name: Reference  # what the image is now called locally
     digest: Digest  # what the registry resolved the reference to (index or manifest)
@@ -42,7 +43,7 @@ class PullResult:
     downloaded: bool  # False when every blob was already in the store
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PushResult:
     name: Reference
     digest: Digest  # of the manifest (or index) the registry now holds

@@ -3,19 +3,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import MappingProxyType
 
 from builder.cachetransfer.inline import with_inline_cache
 from builder.services import Services
 from builder.stagestate import StageState
+from grammar import record
 from registry_client import Descriptor, ImageConfig, Manifest
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExportedImage:
     manifest: Descriptor
     config: ImageConfig

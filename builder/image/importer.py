@@ -4,19 +4,19 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from builder.errors import UsageError
 from builder.image.export import OCI_CONFIG, OCI_MANIFEST
 from builder.imagestore import ImageStore
 from builder.layers import UNCOMPRESSED_LAYER
+from grammar import record
 from registry_client import Descriptor, Digest, History, ImageConfig, Manifest, Platform, host_platform, open_uncompressed
 
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImportedImage:
     manifest: Descriptor
     image_id: str

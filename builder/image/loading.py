@@ -22,11 +22,12 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import BinaryIO
 
+from grammar import record
 from registry_client import (
     Descriptor, Digest, DigestMismatch, ImageConfig, Index, Manifest, MediaType, Reference, RegistryError,
     open_uncompressed, parse_manifest, parse_reference,
@@ -40,7 +41,7 @@ from builder.outputs.layout import DOCUMENT_TYPES, IMAGE_NAME, REF_NAME, blob_pa
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LoadedImage:
     descriptor: Descriptor  # the manifest (or index) now in the store
     image_id: Digest

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from grammar import record
 from registry_client import Digest
 
 INGEST_MAX_AGE_SECONDS = 3600.0
 ORPHAN_GRACE_SECONDS = 3600.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Collected:
     blobs: int
     bytes: int

@@ -5,8 +5,7 @@ memo keyed by digest; listing a store of many images reads each file once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from grammar import record
 from registry_client import (
     ContentStore, Descriptor, Digest, ImageConfig, Index, Manifest, Platform, RegistryError,
     host_platform, parse_manifest, select_platform,
@@ -15,7 +14,7 @@ from registry_client import (
 from .errors import StoreCorrupt
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StoredImage:
     """One image (never an index) that is fully present in the store."""
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from grammar import record
 from registry_client import (
     ContentStore, Descriptor, Digest, Platform, Reference, RegistryError, parse_reference,
 )
@@ -20,7 +20,7 @@ from .reading import ManifestReader, StoredImage
 Protect = Callable[[], Iterable[Digest]]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImageRecord:
     """One row of ``pybuild images``: a name (None if dangling) and the image it points at."""
 
@@ -33,7 +33,7 @@ class ImageRecord:
     repo_digest: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Removal:
     """What ``remove`` or ``prune`` did, in docker's words: names untagged, image IDs deleted."""
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grammar import record
 from registry_client import Descriptor, Reference, parse_reference
 
 from builder.errors import UsageError
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 ClientFactory = Callable[[], "RegistryClient"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExportResult:
     spec: OutputSpec
     descriptor: Descriptor | None  # the manifest or index as written or pushed; None for a rootfs

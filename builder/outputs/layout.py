@@ -12,10 +12,11 @@ tars, so ``Layers`` name blobs by diff_id, as docker's do.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from grammar import record
 from registry_client import ContentStore, Descriptor, Index, Manifest, MediaType, Reference, parse_manifest
 
 from builder.outputs.archive import ArchiveWriter, copy_file_atomically, output_stream
@@ -27,7 +28,7 @@ DOCUMENT_TYPES = frozenset({MediaType.OCI_INDEX, MediaType.OCI_MANIFEST, MediaTy
                              MediaType.DOCKER_MANIFEST})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayoutImage:
     """One image to write: a manifest or index in the content store, and its names."""
 

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 
 from builder.errors import UsageError
 from builder.image.compression import CODECS, GZIP, Compression
+from grammar import record
 
 LOCAL, TAR, OCI, DOCKER, IMAGE, REGISTRY = "local", "tar", "oci", "docker", "image", "registry"
 TYPES = (LOCAL, TAR, OCI, DOCKER, IMAGE)
 STDOUT = "-"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutputSpec:
     type: str
     dest: str | None = None

@@ -20,15 +20,16 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from grammar import record
 
 RECORD_VERSION = 2
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Replay:
     image_id: str
     manifest_digest: str

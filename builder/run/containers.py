@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from builder.baseimage import image_base
 from builder.errors import UsageError
 from builder.layers import temporary_key
 from builder.services import Services
+from grammar import record
 from registry_client import Platform, RegistryClient
 from runtime import BindMount, ExitStatus, Limits, ProcessSpec, Stdio, run
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunOptions:
     command: tuple[str, ...] = ()  # replaces the image's CMD
     entrypoint: str | None = None  # replaces the image's ENTRYPOINT ("" clears it)

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,14 @@ from builder.context.local import BuildContext
 from builder.copy.scoped_path import resolve_in_root
 from builder.errors import BuildError
 from builder.replay.journal import BuildJournal
-from grammar import RunMount
+from grammar import RunMount, record
 from runtime import BindMount, mounted
 
 SECRETS_DIR = "/run/secrets"
 SSH_SOCKET = "/run/buildkit/ssh_agent.0"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MountSources:
     """What mounts may read: the context, stages and images (as mounts of committed snapshots)."""
 
@@ -65,7 +65,7 @@ def two_keys(material_of: MaterialOf,
     return material, lambda: material_of(sources)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PreparedMounts:
     binds: tuple[BindMount, ...]
     env: tuple[tuple[str, str], ...]  # secret env= and SSH_AUTH_SOCK

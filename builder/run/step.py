@@ -5,11 +5,10 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from builder.errors import BuildError
 from builder.run.mounts import MountSources, PreparedMounts, prepare_mounts
-from grammar import ExecForm, Run
+from grammar import ExecForm, Run, record
 from runtime import BindMount, ContainerControl, ContainerError, ProcessSpec, run
 
 SANDBOX_HOSTNAME = "buildkitsandbox"
@@ -25,7 +24,7 @@ class StepFailed(BuildError):
         self.exit_code = exit_code
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunCommand:
     argv: tuple[str, ...]
     script: tuple[str, str] | None = None  # (name, content): a shebang heredoc run from /dev/pipes
@@ -60,7 +59,7 @@ def _is_single_marker(text: str, name: str) -> bool:
     return rest == name and " " not in word[2:].strip()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunRequest:
     command: RunCommand
     env: tuple[tuple[str, str], ...]
