@@ -199,22 +199,16 @@ def _write_regular(writer: _LayerWriter, path: str, st: os.stat_result, source: 
     """A regular file's full entry: copied from the previous layer blob when it may be, else header and data."""
     size = st.st_size
     padding = -size % BLOCK
-    if writer.xattrs_checked:
-        # A file that is an inode of the previous layer has no xattrs (``PreviousLayer.xattrs_checked``):
-        # its header needs no capability lookup.
-        block = header(path, REGTYPE, mode, st.st_uid, st.st_gid, size, mtime)
-        length = len(block) + size + padding
-        old_offset = writer.reuse_offset(path, st, block, length)
-        if old_offset is not None:
-            if index is not None:
-                index[path] = (writer.offset, length, len(block), st.st_dev, st.st_ino, st.st_mtime_ns)
-            writer.reuse(ReusedEntry(old_offset, length, block, source, size, path))
-            return
-    block = header(path, REGTYPE, mode, st.st_uid, st.st_gid, size, mtime, "", 0, 0, _capability(source))
+    # A file that is an inode of the previous layer has no xattrs (``PreviousLayer.xattrs_checked``): its
+    # header needs the capability lookup only if the entry cannot be copied and is written afresh.
+    capability = None if writer.xattrs_checked else _capability(source)
+    block = header(path, REGTYPE, mode, st.st_uid, st.st_gid, size, mtime, "", 0, 0, capability)
+    old_offset = writer.reuse_offset(path, st, block, len(block) + size + padding)
+    if old_offset is None and writer.xattrs_checked and (capability := _capability(source)):
+        block = header(path, REGTYPE, mode, st.st_uid, st.st_gid, size, mtime, "", 0, 0, capability)
     length = len(block) + size + padding
     if index is not None:
         index[path] = (writer.offset, length, len(block), st.st_dev, st.st_ino, st.st_mtime_ns)
-    old_offset = None if writer.xattrs_checked else writer.reuse_offset(path, st, block, length)
     if old_offset is not None:
         writer.reuse(ReusedEntry(old_offset, length, block, source, size, path))
         return
