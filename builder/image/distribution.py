@@ -78,17 +78,25 @@ class _StoreOpener:
         self._open_store = open_store
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._started = False
         self._store: ImageStore | None = None
         self._error: BaseException | None = None
 
+    @classmethod
+    def ready(cls, store: ImageStore) -> _StoreOpener:
+        """An opener of a store that is already open: no thread to start."""
+        opener = cls(lambda: store)
+        opener._store, opener._started = store, True
+        return opener
+
     def start(self) -> None:
-        if self._thread is not None:  # the usual case, without the lock
+        if self._started:  # the usual case, without the lock
             return
         with self._lock:
-            if self._thread is None:
+            if not self._started:
                 thread = threading.Thread(target=self._open, name="pybuild-open-store", daemon=True)
                 thread.start()
-                self._thread = thread
+                self._thread, self._started = thread, True
 
     def _open(self) -> None:
         try:
@@ -115,16 +123,20 @@ class _StoreOpener:
 def pull_image(store: ImageStore, ref: str | Reference, *, client: RegistryClient,
                platform: Platform | None = None, emit: EventSink = ignore_event) -> PullResult:
     """Pull ``ref`` for ``platform`` (default: this host) and tag it in ``store``."""
-    return pull_into(store.root, ref, client=client, platform=platform, emit=emit, open_store=lambda: store)
+    return _pull(store.root, ref, client, _StoreOpener.ready(store), platform, emit)
 
 
 def pull_into(root: Path, ref: str | Reference, *, client: RegistryClient, open_store: Callable[[], ImageStore],
               platform: Platform | None = None, emit: EventSink = ignore_event) -> PullResult:
     """``pull_image`` into the store at ``root``, which ``open_store`` opens while the blobs download."""
+    return _pull(root, ref, client, _StoreOpener(open_store), platform, emit)
+
+
+def _pull(root: Path, ref: str | Reference, client: RegistryClient, opener: _StoreOpener,
+          platform: Platform | None, emit: EventSink) -> PullResult:
     name = parse_reference(ref) if isinstance(ref, str) else ref
     text = str(name)
     emit(PullStarted(text))
-    opener = _StoreOpener(open_store)
     relay = _ProgressRelay(lambda p: PullProgress(text, str(p.digest), p.media_type, p.done, p.total,
                                                   p.cached, p.finished), emit, on_first=opener.start)
     with lease(root):
