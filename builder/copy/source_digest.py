@@ -88,8 +88,12 @@ class FileDigests:
             for node in missing:
                 table.store(node.relpath, _signature(node.st), hashed[node.relpath], started)
             found.update(hashed)
-            table.save()
         return found
+
+    def save(self) -> None:
+        """Write the table if this build added to it (``SourceViews.close``, at the end of the build)."""
+        if self._table is not None:
+            self._table.save()  # writes only if something was added
 
 
 def _signature(st: os.stat_result) -> tuple[int, int, int, int, int, int]:

@@ -89,15 +89,20 @@ class SourceViews:
         digest = self._digests.get(memo)
         if digest is None:
             with self._hashing:
-                snapshotter = self._services.snapshotter
-                key = temporary_key("source")
-                try:
-                    with mounted(snapshotter.view(key, source.snapshot())) as root:
-                        digest = selection_digest(SourceRoot(root, name=ref), selection, self._files)
-                finally:
-                    snapshotter.remove(key)
-            self._digests.put(memo, digest)
+                digest = self._digests.get(memo)  # another stage may have hashed it while we waited
+                if digest is None:
+                    digest = self._hash_selection(ref, source, selection)
+                    self._digests.put(memo, digest)
         return f"content:{digest}"
+
+    def _hash_selection(self, ref: str, source: ResolvedSource, selection: Selection) -> str:
+        snapshotter = self._services.snapshotter
+        key = temporary_key("source")
+        try:
+            with mounted(snapshotter.view(key, source.snapshot())) as root:
+                return selection_digest(SourceRoot(root, name=ref), selection, self._files)
+        finally:
+            snapshotter.remove(key)
 
     def _resolve(self, ref: str) -> ResolvedSource:
         stage = self._dockerfile.stage_by_ref(ref)
@@ -109,6 +114,7 @@ class SourceViews:
         return ResolvedSource(lambda: snapshot, identity, chain)
 
     def close(self) -> None:
+        self._files.save()  # once per build: the table may hold 200k entries
         for key in self._keys:
             self._services.snapshotter.remove(key)
         self._keys.clear()
