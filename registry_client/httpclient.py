@@ -24,7 +24,7 @@ from functools import cache
 from typing import TYPE_CHECKING, BinaryIO, Iterator, Mapping
 
 from .errors import RegistryError
-from .proxies import ProxySettings
+from .proxies import ProxySettings, proxy_address
 from .tls import HostTLS, adapter_class
 
 if TYPE_CHECKING:
@@ -55,8 +55,9 @@ def _failures() -> tuple[type[BaseException], ...]:
     return (requests.RequestException, urllib3.exceptions.HTTPError)
 
 
-def _innermost(exc: BaseException) -> BaseException:
-    """The error under requests' and urllib3's wrappers (MaxRetryError, ProtocolError...)."""
+def _error_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the errors under requests' and urllib3's wrappers (MaxRetryError, ProtocolError...)."""
+    yield exc
     for _ in range(8):
         nested = getattr(exc, "reason", None)
         if not isinstance(nested, BaseException):
@@ -64,9 +65,15 @@ def _innermost(exc: BaseException) -> BaseException:
         if nested is None and isinstance(exc.__cause__, OSError):
             nested = exc.__cause__  # NewConnectionError from ECONNREFUSED, a timeout...
         if nested is None:
-            break
+            return
         exc = nested
-    return exc
+        yield exc
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The error under requests' and urllib3's wrappers."""
+    *_, innermost = _error_chain(exc)
+    return innermost
 
 
 def _failure(exc: BaseException, url: str, proxy: str | None) -> ConnectionFailed:
@@ -90,20 +97,8 @@ def _failed_at_proxy(exc: BaseException, reason: BaseException) -> bool:
 
     if str(reason).startswith("Tunnel connection failed"):  # http.client's CONNECT answered non-2xx
         return True
-    for _ in range(8):
-        if isinstance(exc, (requests.exceptions.ProxyError, urllib3.exceptions.ProxyError)):
-            return True
-        nested = getattr(exc, "reason", None)
-        exc = nested if isinstance(nested, BaseException) else next(
-            (arg for arg in exc.args if isinstance(arg, BaseException)), None)  # type: ignore[assignment]
-        if exc is None:
-            return False
-    return False
-
-
-def proxy_address(proxy: str) -> str:
-    """``host:port`` of a proxy URL, without the ``user:password@`` it may carry."""
-    return urllib.parse.urlsplit(proxy).netloc.rpartition("@")[2]
+    proxy_errors = (requests.exceptions.ProxyError, urllib3.exceptions.ProxyError)
+    return any(isinstance(error, proxy_errors) for error in _error_chain(exc))
 
 
 class HTTPClient:

@@ -117,3 +117,8 @@ def _no_proxy_entry(text: str) -> _NoProxyEntry:
         host = host[1:]
     match_host = not host.startswith(".")
     return _NoProxyEntry(host if host.startswith(".") else f".{host}", port, match_host)
+
+
+def proxy_address(proxy: str) -> str:
+    """``host:port`` of a proxy URL, without the ``user:password@`` it may carry."""
+    return urllib.parse.urlsplit(proxy).netloc.rpartition("@")[2]

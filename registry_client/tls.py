@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import TransportError
+from .proxies import proxy_address
 
 if TYPE_CHECKING:
     import ssl
@@ -215,7 +216,7 @@ def adapter_class() -> type:
             if proxy not in self.proxy_manager and proxy.lower().startswith("https:"):
                 # TLS to the proxy itself: for CONNECT tunnels (proxy_ssl_context) and for plain-HTTP
                 # requests it forwards (ssl_context of its pool; an https target's pool has its own).
-                context = self._tls.proxy_context(urllib.parse.urlsplit(proxy).netloc.rpartition("@")[2])
+                context = self._tls.proxy_context(proxy_address(proxy))
                 kwargs.update(proxy_ssl_context=context, ssl_context=context)
             return super().proxy_manager_for(proxy, blocksize=UPLOAD_BLOCK, **kwargs)
 
