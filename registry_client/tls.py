@@ -174,17 +174,13 @@ class HostTLS:
         self.host = host
         self._certs_dirs = certs_dirs
         self._own = certs_d_contexts(host, certs_dirs)  # now: a broken certs.d fails at once
-        self._proxies: dict[str, ssl.SSLContext] = {}
-        self._lock = threading.Lock()
 
     def proxy_context(self, netloc: str) -> ssl.SSLContext:
         """The context of TLS to an ``https://`` proxy at ``netloc``: always verified (listing a
         registry as insecure says nothing about the proxy), against the system's CAs plus those
-        in ``certs.d/<proxy host:port>/``, whose client certificates it presents too."""
-        with self._lock:
-            if netloc not in self._proxies:
-                self._proxies[netloc] = (certs_d_contexts(netloc, self._certs_dirs) or default_contexts()).verifying
-            return self._proxies[netloc]
+        in ``certs.d/<proxy host:port>/``, whose client certificates it presents too. Asked once
+        per proxy: the adapter keeps the proxy's pool manager."""
+        return (certs_d_contexts(netloc, self._certs_dirs) or default_contexts()).verifying
 
     def contexts(self, netloc: str) -> ContextPair:
         return self._own if self._own is not None and netloc == self.host else default_contexts()
