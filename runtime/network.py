@@ -52,7 +52,6 @@ from runtime.state import DEFAULT_STATE_ROOT
 
 BRIDGE = "pybuild0"
 SUBNET = ipaddress.ip_network("10.213.0.0/16")
-GATEWAY = next(SUBNET.hosts())
 NFT_TABLE = "pybuild"
 CONTAINER_IFNAME = "eth0"
 NETWORK_STATE = os.path.join(DEFAULT_STATE_ROOT, "network")
@@ -241,7 +240,7 @@ def _ensure_bridge_and_nat(bridge: BridgeNetwork) -> None:
     one netlink round trip; pyroute2 and ``nft`` only come in for what is missing."""
     if not _link_exists(bridge.ifname):
         _create_bridge(bridge)
-    if not _table_exists(bridge.nft_table):
+    if not table_exists(bridge):
         _nft(_nat_rules(bridge))
     with open("/proc/sys/net/ipv4/ip_forward", "r+") as handle:
         if handle.read().strip() != "1":
@@ -301,15 +300,11 @@ def _nft(script: str, check: bool = True) -> int:
     return result.returncode
 
 
-def _table_exists(name: str) -> bool:
-    try:
-        return nft_table_exists(name)
-    except OSError:  # no nf_tables netlink: ask nft
-        return _nft(f"list table ip {name}", check=False) == 0
-
-
 def table_exists(bridge: BridgeNetwork = DEFAULT_BRIDGE) -> bool:
-    return _table_exists(bridge.nft_table)
+    try:
+        return nft_table_exists(bridge.nft_table)
+    except OSError:  # no nf_tables netlink: ask nft
+        return _nft(f"list table ip {bridge.nft_table}", check=False) == 0
 
 
 def lease_holders(bridge: BridgeNetwork = DEFAULT_BRIDGE) -> list[str]:

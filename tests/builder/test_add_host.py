@@ -11,7 +11,7 @@ from test_build_e2e import run_build
 from builder.commands.building import parse_add_hosts
 from builder.errors import UsageError
 from builder.events import StepCached
-from runtime.network import GATEWAY
+from runtime.network import DEFAULT_BRIDGE
 from tests.support.images import flatten
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def test_run_sees_the_extra_hosts_and_only_names_change_the_cache_key(built_root
     run_build(built_root, tmp_path, dockerfile, tags=("addhost:one",), extra_hosts=hosts)
     lines = (flatten(built_root, "addhost:one", tmp_path / "one") / "hosts.txt").read_text().splitlines()
     assert lines[0] == "127.0.0.1\tlocalhost buildkitsandbox"
-    assert lines[-3:] == ["10.1.2.3\tdb", f"{GATEWAY}\tgw", "fd00::7\tv6"]
+    assert lines[-3:] == ["10.1.2.3\tdb", f"{DEFAULT_BRIDGE.gateway}\tgw", "fd00::7\tv6"]
 
     events: list = []  # another address for the same names: BuildKit blanks addresses in the key
     run_build(built_root, tmp_path, dockerfile, events, extra_hosts=(("db", "10.9.9.9"), *hosts[1:]))
