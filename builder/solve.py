@@ -132,13 +132,15 @@ def _build(request: BuildRequest, services: Services) -> BuildResult:
     finals: dict[int, StageState] = {}
     explain = open_explainer(services, request)
     progress = _Progress(explain=explain)
+    remote_files = RemoteFiles(services.root / "cache" / "http")  # ADD's URLs and http named contexts alike
     named = NamedContextResolver(request.named_contexts, services, pull=request.pull, registry=request.registry,
                                  use_cache=not request.no_cache, source_date_epoch=request.source_date_epoch,
-                                 next_step_id=lambda: _take_step_id(progress), platform=platform)
+                                 next_step_id=lambda: _take_step_id(progress), remote_files=remote_files,
+                                 platform=platform)
     views = SourceViews(services, dockerfile, finals, _image_snapshots(request, services, platform, named))
     complete = False
     try:
-        sources = _mount_sources(request, services, views)
+        sources = _mount_sources(request, services, views, remote_files)
         explain.use_context(sources.context)
         replaced = replaced_stages(named, {sp.stage.index: sp.stage.name for sp in plan.stages})
         wanted = stages_to_build(plan.target, {sp.stage.index: sp.needs for sp in plan.stages}, replaced)
@@ -292,7 +294,8 @@ def _parse_time(text: str | None) -> float:
         return 0.0
 
 
-def _mount_sources(request: BuildRequest, services: Services, views: SourceViews) -> MountSources:
+def _mount_sources(request: BuildRequest, services: Services, views: SourceViews,
+                   remote_files: RemoteFiles) -> MountSources:
     from builder.cache.settings import load_cache_settings
 
     context = BuildContext.load(request.context, request.source.path, services.root / "cache" / "context",
@@ -306,7 +309,7 @@ def _mount_sources(request: BuildRequest, services: Services, views: SourceViews
         source_digest=views.selection_identity,
         source_layers=views.selection_layers,
         journal=services.journal,
-        remote_files=RemoteFiles(services.root / "cache" / "http"),
+        remote_files=remote_files,
     )
 
 

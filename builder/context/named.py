@@ -40,6 +40,7 @@ from grammar import record
 from registry_client import Descriptor, Digest, History, Platform, RegistryClient, RegistryError, parse_reference
 
 if TYPE_CHECKING:
+    from builder.copy.remote_files import FetchedFile, RemoteFiles
     from builder.copy.sources import SourceRoot
 
 LOCAL, IMAGE, OCI_LAYOUT, GIT, HTTP = "local", "docker-image", "oci-layout", "git", "http"
@@ -126,8 +127,10 @@ class NamedContextResolver:
 
     def __init__(self, contexts: Mapping[str, NamedContext], services: Services, *, pull: bool,
                  registry: Callable[[], RegistryClient], use_cache: bool, source_date_epoch: int | None,
-                 next_step_id: Callable[[], int], platform: Platform | None = None) -> None:
+                 next_step_id: Callable[[], int], remote_files: RemoteFiles,
+                 platform: Platform | None = None) -> None:
         self._contexts = contexts
+        self._remote_files = remote_files  # the build's: an ADD of the same URL asks the server no second time
         self._platform = platform  # the build's target platform, for ``NAME::PLATFORM`` contexts
         self._services = services
         self._pull = pull
@@ -175,28 +178,36 @@ class NamedContextResolver:
             descriptor = import_oci_layout(self._services, context.value, context.selector, context.name)
             return stored_base(self._services, self._services.images.image(descriptor, platform), platform)
         if context.kind == HTTP:
-            directory, last_modified = self._download(context)
-            return self._directory_base(context, directory, platform, title=context.value,
-                                        extra={"last_modified": last_modified})
+            return self._download_base(context, platform)
+        from builder.context.local import BuildContext
+
         directory = context.value
         if context.kind == GIT:
             directory = self._checkout(context)
-        return self._directory_base(context, directory, platform)
+        local = BuildContext.load(directory, None, self._services.root / "cache" / "context")
+        return self._layer_base(context, local.source(), local.digest_of([""]), platform, title=f"load {directory}")
 
-    def _download(self, context: NamedContext) -> tuple[str, str]:
-        """A directory holding the download of ``context``'s URL as ``context``; its Last-Modified."""
+    def _download_base(self, context: NamedContext, platform: Platform) -> BaseImage:
+        """The layer holding the download of ``context``'s URL as ``/context``."""
+        from builder.copy.sources import SourceRoot
+
+        fetched = self._fetch(context)
+        where = self._scratch.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-named-http-"))
+        replace(fetched, name=_HTTP_FILE_NAME).stage(where)
+        # One file of fixed name, mode and owner: its digest and Last-Modified (the mtime) say all the
+        # layer holds, so the download is not hashed a second time. Read as a context directory (0:0).
+        return self._layer_base(context, SourceRoot(where, from_context=True), fetched.digest, platform,
+                                title=context.value, extra={"last_modified": fetched.last_modified or ""})
+
+    def _fetch(self, context: NamedContext) -> FetchedFile:
         from builder.copy.errors import DownloadError
-        from builder.copy.remote_files import RemoteFiles
         from builder.errors import BuildError
 
         try:  # the http cache ADD uses: an ETag revalidates instead of downloading again
-            fetched = RemoteFiles(self._services.root / "cache" / "http").fetch(context.value)
+            return self._remote_files.fetch(context.value)
         except DownloadError as exc:
             raise BuildError(f"--build-context {context.name}: failed to load {context.value}: "
                              f"{str(exc).removeprefix(context.value + ': ')}") from None
-        where = self._scratch.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-named-http-"))
-        replace(fetched, name=_HTTP_FILE_NAME).stage(where)
-        return where, fetched.last_modified or ""
 
     def _checkout(self, context: NamedContext) -> str:
         from builder.context.fetch import fetch_git_context
@@ -204,10 +215,9 @@ class NamedContextResolver:
         where = self._scratch.enter_context(tempfile.TemporaryDirectory(prefix="pybuild-named-git-"))
         return fetch_git_context(context.value, where)
 
-    def _directory_base(self, context: NamedContext, directory: str, platform: Platform, *, title: str = "",
-                        extra: Mapping[str, str] = MappingProxyType({})) -> BaseImage:
-        """One layer holding the directory (its ``.dockerignore`` applied), cached by content (and ``extra``)."""
-        from builder.context.local import BuildContext
+    def _layer_base(self, context: NamedContext, source: SourceRoot, content: str, platform: Platform, *,
+                    title: str, extra: Mapping[str, str] = MappingProxyType({})) -> BaseImage:
+        """One layer holding ``source``, cached by its ``content`` digest (and ``extra``)."""
         from builder.events import StepFinished, StepStarted
         from builder.frontend.scope import StageScope
         from builder.image.config import start_stage
@@ -215,16 +225,15 @@ class NamedContextResolver:
         from builder.steps import history_time
 
         services = self._services
-        local = BuildContext.load(directory, None, services.root / "cache" / "context")
-        material = {"op": "named-context", "name": context.name, "content": local.digest_of([""]), **extra}
+        material = {"op": "named-context", "name": context.name, "content": content, **extra}
         empty = scratch(platform)
         state = StageState(start_stage(empty.config), StageScope.from_image_env(()), (), None, empty.key)
         step_id = self._next_step_id()
         started = time.monotonic()
-        services.emit(StepStarted(step_id, f"[context {context.name}] {title or 'load ' + directory}"))
+        services.emit(StepStarted(step_id, f"[context {context.name}] {title}"))
 
         def execute(mounts: list[Any]) -> None:
-            _copy_directory(local.source(), mounts)
+            _copy_directory(source, mounts)
 
         state, added = layer_step(services, state, material, execute,
                                   StepOptions(step_id, self._use_cache, self._epoch))

@@ -35,12 +35,14 @@ class Site:
         self.pages: dict[str, bytes] = {"/src.tar.gz": _tar_of({"app/main.txt": "main v1"}),
                                         "/notes.txt": b"plain notes\n"}
         self.url = ""
+        self.seen: list[str] = []  # the path of every request the server answered
 
 
 @pytest.fixture()
 def site() -> Iterator[Site]:
     served = Site()
-    with serving_pages(served.pages, {"Last-Modified": formatdate(LAST_MODIFIED, usegmt=True)}) as url:
+    with serving_pages(served.pages, {"Last-Modified": formatdate(LAST_MODIFIED, usegmt=True)},
+                       served.seen) as url:
         served.url = url
         yield served
 
@@ -114,3 +116,19 @@ def test_a_missing_page_fails_with_the_context_name_and_status(built_root: Path,
     err = capsys.readouterr().err
     assert "invalid response status 404" in err and "--build-context src" in err and "Traceback" not in err
 
+
+
+@privileged
+def test_an_add_of_the_context_url_shares_its_one_download(tmp_path: Path, site: Site) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    dockerfile = (f"FROM web AS whole\nFROM scratch\nCOPY --from=web /context /via-context\n"
+                  f"ADD {site.url}/notes.txt /via-add\nCOPY --from=whole / /whole/\n")
+    result = run_build(tmp_path / "root", context, dockerfile, [f"web={site.url}/notes.txt"])
+    assert site.seen == ["/notes.txt"]  # the named context and ADD: one request between them
+    tree = flatten(tmp_path / "root", result.image.image_id, tmp_path / "tree")
+    for path in ("via-context", "via-add", "whole/context"):
+        copied = tree / path
+        assert copied.read_bytes() == b"plain notes\n", path
+        assert copied.stat().st_mode & 0o7777 == 0o600 and copied.stat().st_uid == 0, path
+        assert copied.stat().st_mtime == LAST_MODIFIED, path

@@ -7,15 +7,21 @@ from __future__ import annotations
 import contextlib
 import http.server
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableSequence
 
 
 @contextlib.contextmanager
-def serving_pages(pages: Mapping[str, bytes], headers: Mapping[str, str] = {}) -> Iterator[str]:
-    """Serve ``pages`` (path -> body) with extra response ``headers``; yields ``http://127.0.0.1:PORT``."""
+def serving_pages(pages: Mapping[str, bytes], headers: Mapping[str, str] = {},
+                  seen: MutableSequence[str] | None = None) -> Iterator[str]:
+    """Serve ``pages`` (path -> body) with extra response ``headers``; yields ``http://127.0.0.1:PORT``.
+
+    ``seen``, when given, gets the path of every request, in order (what a test counts).
+    """
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if seen is not None:
+                seen.append(self.path)
             body = pages.get(self.path)
             if body is None:
                 self.send_error(404)
