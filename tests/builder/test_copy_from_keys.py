@@ -1,0 +1,97 @@
+"""The cache keys of ``COPY --from`` / ``RUN --mount from=`` steps, and what ``--explain`` says when they miss.
+
+The keys are pinned: they name cache entries that earlier builds (and exported caches) hold, so a
+change of how they are computed must be a deliberate schema change (``builder.cache.keys``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from builder.cache.explain import record_path
+from builder.cache.index import CacheIndex
+from builder.cache.keys import CacheKey, key_for
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import PlanRequest
+from builder.services import open_services
+from builder.solve import BuildRequest, build
+
+privileged = pytest.mark.privileged
+
+PINNED = """\
+FROM scratch AS files
+COPY . /
+
+FROM scratch
+COPY --from=files /a.txt /b
+COPY --from=files --exclude=*.log /d/ /e/
+"""
+# Computed before the --from material was reworked (SCHEMA 2): the same Dockerfile, context and platform.
+PINNED_KEYS = {  # content key (the step's key) -> fast key (its alias, naming the source by its layers)
+    "6e8989b7a19dd1bf9b6999637d1d8ecc24b38d68b6c71a8bd556415e90d62a4e":  # COPY --from=files /a.txt /b
+        "c14f8e19cfc2ee7b6f000a9ad2c434a3e66b749b270f95b18ee8a0ac6614f682",
+    "4a7c958b961b5cb709233948b294a06d47c15ace8c4fc679de0f4b8b86335218":  # COPY --from=files --exclude=*.log /d/ /e/
+        "ebdbf429230cf6dbfc8bd9660abe6f40c0f1c272c6a44c75eded814609d5dd21",
+}
+
+
+def _step_keys(root: Path) -> dict[str, str]:
+    """content key -> fast key of every fast-key alias in the root's cache index."""
+    return {entry.record.content_key: entry.key.hex for entry in CacheIndex(root).entries()
+            if entry.record.content_key is not None}
+
+
+@privileged
+def test_a_simple_copy_from_keeps_its_keys(tmp_path: Path) -> None:
+    context = _pinned_context(tmp_path)
+    root = tmp_path / "root"
+    build(BuildRequest(source=DockerfileSource("Dockerfile", None, PINNED), context=context,
+                       plan=PlanRequest(platform="linux/amd64"), source_date_epoch=0), open_services(root))
+    assert _step_keys(root) == PINNED_KEYS
+
+
+def _pinned_context(tmp_path: Path) -> Path:
+    """Files whose layer (made with SOURCE_DATE_EPOCH=0) has the same diff_id on every machine."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "d").mkdir()
+    for name, text in (("a.txt", "pinned\n"), ("d/x.txt", "kept\n"), ("d/y.log", "excluded\n")):
+        (context / name).write_text(text)
+        os.chmod(context / name, 0o644)
+        os.utime(context / name, (1_600_000_000, 1_600_000_000))
+    os.chmod(context / "d", 0o755)
+    os.utime(context / "d", (1_600_000_000, 1_600_000_000))
+    return context
+
+
+MOUNTED = """FROM scratch AS files
+COPY . /
+
+FROM busybox:local
+RUN --mount=type=bind,from=files,source=/d,target=/m cat /m/x.txt > /x
+"""
+PINNED_MOUNT_CONTENT = "content:sha256:932c8aa26a6015a1d27d23ce58504edc85d225f00f7285740e183dcecdfe6a8a"  # what the mounted files add to the RUN's key
+PINNED_MOUNT_LAYERS = "layers:dc38f2079010297cc8160ccb9542e1c7db537837ca90bf983155bbf2d548b003"  # the same files named by the source's layers (the fast key)
+
+
+@privileged
+def test_a_run_mount_from_a_stage_keeps_its_keys(built_root: Path, tmp_path: Path) -> None:
+    """The base image (busybox) differs between machines: the mount's part of the material is pinned."""
+    context = _pinned_context(tmp_path)
+    build(BuildRequest(source=DockerfileSource("Dockerfile", None, MOUNTED), context=context,
+                       plan=PlanRequest(platform="linux/amd64"), source_date_epoch=0), open_services(built_root))
+    (step,) = [s for s in _explain_steps(built_root, context) if s["material"].get("op") == "run"]
+    material = step["material"]
+    assert material["mounts"][0]["from"] == PINNED_MOUNT_CONTENT
+    assert key_for(CacheKey(step["parent"]), material).hex == step["key"]
+    fast = {**material, "mounts": [{**material["mounts"][0], "from": PINNED_MOUNT_LAYERS}]}
+    assert _step_keys(built_root)[step["key"]] == key_for(CacheKey(step["parent"]), fast).hex
+
+
+def _explain_steps(root: Path, context: Path) -> list[dict]:
+    """The steps the last build from ``context`` recorded for ``--explain`` (key, parent, material)."""
+    document = json.loads(record_path(root, f"stdin:{context}", "").read_text())
+    return document["steps"]
