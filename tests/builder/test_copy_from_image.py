@@ -1,0 +1,34 @@
+"""``COPY --from=IMAGE``: the image is resolved once per build, however many steps read it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import BASE_REPOSITORY
+from registry_commands_support import make_client
+
+from builder.events import PullStarted
+from builder.frontend.dockerfile import DockerfileSource
+from builder.frontend.plan import PlanRequest
+from builder.services import open_services
+from builder.solve import BuildRequest, build
+from tests.support.images import flatten
+
+pytestmark = pytest.mark.privileged
+
+
+def test_two_copies_from_one_image_resolve_it_once(tmp_path: Path, base_registry: str) -> None:
+    image = f"{base_registry}/{BASE_REPOSITORY}"
+    dockerfile = (f"FROM scratch\nCOPY --from={image} /bin/busybox /first\n"
+                  f"COPY --from={image} /bin/busybox /second\n")
+    context = tmp_path / "context"
+    context.mkdir()
+    root = tmp_path / "root"
+    events: list[object] = []
+    # --pull: every resolution asks the registry, and each is a pull the build reports.
+    result = build(BuildRequest(source=DockerfileSource("Dockerfile", None, dockerfile), context=context,
+                                plan=PlanRequest(), pull=True, registry=make_client),
+                   open_services(root, emit=events.append))
+    assert [event.ref for event in events if isinstance(event, PullStarted)] == [image]
+    tree = flatten(root, result.image.image_id, tmp_path / "tree")
+    assert (tree / "first").read_bytes() == (tree / "second").read_bytes() != b""
