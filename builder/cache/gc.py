@@ -45,7 +45,8 @@ def collect_if_needed(services: Services, policy: GcPolicy, now: float | None = 
         results.append(prune_locked(services, PrunePolicy(keep_storage=policy.keep_storage), now))
         after = storage_of(list(services.cache.entries()))
         services.cache.usage.reset(after, now)
-    pruned = [result for result in results if result.records or result.snapshots or result.blobs or result.downloads]
+    pruned = [result for result in results
+              if result.records or result.snapshots or result.blobs or result.downloads or result.selection_memos]
     return Collection(before, after, _combined(pruned) if pruned else None)
 
 
@@ -59,4 +60,4 @@ def _due(services: Services, policy: GcPolicy, now: float) -> bool:
 def _combined(results: list[PruneResult]) -> PruneResult:
     return PruneResult(sum(r.records for r in results), sum(r.snapshots for r in results),
                        sum(r.blobs for r in results), sum(r.reclaimed for r in results),
-                       sum(r.downloads for r in results))
+                       sum(r.downloads for r in results), sum(r.selection_memos for r in results))

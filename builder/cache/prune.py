@@ -5,6 +5,7 @@ import time
 
 from builder.cache.downloads import DownloadsPruned, prune_downloads
 from builder.cache.index import CacheEntry
+from builder.cache.selections import prune_selection_memos
 from builder.cache.sweep import delete_unneeded_blobs, exclusive, remove_snapshots, unrecorded_snapshots
 from builder.services import Services
 from grammar import record
@@ -24,6 +25,7 @@ class PruneResult:
     blobs: int
     reclaimed: int  # bytes of deleted blobs and downloads
     downloads: int = 0  # ADD-from-URL downloads removed
+    selection_memos: int = 0  # COPY --from content digests of layer chains nothing holds any more
 
 
 def storage_of(entries: list[CacheEntry]) -> int:
@@ -65,5 +67,6 @@ def prune_locked(services: Services, policy: PrunePolicy, now: float) -> PruneRe
     services.cache.usage.reset(storage_of(remaining), now)
     downloads = (prune_downloads(services.root, policy.unused_for, now) if policy.keep_storage is None
                  else DownloadsPruned(0, 0))  # keep-storage counts layers: downloads wait for until=
+    memos = prune_selection_memos(services, remaining)
     return PruneResult(len(removed), snapshots, collected.blobs, collected.bytes + downloads.reclaimed,
-                       downloads.files)
+                       downloads.files, memos)

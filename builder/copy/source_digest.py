@@ -15,21 +15,25 @@ rebuild matches.
 
 Hashing a large source is paid once per filesystem: ``SelectionDigests`` remembers each
 digest under the source's layer chain (diff_ids name content, so a chain that is seen
-again holds the same files), and ``FileDigests`` remembers file contents by inode, size
-and times, so the files an unchanged lower layer provides are not read again when only
-an upper layer changed.
+again holds the same files; ``pybuild cache prune`` drops the memos of chains no cache
+record or image holds any more: ``builder.cache.selections``), and ``FileDigests``
+remembers file contents by inode, size and times, so the files an unchanged lower layer
+provides are not read again when only an upper layer changed.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from builder.context.hashes import StatCache, now_ns, sha256_files
 from builder.copy.sources import SourceRoot, parents_selection, select_sources
+from builder.layers import chain_id
 from grammar import PatternMatcher, record
+from registry_client import Digest
 
 _ENTRY_LIMIT = 200_000  # file-content entries kept on disk before the table starts over (~25 MB)
 _EMPTY = "sha256:" + hashlib.sha256(b"").hexdigest()
@@ -192,7 +196,9 @@ def _xattrs(path: str) -> str:
 
 
 class SelectionDigests:
-    """Digests of selections, by (layer chain of the source, selection): one small file each.
+    """Digests of selections, by (layer chain of the source, selection): one small file each,
+    ``<directory>/<chain name>/<key>`` (``chain_name``), so that pruning finds a chain's memos
+    without reading them.
 
     A chain of diff_ids names a filesystem's content, so an entry never goes stale; a source
     seen again (a fully cached build, another instruction reading the same paths) is not
@@ -203,11 +209,11 @@ class SelectionDigests:
         self.directory = directory
         self._known: dict[str, str] = {}
 
-    def get(self, key: str) -> str | None:
+    def get(self, chain: Sequence[str], key: str) -> str | None:
         if key in self._known:
             return self._known[key]
         try:
-            text = (self.directory / key).read_text()
+            text = (self.directory / chain_name(chain) / key).read_text()
         except (FileNotFoundError, UnicodeDecodeError):
             return None
         if not (text.startswith("sha256:") and len(text) == 71):
@@ -215,9 +221,41 @@ class SelectionDigests:
         self._known[key] = text
         return text
 
-    def put(self, key: str, digest: str) -> None:
+    def put(self, chain: Sequence[str], key: str, digest: str) -> None:
         self._known[key] = digest
-        self.directory.mkdir(parents=True, exist_ok=True)
-        temporary = self.directory / f".{key}.{os.getpid()}.tmp"  # dot-named: swept if a build dies here
+        memos = self.directory / chain_name(chain)
+        memos.mkdir(parents=True, exist_ok=True)
+        # Written beside the chain directories, dot-named: the leftover sweep finds it if a build dies here.
+        temporary = self.directory / f".{key}.{os.getpid()}.tmp"
         temporary.write_text(digest)
-        os.replace(temporary, self.directory / key)
+        os.replace(temporary, memos / key)
+
+    def remove_chains_except(self, kept: Iterable[Sequence[str]]) -> int:
+        """Remove the memos of every chain but ``kept`` (and memos of the flat layout before chains); how many.
+
+        The caller holds the store's exclusive lock: no build writes a memo meanwhile.
+        """
+        names = {chain_name(chain) for chain in kept} | {chain_name(())}
+        removed = 0
+        for path in self.directory.iterdir() if self.directory.is_dir() else ():
+            if path.name.startswith(".") or path.name in names:
+                continue  # temp files are the leftover sweep's (a live build may be renaming one)
+            if path.is_dir():
+                removed += sum(1 for _ in path.iterdir())
+                shutil.rmtree(path, ignore_errors=True)
+            elif _is_memo_name(path.name):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def chain_name(chain: Sequence[str]) -> str:
+    """The directory of a chain's memos: the hex of its OCI ChainID; ``empty`` for no layers (scratch)."""
+    identity = None
+    for diff_id in chain:
+        identity = chain_id(identity, Digest.parse(diff_id))
+    return identity.partition(":")[2] if identity else "empty"
+
+
+def _is_memo_name(name: str) -> bool:
+    return len(name) == 64 and all(char in "0123456789abcdef" for char in name)

@@ -91,13 +91,13 @@ class SourceViews:
         if source.chain is None:
             return source.identity
         memo = _selection_memo(source.chain, selection)
-        digest = self._digests.get(memo)
+        digest = self._digests.get(source.chain, memo)
         if digest is None:
             with self._hashing:
-                digest = self._digests.get(memo)  # another stage may have hashed it while we waited
+                digest = self._digests.get(source.chain, memo)  # another stage may have hashed it while we waited
                 if digest is None:
                     digest = self._hash_selection(ref, source, selection)
-                    self._digests.put(memo, digest)
+                    self._digests.put(source.chain, memo, digest)
         return f"content:{digest}"
 
     def _hash_selection(self, ref: str, source: ResolvedSource, selection: Selection) -> str:
