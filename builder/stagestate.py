@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -11,6 +10,7 @@ from typing import Any
 from builder.cache.index import CacheRecord
 from builder.cache.keys import CacheKey, key_for
 from builder.cache.locks import key_locked
+from builder.cache.stepnames import parse_step_name, rerun_snapshot, step_snapshot
 from builder.events import StepCacheMiss, StepCached
 from builder.frontend.scope import StageScope
 from builder.image.config import StageConfig
@@ -27,6 +27,7 @@ from builder.layers import (
 from builder.services import Services
 from grammar import record
 from registry_client import Descriptor, Digest, History, ImageConfig, RegistryError
+from runtime import SnapshotError
 
 
 @record
@@ -133,64 +134,107 @@ def _layer_step(services: Services, state: StageState, material: dict[str, Any],
     except BaseException:
         services.snapshotter.remove(active)
         raise
-    earlier = services.cache.get(key) if not options.use_cache else None  # a --no-cache re-run replaces it
-    name = _result_name(services, key, earlier)
-    with _publishing(services, key, name, claimed=options.use_cache):
-        committed = commit_layer(services.snapshotter, services.store, active, parent, name,
-                                 options.source_date_epoch, lineage)
-        committed = _same_as_earlier(services, key, committed, earlier)
+    with _publishing(services, key, claimed=options.use_cache):
+        replaced = services.cache.get(key)  # read under the lock: a concurrent re-run may have replaced it
+        earlier = replaced if not options.use_cache else None  # a --no-cache re-run replaces it
+        committed = commit_layer(services.snapshotter, services.store, active, parent,
+                                 _result_name(services, key, earlier), options.source_date_epoch, lineage)
         diff_id = str(committed.layer.diff_id) if committed.layer else None
         chain = tuple(str(d) for d in state.config.diff_ids) + ((diff_id,) if diff_id else ())
+        committed = _same_as_earlier(services, committed, chain, earlier)
         record = CacheRecord(committed.snapshot or "", diff_id, committed.size, time.time(),
                              state.key.hex, chain)
+        standing_on = services.cache.used.get(key.hex)  # this build's own use of the key, before the put
         services.cache.put(key, record)
+        _drop_replaced(services, key, replaced, record, standing_on)
     state = replace(state, materialized=committed.snapshot or None, pending=None)
     return _with_record(services, state, key, record), diff_id is not None
-
-
-def step_snapshot(key: CacheKey) -> str:
-    """The snapshot name of a step's result: derived from the key, so any build can rebuild it."""
-    return f"step-{key.hex}"
 
 
 def _result_name(services: Services, key: CacheKey, earlier: CacheRecord | None) -> str:
     """Where a run commits its result: ``step_snapshot(key)``, unless a --no-cache re-run finds it taken.
 
     The snapshot there holds an earlier run's files, which may differ (a download, a timestamp):
-    the next steps and ``COPY --from`` must read this run's, so it gets a name of its own, which its
-    record names (``_with_record`` follows it) and which, being ``step-<hex>``, the snapshot sweeps
-    drop once no record names it.
+    the next steps and ``COPY --from`` must read this run's, so it gets a name of its own,
+    ``step-<key>-r<n>``, which its record names (``_with_record`` follows it). The caller holds the
+    key's lock, under which every re-run of the key is named: the first free number after the
+    earlier run's is this run's.
     """
     name = step_snapshot(key)
     if earlier is None and not snapshot_exists(services.snapshotter, name):
         return name
-    return step_snapshot(key_for(key, {"op": "rerun", "at": time.time_ns(), "pid": os.getpid()}))
+    earlier_step = parse_step_name(earlier.snapshot) if earlier is not None else None
+    number = (earlier_step.rerun or 0) + 1 if earlier_step is not None else 1
+    while snapshot_exists(services.snapshotter, rerun_snapshot(key, number)):  # a killed re-run's leftover
+        number += 1
+    return rerun_snapshot(key, number)
 
 
 @contextlib.contextmanager
-def _publishing(services: Services, key: CacheKey, name: str, *, claimed: bool) -> Iterator[None]:
-    """Hold the lock the start-up sweep respects for snapshot ``name`` until its record is written.
+def _publishing(services: Services, key: CacheKey, *, claimed: bool) -> Iterator[None]:
+    """Hold ``key``'s lock from naming the step's snapshot until its record is written.
 
-    The sweep removes a ``step-<hex>`` snapshot no record names unless ``<hex>``'s key lock is
-    held (``builder.cache.leftovers``). A cached miss holds its key's lock already (``_claimed``);
-    a --no-cache run holds none, and a re-run's own name is no key anybody locks.
+    The start-up sweep removes a step snapshot its key's record does not keep unless that key's
+    lock is held (``builder.cache.leftovers``). A cached miss holds the lock already (``_claimed``);
+    a --no-cache run takes it here, which also gives concurrent re-runs of the key distinct names.
     """
-    if claimed and name == step_snapshot(key):
+    if claimed:
         yield
         return
-    with key_locked(services.root, CacheKey(name.removeprefix("step-"))):
+    with key_locked(services.root, key):
         yield
 
 
-def _same_as_earlier(services: Services, key: CacheKey, committed: CommittedLayer,
+def _same_as_earlier(services: Services, committed: CommittedLayer, chain: tuple[str, ...],
                      earlier: CacheRecord | None) -> CommittedLayer:
-    """A re-run that made the very layer the earlier run made keeps the earlier snapshot, not a copy."""
-    name = step_snapshot(key)
-    if earlier is None or committed.layer is None or committed.snapshot == name \
-            or str(committed.layer.diff_id) != earlier.diff_id or not snapshot_exists(services.snapshotter, name):
+    """A re-run that made the very filesystem the earlier run made keeps the earlier snapshot, not a copy.
+
+    The whole layer chain must match, not only the new layer: the same layer on the files of
+    another run of the steps below is another filesystem.
+    """
+    if earlier is None or committed.layer is None or committed.snapshot == earlier.snapshot \
+            or earlier.chain != chain or parse_step_name(earlier.snapshot) is None \
+            or not snapshot_exists(services.snapshotter, earlier.snapshot):
         return committed
     services.snapshotter.remove(committed.snapshot, background=True)
-    return replace(committed, snapshot=name)
+    return replace(committed, snapshot=earlier.snapshot)
+
+
+def _drop_replaced(services: Services, key: CacheKey, replaced: CacheRecord | None, record: CacheRecord,
+                   standing_on: CacheRecord | None) -> None:
+    """Remove the re-run snapshot ``record`` took the place of (key lock held): re-runs do not pile up.
+
+    ``step-<key>`` stays (the sweeps keep it while the key has a record). So does a snapshot this
+    build stands on (two stages with the same step: the next start's sweep takes it) and one that
+    has children (``SnapshotError``). The replaced snapshot of the step before usually had one, the
+    snapshot removed here: with it gone, so are superseded re-runs' snapshots below it, so the
+    next start finds nothing to walk the records for.
+    """
+    if replaced is None or replaced.snapshot in (record.snapshot, step_snapshot(key)) \
+            or parse_step_name(replaced.snapshot) is None \
+            or (standing_on is not None and standing_on.snapshot == replaced.snapshot):
+        return
+    name: str | None = replaced.snapshot
+    while name is not None:
+        try:
+            parent = services.snapshotter.stat(name).parent
+            services.snapshotter.remove(name, background=True)
+        except SnapshotError:
+            return  # it has children: the sweeps take it after them
+        name = parent if parent is not None and _superseded_rerun(services, parent) else None
+
+
+def _superseded_rerun(services: Services, name: str) -> bool:
+    """A re-run's snapshot that its key's record no longer names and this build does not stand on.
+
+    No publisher can be about to record it: a re-run's name is never chosen twice.
+    """
+    step = parse_step_name(name)
+    if step is None or step.rerun is None:
+        return False
+    current = services.cache.get(CacheKey(step.key_hex))
+    used = services.cache.used.get(step.key_hex)
+    return (current is None or current.snapshot != name) and (used is None or used.snapshot != name)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ A layer step's cache key (``keys``) chains its parent's key with the step's mate
 - ``keys``: ``CacheKey`` and ``key_for(parent, material)``;
 - ``index``: ``CacheIndex`` of ``CacheRecord`` files under ``<root>/cache/keys/``;
 - ``locks``: per-key locks, so two builds sharing a root run an identical step once;
+- ``stepnames``: the names of step snapshots (``step-<key>``, a re-run's ``step-<key>-r<n>``);
 - ``leftovers``: what killed builds leave behind, swept at every start;
 - ``settings``: the ``gc`` and ``cache`` keys of ``config.json``;
 - ``usage``: the running size estimate that keeps the after-build GC check cheap;

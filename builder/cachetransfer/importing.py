@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 
+from builder.cache.stepnames import step_snapshot
 from builder.cachetransfer.document import CachedLayer, CacheDocument
 from builder.cachetransfer.exporting import RegistryFactory, default_registry
 from builder.cachetransfer.ocidir import read_cache
@@ -30,7 +31,6 @@ from builder.cachetransfer.specs import LOCAL, CacheSpec, TransferReport
 from builder.events import BuildWarning
 from builder.layers import UNCOMPRESSED_LAYER
 from builder.services import Services
-from builder.stagestate import step_snapshot
 from registry_client import ContentStore, Descriptor, Digest, DigestMismatch, NotFound, open_uncompressed
 
 _CHUNK = 1 << 20

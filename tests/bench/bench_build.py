@@ -30,14 +30,19 @@ def pybuild(root: Path, context: Path, *extra: str, env: dict[str, str] | None =
     return time.perf_counter() - start
 
 
+def ten_runs_in(work: Path) -> tuple[Path, Path]:
+    """A state root holding ``busybox:local`` under ``work``, and a context with the 10-RUN Dockerfile."""
+    root = work / "root"
+    import_busybox(root, busybox_tarball(work))
+    context = work / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(TEN_RUNS)
+    return root, context
+
+
 def main(repeats: int = 7) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        root = work / "root"
-        import_busybox(root, busybox_tarball(work))
-        context = work / "ctx"
-        context.mkdir()
-        (context / "Dockerfile").write_text(TEN_RUNS)
+        root, context = ten_runs_in(Path(tmp))
         cold = [pybuild(root, context, "--no-cache") for _ in range(3)]
         pybuild(root, context)
         cached = [pybuild(root, context) for _ in range(repeats)]
