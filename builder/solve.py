@@ -306,8 +306,7 @@ def _mount_sources(request: BuildRequest, services: Services, views: SourceViews
         secrets=request.secrets,
         ssh_sockets=request.ssh,
         source_view=views,
-        source_digest=views.selection_identity,
-        source_layers=views.selection_layers,
+        source_keys=views,
         journal=services.journal,
         remote_files=remote_files,
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from builder.copy.dest import make_dirs
 from builder.copy.owners import resolve_chown
+from builder.copy.source_keys import two_keys
 from builder.copy.step import copy_lineage, copy_material, execute_copy, link_material, links_independently
 from builder.errors import BuildError
 from builder.events import StepLog
@@ -16,7 +17,7 @@ from builder.frontend.buildargs import PROXY_ARGS
 from builder.frontend.scope import StageScope, advance
 from builder.image.config import apply, shell_of
 from builder.image.history import BUILDKIT_COMMENT, created_by
-from builder.run.mounts import MountSources, mount_material, two_keys
+from builder.run.mounts import MountSources, mount_material
 from builder.run.step import RunRequest, execute_run, run_command
 from builder.services import Services
 from builder.stagestate import StageState, StepOptions, layer_step, link_step

@@ -13,10 +13,14 @@ becomes a short reason::
     base image changed: busybox:local sha256:ab12… -> sha256:cd34…
     instruction changed
     because step #3 missed
+    because stage build missed (step #2)
+    selected files changed (--from=build)
 
 A miss cascades: every step after a miss misses too, and says only ``because step #N missed``
-(N being the first miss of the chain), plus any change of its own. Secrets never appear: the
-material holds only their ids.
+(N being the first miss of the chain), plus any change of its own. A ``COPY --from`` or
+``RUN --mount from=`` that reads a stage which missed says so, naming the stage; one whose source
+stage was cached says that the files it reads changed. Secrets never appear: the material holds
+only their ids.
 
 Nothing here may fail a build: any error becomes an ``explain failed`` reason.
 """
@@ -28,9 +32,9 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.cache.keys import CacheKey
 from builder.cache.missreasons import (
@@ -40,8 +44,10 @@ from builder.cache.missreasons import (
     identity,
     material_changes,
     short,
-    stage_sources,
 )
+
+if TYPE_CHECKING:
+    from builder.copy.source_keys import SourceKey
 
 RECORD_VERSION = 1
 
@@ -115,27 +121,34 @@ class CacheExplainer:
                                   "platform": platform}
 
     def observe(self, options: Any, parent: CacheKey, key: CacheKey, material: Mapping[str, Any],
-                hit: bool) -> str:
-        """Record the step; on a miss return why it missed ("" on a hit)."""
+                hit: bool, sources: Sequence[SourceKey] = ()) -> str:
+        """Record the step; on a miss return why it missed ("" on a hit).
+
+        ``sources``: what the step's ``--from``/``from=`` sources add to ``material`` (a miss reads them all).
+        """
         try:
             with self._lock:
-                return self._observe(options, parent, key, material, hit)
+                return self._observe(options, parent, key, material, hit, sources)
         except Exception as exc:  # explaining is a courtesy: never fail the build for it
             return "" if hit else f"explain failed: {type(exc).__name__}: {exc}"
 
     def _observe(self, options: Any, parent: CacheKey, key: CacheKey, material: Mapping[str, Any],
-                 hit: bool) -> str:
+                 hit: bool, sources: Sequence[SourceKey]) -> str:
         stage, number = options.position
         counterpart = self._counterpart(stage, number, parent.hex)
         if counterpart is None or counterpart["parent"] != parent.hex:
             counterpart = self._similar(stage, number, material, counterpart)
+        if hit and counterpart is not None and counterpart["key"] == key.hex:
+            # Same key, same inputs: keep the material that names the files read by their checksum,
+            # which a hit through the fast key (the source's layers) never computes.
+            material = counterpart["material"]
         files = self._files(material, counterpart)
         self._steps.append({"id": options.step_id, "stage": stage, "number": number, "parent": parent.hex,
                             "key": key.hex, "material": material, "files": files})
         if hit:
             self._hits[key.hex] = options.step_id
             return ""
-        reason, root = self._reason(options, stage, parent.hex, key.hex, material, files, counterpart)
+        reason, root = self._reason(options, stage, parent.hex, key.hex, material, files, counterpart, sources)
         self._missed[key.hex] = root
         return reason
 
@@ -175,7 +188,8 @@ class CacheExplainer:
     # ------------------------------------------------------------------ reasons
 
     def _reason(self, options: Any, stage: int, parent: str, key: str, material: Mapping[str, Any],
-                files: Mapping[str, Any], counterpart: Mapping[str, Any] | None) -> tuple[str, int]:
+                files: Mapping[str, Any], counterpart: Mapping[str, Any] | None,
+                sources: Sequence[SourceKey]) -> tuple[str, int]:
         """(reason, first miss of the chain this miss belongs to)."""
         if not options.use_cache:
             return "cache disabled (--no-cache)", options.step_id
@@ -183,15 +197,15 @@ class CacheExplainer:
             return "no previous build", options.step_id
         reasons: list[str] = []
         root = options.step_id
-        upstream = self._upstream_miss(parent, material)
+        upstream = self._upstream_miss(parent, sources)
         if upstream is not None:
-            root = upstream
-            reasons.append(f"because step #{upstream} missed")
+            root, why = upstream
+            reasons.append(why)
         elif counterpart is None or counterpart["parent"] != parent:
             reasons += filter(None, [self._parent_changed(stage, parent)])
         if counterpart is not None:
             reasons += material_changes(counterpart["material"], material, counterpart.get("files", {}), files,
-                                         self._missed)
+                                        {source.material: source for source in sources}, self._missed)
         elif not any(reason.startswith("base image") for reason in reasons):
             reasons.append("instruction changed (no such step in the previous build)")
         if not reasons:
@@ -201,12 +215,15 @@ class CacheExplainer:
                 reasons.append("inputs changed")
         return "; ".join(dict.fromkeys(reasons)), root
 
-    def _upstream_miss(self, parent: str, material: Mapping[str, Any]) -> int | None:
+    def _upstream_miss(self, parent: str, sources: Sequence[SourceKey]) -> tuple[int, str] | None:
+        """(first miss of the chain, why) when the step below or a stage read with --from/from= missed."""
         if parent in self._missed:
-            return self._missed[parent]
-        for source in stage_sources(material):  # COPY --from / RUN --mount from= an earlier stage
-            if source in self._missed:
-                return self._missed[source]
+            root = self._missed[parent]
+            return root, f"because step #{root} missed"
+        for source in sources:  # the stage ran again, and what the step reads of it changed
+            if source.stage_key in self._missed:
+                root = self._missed[source.stage_key]
+                return root, f"because stage {source.ref} missed (step #{root})"
         return None
 
     def _parent_changed(self, stage: int, parent: str) -> str:

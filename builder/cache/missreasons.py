@@ -6,7 +6,10 @@ context-file fingerprints recorded with it; ``builder.cache.explain`` decides wh
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from builder.copy.source_keys import SourceKey
 
 MAX_NAMES = 5  # paths / variables named in one reason before "and N more"
 MAX_VALUE = 40  # characters of an ENV/ARG value shown
@@ -17,7 +20,10 @@ _FLAG_NAMES = {"argv": "command", "script": "command", "sources": "sources", "de
 
 
 def material_changes(old: Mapping[str, Any], new: Mapping[str, Any], old_files: Mapping[str, Any],
-                      new_files: Mapping[str, Any], missed: Mapping[str, int]) -> list[str]:
+                     new_files: Mapping[str, Any], sources: Mapping[str, SourceKey],
+                     missed: Mapping[str, int]) -> list[str]:
+    """``sources``: the step's --from/from= sources by what they add to ``new``; ``missed``: the keys
+    (hex) of this build's missed steps."""
     reasons: list[str] = []
     if old.get("op") != new.get("op"):
         return ["instruction changed"]
@@ -34,8 +40,8 @@ def material_changes(old: Mapping[str, Any], new: Mapping[str, Any], old_files: 
             reasons.append(f"{name} changed: {before} -> {after}")
         else:
             instruction.append(_FLAG_NAMES.get(name, name))
-    if old.get("from") != new.get("from") and not _from_missed(new.get("from"), missed):
-        reasons.append(f"--from source changed: {_source_name(old.get('from'))} -> {_source_name(new.get('from'))}")
+    if old.get("from") != new.get("from"):
+        reasons.append(_source_change(old.get("from"), new.get("from"), sources, missed))
     env = _env_changes(old.get("env") or [], new.get("env") or [])
     if env:
         reasons.append(env)
@@ -48,11 +54,29 @@ def material_changes(old: Mapping[str, Any], new: Mapping[str, Any], old_files: 
         if before.get("context") != after.get("context") and "context" in after:
             slot = f"mount:{index}"
             reasons.append(_file_changes(old_files.get(slot), new_files.get(slot), f" (RUN --mount {after['target']})"))
-        if before.get("from") != after.get("from") and "from" in after and not _from_missed(after["from"], missed):
-            reasons.append(f"mount source changed: {_source_name(before.get('from'))} -> {_source_name(after['from'])}")
+        if before.get("from") != after.get("from") and "from" in after:
+            reasons.append(_source_change(before.get("from"), after["from"], sources, missed, after["target"]))
     if instruction:
         reasons.insert(0, f"instruction changed ({', '.join(dict.fromkeys(instruction))})")
-    return reasons
+    return [reason for reason in reasons if reason]
+
+
+def _source_change(before: Any, after: Any, sources: Mapping[str, SourceKey], missed: Mapping[str, int],
+                   mount_target: str | None = None) -> str:
+    """Why what a COPY --from (or a RUN --mount from= at ``mount_target``) source adds to the key changed.
+
+    "" when that is said elsewhere (``because stage X missed``) or cannot be known.
+    """
+    source = sources.get(after) if isinstance(after, str) else None
+    if source is not None and source.by_files and isinstance(before, str):
+        if source.stage_key in missed:
+            return ""  # "because stage X missed" says it
+        if before.partition(":")[0] != after.partition(":")[0]:
+            return ""  # the files by their layers before, by their checksum now: nothing to compare
+        where = f"--from={source.ref}" if mount_target is None else f"RUN --mount from={source.ref} {mount_target}"
+        return f"selected files changed ({where})"
+    what = "--from source" if mount_target is None else "mount source"
+    return f"{what} changed: {_source_name(before)} -> {_source_name(after)}"
 
 
 def identity(material: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -113,15 +137,6 @@ def context_digest(material: Mapping[str, Any], slot: str) -> str | None:
     return mounts[index].get("context") if index < len(mounts) else None
 
 
-def stage_sources(material: Mapping[str, Any]) -> list[str]:
-    sources = [material.get("from")] + [m.get("from") for m in material.get("mounts") or [] if isinstance(m, Mapping)]
-    return [s.split(":", 1)[1] for s in sources if isinstance(s, str) and s.startswith("stage:")]
-
-
-def _from_missed(source: Any, missed: Mapping[str, int]) -> bool:
-    return isinstance(source, str) and source.startswith("stage:") and source.split(":", 1)[1] in missed
-
-
 def _without_content(mounts: list[Any]) -> list[Any]:
     return [{k: v for k, v in m.items() if k not in ("context", "from")} if isinstance(m, Mapping) else m
             for m in mounts]
@@ -133,7 +148,9 @@ def _source_name(source: Any) -> str:
     kind, _, value = source.partition(":")
     if kind == "content":  # the files a --from reads (builder.copy.source_digest)
         return f"files {short(value)}"
-    return f"stage {value[:12]}" if kind == "stage" else short(value)
+    if kind == "layers":  # the same, named by the source's layers (builder.copy.source_keys)
+        return f"layers {value[:12]}…"
+    return short(value)
 
 
 def base_name(base: Mapping[str, str]) -> str:

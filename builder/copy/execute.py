@@ -38,7 +38,8 @@ from builder.copy.owners import resolve_chown
 from builder.copy.remote_files import RemoteFiles
 from builder.copy.reuse import CopyReuse
 from builder.copy.scoped_path import resolve_in_root
-from builder.copy.sources import SelectedSource, SourceRoot, parents_selection, select_sources
+from builder.copy.filters import PathFilter
+from builder.copy.sources import SelectedSource, SourceRoot, select_sources, select_word
 from builder.copy.tree import CopyOptions, ModeChange, TreeCopier
 from grammar import GitRef, GitRefError, PatternMatcher, parse_git_ref, record
 
@@ -106,7 +107,7 @@ class _Step:
         make_contents_dir = dir_contents and source_is_dir and target_st is None
         make_dirs(self.dest_root, image_target if make_contents_dir else posixpath.dirname(image_target), owner,
                   self.written)
-        options = CopyOptions(owner, self.options.mode, self.options.exclude, include)
+        options = CopyOptions(owner, self.options.mode, PathFilter(include, self.options.paths.exclude))
         reuse = self.reuse if self.reuse is not None and source is self.reuse_source else None
         TreeCopier(source, self.dest_root, options, self.written, reuse).copy(selected.relpath, target)
 
@@ -122,7 +123,7 @@ def execute_copy(dest_root: str, request: CopyRequest) -> CopyResult:
     options = CopyOptions(
         owner=resolve_chown(request.chown, dest_root) if request.chown else None,
         mode=request.chmod,
-        exclude=PatternMatcher(request.exclude) if request.exclude else None,
+        paths=PathFilter(exclude=PatternMatcher(request.exclude) if request.exclude else None),
     )
     step = _Step(dest_root, normalize_dest(request.dest, request.workdir), options, [], request.reuse, request.source)
     for word in request.sources:
@@ -168,16 +169,13 @@ def _git_ref(word: str) -> GitRef | None:
 def _copy_local(step: _Step, word: str, request: CopyRequest) -> None:
     source = request.source
     assert source is not None
-    if request.parents:
-        selection = parents_selection(word)
-        if selection.required is not None:
-            select_sources(source, selection.required, wildcards=False)  # raises when missing
-        include = PatternMatcher([selection.pattern])
-        for selected in select_sources(source, selection.directory):
-            step.place(source, selected, include=include)
+    selection = select_word(source, word, parents=request.parents)
+    if selection.include is not None:  # --parents
+        for selected in selection.found:
+            step.place(source, selected, include=selection.include)
         return
     unpack = request.add if request.unpack is None else request.unpack
-    for selected in select_sources(source, word):
+    for selected in selection.found:
         host = source.host(selected.relpath)
         if unpack and stat.S_ISREG(selected.st.st_mode) and is_tar_archive(host):
             step.unpack(host, request.scratch_dir)

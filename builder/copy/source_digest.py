@@ -26,11 +26,12 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from builder.context.hashes import StatCache, now_ns, sha256_files
-from builder.copy.sources import SourceRoot, parents_selection, select_sources
+from builder.copy.filters import ParentMatches, PathFilter
+from builder.copy.sources import SourceRoot, select_word
 from builder.layers import chain_id
 from grammar import PatternMatcher, record
 from registry_client import Digest
@@ -106,20 +107,13 @@ def _signature(st: os.stat_result) -> tuple[int, int, int, int, int, int]:
 
 def selection_digest(root: SourceRoot, selection: Selection, files: FileDigests) -> str:
     """``sha256:<hex>`` of everything ``selection`` reads from ``root`` (a missing path raises as the copy would)."""
-    include: PatternMatcher | None = None
     exclude = PatternMatcher(selection.exclude) if selection.exclude else None
     parts: list[tuple[str, str, list[_Node]]] = []  # (word, name as matched, nodes)
     for word in selection.words:
-        if selection.parents:
-            chosen = parents_selection(word)
-            if chosen.required is not None:
-                select_sources(root, chosen.required, wildcards=False)  # missing: the copy's error, now
-            include = PatternMatcher([chosen.pattern])
-            selected = select_sources(root, chosen.directory)
-        else:
-            selected = select_sources(root, word, wildcards=selection.wildcards)
-        for found in selected:
-            parts.append((word, found.name, list(_walk(root, found.relpath, found.st, include, exclude))))
+        chosen = select_word(root, word, parents=selection.parents, wildcards=selection.wildcards)
+        paths = PathFilter(chosen.include, exclude)
+        for found in chosen.found:
+            parts.append((word, found.name, _walk(root, found.relpath, found.st, paths)))
     if not parts:
         return _EMPTY
     regular = [node for _, _, nodes in parts for node in nodes if stat.S_ISREG(node.st.st_mode)]
@@ -132,27 +126,14 @@ def selection_digest(root: SourceRoot, selection: Selection, files: FileDigests)
     return "sha256:" + digest.hexdigest()
 
 
-def _walk(root: SourceRoot, relpath: str, st: os.stat_result, include: PatternMatcher | None,
-          exclude: PatternMatcher | None) -> Iterator[_Node]:
-    """The nodes below (and including) ``relpath`` that the copy writes, in sorted order.
-
-    Filters work as in ``TreeCopier``: on the path below the selected root; a directory that
-    is filtered out is still walked when something below it may be copied, and then appears
-    (as the copy creates it) only if something below it does.
-    """
-    def visit(relpath: str, below: str, st: os.stat_result, include_info: tuple[bool, ...],
-              exclude_info: tuple[bool, ...]) -> list[_Node]:
-        wanted = True
-        if below:
-            if include is not None:
-                wanted, include_info = include.matches_with_parent(below, include_info)
-            if exclude is not None:
-                excluded, exclude_info = exclude.matches_with_parent(below, exclude_info)
-                wanted = wanted and not excluded
-        is_dir = stat.S_ISDIR(st.st_mode)
-        if not is_dir:
+def _walk(root: SourceRoot, relpath: str, st: os.stat_result, paths: PathFilter) -> list[_Node]:
+    """The nodes below (and including) ``relpath`` that the copy writes, in sorted order (``TreeCopier``'s rules)."""
+    def visit(relpath: str, below: str, st: os.stat_result, include_info: ParentMatches,
+              exclude_info: ParentMatches) -> list[_Node]:
+        wanted, include_info, exclude_info = paths.admits(below, include_info, exclude_info)
+        if not stat.S_ISDIR(st.st_mode):
             return [_Node(relpath, below, st)] if wanted else []
-        if not wanted and exclude is not None and not exclude.has_exceptions and exclude.matches(below):
+        if not wanted and not paths.may_take_below(below):
             return []
         inner: list[_Node] = []
         prefix = f"{relpath}/" if relpath else ""
@@ -163,7 +144,7 @@ def _walk(root: SourceRoot, relpath: str, st: os.stat_result, include: PatternMa
                                exclude_info)
         return [_Node(relpath, below, st), *inner] if wanted or inner else []
 
-    yield from visit(relpath, "", st, (), ())
+    return visit(relpath, "", st, (), ())
 
 
 def _record(root: SourceRoot, node: _Node, contents: dict[str, str]) -> str:

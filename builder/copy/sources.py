@@ -19,7 +19,7 @@ from collections.abc import Container
 from builder.copy.errors import SourceNotFoundError
 from builder.copy.scoped_path import resolve_components
 from builder.copy.wildcards import go_match, split_wildcards
-from grammar import record
+from grammar import PatternMatcher, record
 
 
 @record
@@ -119,6 +119,24 @@ class ParentsSelection:
     directory: str
     pattern: str
     required: str | None  # a literal path that must exist
+
+
+@record
+class WordSelection:
+    """What one source word reads: the paths it selects and, with ``--parents``, the pattern kept below them."""
+
+    found: tuple[SelectedSource, ...]
+    include: PatternMatcher | None = None
+
+
+def select_word(root: SourceRoot, word: str, *, parents: bool = False, wildcards: bool = True) -> WordSelection:
+    """The paths a COPY of ``word`` reads, for the copy and for the checksum of what it reads alike."""
+    if not parents:
+        return WordSelection(tuple(select_sources(root, word, wildcards=wildcards)))
+    chosen = parents_selection(word)
+    if chosen.required is not None:
+        select_sources(root, chosen.required, wildcards=False)  # a missing literal path fails the copy here
+    return WordSelection(tuple(select_sources(root, chosen.directory)), PatternMatcher([chosen.pattern]))
 
 
 def parents_selection(word: str) -> ParentsSelection:

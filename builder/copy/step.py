@@ -22,7 +22,8 @@ from builder.copy.reuse import CopyLineage
 from builder.copy.source_digest import FileDigests, Selection, SelectionDigests, selection_digest
 from builder.copy.sources import SourceRoot, select_sources
 from builder.layers import temporary_key
-from builder.run.mounts import LAYERS_PREFIX, MountSources
+from builder.copy.source_keys import Keying, SourceKey, from_material
+from builder.run.mounts import MountSources
 from builder.services import Services
 from builder.stagestate import StageState, step_snapshot
 from grammar import Add, Copy, Dockerfile, parse_chmod, parse_git_ref, record
@@ -34,8 +35,9 @@ class ResolvedSource:
     """A ``--from`` source: its filesystem, and what names it in cache keys."""
 
     snapshot: Callable[[], str | None]  # the committed snapshot (a stage's pending cache hits unpack on call)
-    identity: str  # names the whole source: an image's manifest digest, a stage's cache key
+    identity: str  # names the whole source when its files do not key the step (chain None): an image's digest
     chain: tuple[str, ...] | None  # diff_ids when the files read key the step instead (stages, local contexts)
+    stage_key: str | None = None  # a stage of this build: the cache key (hex) of its result
 
 
 ImageSources = Callable[[str], tuple[str | None, str, tuple[str, ...] | None]]  # ref -> (snapshot, identity, chain)
@@ -44,9 +46,10 @@ ImageSources = Callable[[str], tuple[str | None, str, tuple[str, ...] | None]]  
 class SourceViews:
     """Read-only views of stage and image snapshots, removed when the build ends.
 
-    Also what a ``--from`` source adds to a cache key (``selection_identity``): BuildKit's
-    content checksum of the selected paths for a stage or a local named context, so a stage
-    that runs again and yields the same files still hits; an image's digest for an image.
+    Also what a ``--from`` source adds to a cache key (``source_key``): BuildKit's content
+    checksum of the selected paths for a stage or a local named context, so a stage that runs
+    again and yields the same files still hits (or, for the fast key, the source's layers); an
+    image's digest for an image.
     """
 
     def __init__(self, services: Services, dockerfile: Dockerfile, finals: Mapping[int, StageState],
@@ -66,30 +69,28 @@ class SourceViews:
         self._image_locks: dict[str, threading.Lock] = {}
         self._image_locks_lock = threading.Lock()
 
-    def __call__(self, ref: str) -> tuple[list[Any], str]:
-        """(mounts, cache identity) of what ``ref`` names: an earlier stage, else an image."""
+    def __call__(self, ref: str) -> list[Any]:
+        """The mounts of a read-only view of what ``ref`` names: an earlier stage, else an image."""
         source = self._resolve(ref)
         key = temporary_key("source")
         mounts = self._services.snapshotter.view(key, source.snapshot())
         self._keys.append(key)
-        return mounts, source.identity
+        return mounts
 
-    def selection_layers(self, ref: str, selection: Selection) -> str:
-        """BuildKit's fast key part: ``selection`` of the source named by its layers, nothing mounted.
-
-        diff_ids name content, so this names the files read as surely as their checksum does;
-        a source re-run with byte-identical files but other layers (times) only misses it.
-        """
+    def source_key(self, ref: str, selection: Selection, keying: Keying) -> SourceKey:
+        """What the paths ``selection`` reads from ``ref`` add to a cache key, named as ``keying`` says."""
         source = self._resolve(ref)
         if source.chain is None:
-            return source.identity
-        return f"{LAYERS_PREFIX}{_selection_memo(source.chain, selection)}"
+            return SourceKey(source.identity, ref, by_files=False)
+        if keying is Keying.LAYERS:
+            material = _layers_identity(source.chain, selection)
+        else:
+            material = self._content_identity(ref, source, selection)
+        return SourceKey(material, ref, by_files=True, stage_key=source.stage_key)
 
-    def selection_identity(self, ref: str, selection: Selection) -> str:
-        """What the paths ``selection`` reads from ``ref`` add to a cache key."""
-        source = self._resolve(ref)
-        if source.chain is None:
-            return source.identity
+    def _content_identity(self, ref: str, source: ResolvedSource, selection: Selection) -> str:
+        """The content key's part: the checksum of the selected files (hashed once per chain and selection)."""
+        assert source.chain is not None
         memo = _selection_memo(source.chain, selection)
         digest = self._digests.get(source.chain, memo)
         if digest is None:
@@ -113,8 +114,8 @@ class SourceViews:
         stage = self._dockerfile.stage_by_ref(ref)
         if stage is not None and stage.index in self._finals:
             state = self._finals[stage.index]
-            return ResolvedSource(lambda: state.snapshot, f"stage:{state.key.hex}",
-                                  tuple(str(diff_id) for diff_id in state.config.diff_ids))
+            return ResolvedSource(lambda: state.snapshot, "",
+                                  tuple(str(diff_id) for diff_id in state.config.diff_ids), state.key.hex)
         return self._image(ref)
 
     def _image(self, ref: str) -> ResolvedSource:
@@ -137,6 +138,15 @@ class SourceViews:
         self._keys.clear()
 
 
+def _layers_identity(chain: tuple[str, ...], selection: Selection) -> str:
+    """BuildKit's fast key part: ``selection`` of a source named by its layers, nothing mounted.
+
+    diff_ids name content, so this names the files read as surely as their checksum does;
+    a source re-run with byte-identical files but other layers (times) only misses it.
+    """
+    return f"layers:{_selection_memo(chain, selection)}"
+
+
 def _selection_memo(chain: tuple[str, ...], selection: Selection) -> str:
     return key_for(None, {"op": "selection-digest", "chain": list(chain), **selection.material()}).hex
 
@@ -156,7 +166,7 @@ def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, A
                         keep_git_dir=instruction.keep_git_dir)
     from_ = getattr(instruction, "from_", None)
     if from_:
-        material["from"] = from_identity(sources, from_, Selection(
+        material["from"] = from_material(sources, from_, Selection(
             tuple(instruction.sources), tuple(instruction.exclude), getattr(instruction, "parents", False)))
     else:
         if any(_is_remote(word) for word in instruction.sources):
@@ -165,13 +175,6 @@ def copy_material(instruction: Copy | Add, sources: MountSources) -> dict[str, A
         sources.journal.context(sources.context.covered_paths(selected) if selected else [], sources.context)
         material["context"] = sources.context.digest_of(selected) if selected else ""
     return material
-
-
-def from_identity(sources: MountSources, ref: str, selection: Selection) -> str:
-    """The cache-key part of reading ``selection`` from the ``--from``/``from=`` source ``ref``."""
-    if sources.source_digest is None:
-        return sources.source_view(ref)[1]
-    return sources.source_digest(ref, selection)
 
 
 def _source_material(word: str, instruction: Copy | Add, sources: MountSources) -> Any:
@@ -256,7 +259,7 @@ def execute_copy(instruction: Copy | Add, workdir: str, mounts: list[Any], sourc
         root = stack.enter_context(mounted(mounts))
         from_ = getattr(instruction, "from_", None)
         if from_:
-            view = stack.enter_context(mounted(sources.source_view(from_)[0]))
+            view = stack.enter_context(mounted(sources.source_view(from_)))
             source = SourceRoot(view, name=from_)
         else:
             source = sources.context.source()

@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from builder.copy.errors import DestinationError
+from builder.copy.filters import PathFilter
 from builder.copy.owners import Owner
 from builder.copy.reuse import CopyReuse
 from builder.copy.sources import SourceRoot
-from grammar import PatternMatcher, record
+from grammar import record
 
 _CHUNK = 1 << 30
 
@@ -50,8 +51,7 @@ class ModeChange(Protocol):
 class CopyOptions:
     owner: Owner | None = None
     mode: ModeChange | None = None
-    exclude: PatternMatcher | None = None
-    include: PatternMatcher | None = None
+    paths: PathFilter = PathFilter()  # --exclude, and --parents' include pattern
 
 
 @record
@@ -91,11 +91,10 @@ class TreeCopier:
         st = self.source.lstat(relpath)
         if st is None:
             return
-        include = True
-        if components:
-            include, include_info, exclude_info = self._filter(components, include_info, exclude_info)
+        paths = self.options.paths
+        include, include_info, exclude_info = paths.admits(components, include_info, exclude_info)
         is_dir = stat.S_ISDIR(st.st_mode)
-        if not include and not (is_dir and self._may_include_below(components)):
+        if not include and not (is_dir and paths.may_take_below(components)):
             return
         target_st: os.stat_result | None = None
         if not fresh:
@@ -133,22 +132,6 @@ class TreeCopier:
             return False
         self._record(target)
         return True
-
-    def _filter(self, components: str, include_info: tuple[bool, ...],
-                exclude_info: tuple[bool, ...]) -> tuple[bool, tuple[bool, ...], tuple[bool, ...]]:
-        include = True
-        if self.options.include is not None:
-            include, include_info = self.options.include.matches_with_parent(components, include_info)
-        if self.options.exclude is not None:
-            excluded, exclude_info = self.options.exclude.matches_with_parent(components, exclude_info)
-            include = include and not excluded
-        return include, include_info, exclude_info
-
-    def _may_include_below(self, components: str) -> bool:
-        """Whether walking into a directory that is not itself copied can still find something."""
-        # Without "!" patterns, everything below an excluded directory is excluded too.
-        exclude = self.options.exclude
-        return exclude is None or exclude.has_exceptions or not exclude.matches(components)
 
     def _copy_directory(self, relpath: str, components: str, target: str, st: os.stat_result,
                         overwrite: bool, include: bool, include_info: tuple[bool, ...],

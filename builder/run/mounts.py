@@ -13,12 +13,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from builder.context.local import BuildContext
 from builder.copy.scoped_path import resolve_in_root
+from builder.copy.source_digest import Selection
+from builder.copy.source_keys import Keying, SourceKeys, from_material
 from builder.errors import BuildError
 from builder.replay.journal import BuildJournal
 from grammar import RunMount, record
@@ -36,40 +37,17 @@ class MountSources:
     cache_dir: Path
     secrets: Mapping[str, bytes]
     ssh_sockets: Mapping[str, str]
-    source_view: Callable[[str], tuple[list[Any], str]]  # from= ref -> (snapshot mounts, cache identity)
+    source_view: Callable[[str], list[Any]]  # from= ref -> the mounts of a read-only view of its snapshot
+    source_keys: SourceKeys  # what the files read from a from= source add to a cache key
     journal: BuildJournal
     remote_files: Any = None  # a builder.copy.remote_files.RemoteFiles: ADD's URLs, fetched once per build
-    # (from= ref, builder.copy.source_digest.Selection) -> the cache-key part of those files; None: source_view's
-    source_digest: Callable[[str, Any], str] | None = None
-    # The same, naming the files by the source's layers (BuildKit's fast key: nothing is mounted or read)
-    source_layers: Callable[[str, Any], str] | None = None
-
-
-MaterialOf = Callable[[MountSources], dict[str, Any]]  # a step's cache-key material, given what --from keys on
-LAYERS_PREFIX = "layers:"  # what ``source_layers`` identities start with
-
-
-def two_keys(material_of: MaterialOf,
-             sources: MountSources) -> tuple[dict[str, Any], Callable[[], dict[str, Any]] | None]:
-    """A step's fast material and, when a --from source is a stage, a maker of its content material.
-
-    For ``builder.stagestate.layer_step``'s ``content_material``: the content checksum is made only
-    when the fast key misses. None when nothing is read from a stage (the one key is the material).
-    """
-    if sources.source_layers is None:
-        return material_of(sources), None
-    material = material_of(replace(sources, source_digest=sources.source_layers))
-    froms = [material.get("from"), *(m.get("from") for m in material.get("mounts") or () if isinstance(m, dict))]
-    if not any(isinstance(source, str) and source.startswith(LAYERS_PREFIX) for source in froms):
-        return material, None
-    return material, lambda: material_of(sources)
+    keying: Keying = Keying.CONTENT  # how a step's material names those files (``two_keys`` makes both)
 
 
 @record
 class PreparedMounts:
     binds: tuple[BindMount, ...]
     env: tuple[tuple[str, str], ...]  # secret env= and SSH_AUTH_SOCK
-    material: tuple[dict[str, Any], ...]  # the cache-key part
 
 
 def mount_material(mounts: tuple[RunMount, ...], sources: MountSources) -> tuple[dict[str, Any], ...]:
@@ -81,7 +59,7 @@ def _material(mount: RunMount, sources: MountSources) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": mount.type, "target": mount.target}
     if mount.type == "bind":
         if mount.from_:  # BuildKit: a bind mount (read-only or not, it has no output) keys on its files
-            entry["from"] = _from_material(mount, sources)
+            entry["from"] = from_material(sources, mount.from_, Selection((mount.source or "/",), wildcards=False))
         else:
             paths = [mount.source or ""]
             sources.journal.context(sources.context.covered_paths(paths))
@@ -91,14 +69,6 @@ def _material(mount: RunMount, sources: MountSources) -> dict[str, Any]:
         entry.update(id=_secret_id(mount) if mount.type == "secret" else (mount.id or "default"),
                      env=mount.env, required=mount.required)
     return entry
-
-
-def _from_material(mount: RunMount, sources: MountSources) -> str:
-    if sources.source_digest is None:
-        return sources.source_view(mount.from_ or "")[1]
-    from builder.copy.source_digest import Selection
-
-    return sources.source_digest(mount.from_ or "", Selection((mount.source or "/",), wildcards=False))
 
 
 def prepare_mounts(mounts: tuple[RunMount, ...], sources: MountSources, stack: contextlib.ExitStack) -> PreparedMounts:
@@ -121,13 +91,12 @@ def prepare_mounts(mounts: tuple[RunMount, ...], sources: MountSources, stack: c
                 bind, ssh_env = _ssh(mount, sources)
                 binds += bind
                 env += ssh_env
-    return PreparedMounts(tuple(binds), tuple(env), mount_material(mounts, sources))
+    return PreparedMounts(tuple(binds), tuple(env))
 
 
 def _bind(mount: RunMount, sources: MountSources, stack: contextlib.ExitStack) -> BindMount:
     if mount.from_:
-        snapshot_mounts, _ = sources.source_view(mount.from_)
-        root = stack.enter_context(mounted(snapshot_mounts))
+        root = stack.enter_context(mounted(sources.source_view(mount.from_)))
     else:
         root = sources.context.root
     # Symlinks resolve inside the source root, as if it were "/": never on the host.

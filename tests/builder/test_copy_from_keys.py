@@ -5,8 +5,11 @@ change of how they are computed must be a deliberate schema change (``builder.ca
 """
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -14,10 +17,12 @@ import pytest
 from builder.cache.explain import record_path
 from builder.cache.index import CacheIndex
 from builder.cache.keys import CacheKey, key_for
+from builder.events import StepCacheMiss, StepStarted
 from builder.frontend.dockerfile import DockerfileSource
 from builder.frontend.plan import PlanRequest
 from builder.services import open_services
 from builder.solve import BuildRequest, build
+from tests.support.images import import_busybox
 
 privileged = pytest.mark.privileged
 
@@ -95,3 +100,81 @@ def _explain_steps(root: Path, context: Path) -> list[dict]:
     """The steps the last build from ``context`` recorded for ``--explain`` (key, parent, material)."""
     document = json.loads(record_path(root, f"stdin:{context}", "").read_text())
     return document["steps"]
+
+
+# ---------------------------------------------------------------- --explain for steps that read other stages
+
+STAGES = """\
+FROM busybox:local AS build
+RUN echo "{text}" > /out
+
+FROM busybox:local AS mounted
+RUN --mount=type=bind,from=build,source=/out,target=/mnt/out cat /mnt/out > /copied
+
+FROM busybox:local
+COPY --from=build /out /out
+COPY --from=mounted /copied /copied
+"""
+
+
+def _explained(root: Path, context: Path, dockerfile: str) -> tuple[dict[str, str], dict[str, int]]:
+    """(reason of each missed step, step id of each step), by the instruction part of the step's title."""
+    events: list = []
+    build(BuildRequest(source=DockerfileSource("Dockerfile", None, dockerfile), context=context),
+          open_services(root, emit=events.append))
+    titles = {e.step_id: e.title.split("] ", 1)[1] for e in events if isinstance(e, StepStarted)}
+    return ({titles[e.step_id]: e.reason for e in events if isinstance(e, StepCacheMiss)},
+            {title: step_id for step_id, title in titles.items()})
+
+
+@privileged
+def test_a_step_reading_a_stage_that_missed_names_the_stage(built_root: Path, tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    _explained(built_root, context, STAGES.format(text=f"one {context.name}"))
+    assert _explained(built_root, context, STAGES.format(text=f"one {context.name}"))[0] == {}  # all cached
+
+    changed = STAGES.format(text=f"two {context.name}")
+    reasons, ids = _explained(built_root, context, changed)
+    source_run = f'RUN echo "two {context.name}" > /out'
+    assert reasons == {
+        source_run: "instruction changed (command)",
+        "RUN --mount=type=bind,from=build,source=/out,target=/mnt/out cat /mnt/out > /copied":
+            f"because stage build missed (step #{ids[source_run]})",
+        "COPY --from=build /out /out": f"because stage build missed (step #{ids[source_run]})",
+        "COPY --from=mounted /copied /copied": f"because step #{ids[source_run]} missed",
+    }
+
+
+SOURCE_IMAGE = """\
+FROM exsource:local AS src
+
+FROM busybox:local
+COPY --from=src /etc/explain-marker /marker
+RUN --mount=type=bind,from=src,source=/etc,target=/mnt cat /mnt/explain-marker > /copied
+"""
+
+
+@privileged
+def test_a_cached_source_stage_with_other_files_says_the_selected_files_changed(
+        tmp_path: Path, busybox_tar: Path) -> None:
+    """The source stage has no step of its own to miss: its base image changed under the same tag."""
+    root = tmp_path / "root"
+    import_busybox(root, busybox_tar)
+    context = tmp_path / "context"
+    context.mkdir()
+    for marker in ("old", "new"):
+        marked = tmp_path / f"{marker}.tar"
+        shutil.copy(busybox_tar, marked)
+        with tarfile.open(marked, "a") as tar:
+            info = tarfile.TarInfo("etc/explain-marker")
+            info.size = len(marker)
+            tar.addfile(info, io.BytesIO(marker.encode()))
+        import_busybox(root, marked, "exsource:local")
+        reasons, ids = _explained(root, context, SOURCE_IMAGE)
+    assert reasons == {
+        "COPY --from=src /etc/explain-marker /marker": "selected files changed (--from=src)",
+        "RUN --mount=type=bind,from=src,source=/etc,target=/mnt cat /mnt/explain-marker > /copied":
+            f"because step #{ids['COPY --from=src /etc/explain-marker /marker']} missed; "
+            "selected files changed (RUN --mount from=src /mnt)",
+    }
