@@ -11,6 +11,7 @@ from builder.cache.index import CacheRecord
 from builder.cache.keys import CacheKey, key_for
 from builder.cache.locks import key_locked
 from builder.cache.stepnames import parse_step_name, rerun_snapshot, step_snapshot
+from builder.copy.source_keys import ContentKeyed, SourceKey
 from builder.events import StepCacheMiss, StepCached
 from builder.frontend.scope import StageScope
 from builder.image.config import StageConfig
@@ -66,7 +67,7 @@ class StepOptions:
 Execute = Callable[[list[Any]], None]  # runs the step on the active snapshot's mounts
 
 
-ContentMaterial = Callable[[], dict[str, Any]]  # a step's material with its --from sources' file checksums
+ContentMaterial = Callable[[], ContentKeyed]  # a step's material with its --from sources' file checksums
 
 
 def layer_step(services: Services, state: StageState, material: dict[str, Any], execute: Execute,
@@ -104,10 +105,11 @@ def _two_key_step(services: Services, state: StageState, material: dict[str, Any
         if record is not None and _usable(services, record):
             services.cache.touch(fast, alias)
             return _layer_step(services, state, material, execute, options, key, record, lineage)
-    full = content_material()
-    key = key_for(state.key, full)
+    content = content_material()
+    key = key_for(state.key, content.material)
     with _claimed(services, key, options.use_cache) as record:
-        result = _layer_step(services, state, full, execute, options, key, record, lineage)
+        result = _layer_step(services, state, content.material, execute, options, key, record, lineage,
+                             content.sources)
     if alias is None or alias.content_key != key.hex:
         services.cache.put(fast, CacheRecord("", None, 0, time.time(), state.key.hex, content_key=key.hex))
     else:
@@ -117,9 +119,11 @@ def _two_key_step(services: Services, state: StageState, material: dict[str, Any
 
 def _layer_step(services: Services, state: StageState, material: dict[str, Any], execute: Execute,
                 options: StepOptions, key: CacheKey, record: CacheRecord | None,
-                lineage: LayerLineage | None) -> tuple[StageState, bool]:
+                lineage: LayerLineage | None, sources: tuple[SourceKey, ...] = ()) -> tuple[StageState, bool]:
+    """``sources``: the --from sources the content material read (``--explain`` names a stage that missed)."""
     hit = record is not None
-    if options.explain is not None and (reason := options.explain.observe(options, state.key, key, material, hit)):
+    if options.explain is not None and (
+            reason := options.explain.observe(options, state.key, key, material, hit, sources)):
         services.emit(StepCacheMiss(options.step_id, reason))
     if hit:
         assert record is not None
