@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -21,7 +22,7 @@ from builder.run.mounts import MountSources, mount_material
 from builder.run.step import RunRequest, execute_run, run_command
 from builder.services import Services
 from builder.stagestate import StageState, StepOptions, layer_step, link_step
-from grammar import Add, Arg, Copy, Env, Instruction, Run, Workdir, record
+from grammar import Add, Arg, Copy, Env, Instruction, Run, RunMount, Workdir, record
 from registry_client import History
 from runtime import ContainerControl, mounted, scoped_join
 
@@ -97,8 +98,9 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
     network = run.network or ctx.default_network
     security = run.security or "sandbox"
     _check_entitlements(ctx, network, security)
+    mounts = mounts_at_workdir(run.mounts, state.config.workdir or "/")
     request = RunRequest(command, env, state.config.workdir or "/", state.config.user or "0:0",
-                         network, run.mounts, insecure=security == "insecure", extra_hosts=ctx.extra_hosts)
+                         network, mounts, insecure=security == "insecure", extra_hosts=ctx.extra_hosts)
     base: dict[str, Any] = {
         "op": "run", "argv": list(command.argv), "script": list(command.script or ()),
         "env": [f"{k}={v}" for k, v in env if k not in PROXY_ARGS],
@@ -106,7 +108,7 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
     }
     if ctx.extra_hosts:  # BuildKit's ExecOp cache map keeps the names and blanks the addresses
         base["extra_hosts"] = [name for name, _ in ctx.extra_hosts]
-    material, content = two_keys(lambda sources: {**base, "mounts": list(mount_material(run.mounts, sources))},
+    material, content = two_keys(lambda sources: {**base, "mounts": list(mount_material(mounts, sources))},
                                  ctx.mount_sources)
     step_id = ctx.options.step_id
 
@@ -118,6 +120,24 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
 
     state, layer = layer_step(ctx.services, state, material, execute, ctx.options, content_material=content)
     return state, layer, command.argv
+
+
+def mounts_at_workdir(mounts: tuple[RunMount, ...], workdir: str) -> tuple[RunMount, ...]:
+    """BuildKit joins a relative bind/cache/tmpfs target (``target=.``) to the RUN's working directory.
+
+    A cache mount without ``id=`` keeps the id of its target as written (BuildKit takes it before
+    the join), so ``target=cache`` shares one cache across working directories, as there.
+    """
+    resolved = []
+    for mount in mounts:
+        if mount.type in ("bind", "cache", "tmpfs") and not posixpath.isabs(posixpath.normpath(mount.target)):
+            target = posixpath.normpath(posixpath.join("/", workdir, mount.target))
+            if target == "/":
+                raise BuildError(f'invalid mount target "{target}"')
+            cache_id = mount.id or (posixpath.normpath(mount.target) if mount.type == "cache" else "")
+            mount = replace(mount, target=target, id=cache_id)
+        resolved.append(mount)
+    return tuple(resolved)
 
 
 def _check_entitlements(ctx: StepContext, network: str, security: str) -> None:

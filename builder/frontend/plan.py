@@ -64,12 +64,13 @@ def make_plan(dockerfile: Dockerfile, request: PlanRequest, *, strict: bool = Tr
         raise located_plan_error(dockerfile, str(exc), _declaring(dockerfile, str(exc))) from None
     warnings = [_unexpandable_warning(dockerfile, declaration, exc) for declaration, exc in unexpandable or ()]
     bases = {stage.index: _base(dockerfile, stage, global_args, expander, strict, warnings) for stage in dockerfile.stages}
-    images = {index: base.image for index, base in bases.items() if base.kind == "image"}
+    images = _expanded_words(dockerfile, bases)
     try:
         wanted = reachable(dockerfile, target, images)
     except GrammarError as exc:
         raise PlanError(str(exc), path=dockerfile.path) from None
-    stages = tuple(StagePlan(stage, bases[stage.index], _needs(dockerfile, stage, bases)) for stage in wanted)
+    stages = tuple(StagePlan(stage, bases[stage.index], _needs(dockerfile, stage, images.get(stage.index)))
+                   for stage in wanted)
     return BuildPlan(dockerfile, stages, target.index, global_args, build_args, tuple(warnings))
 
 
@@ -116,10 +117,20 @@ def _base(dockerfile: Dockerfile, stage: Stage, global_args: Mapping[str, str], 
     return StageBase("image", image, platform=platform)
 
 
-def _needs(dockerfile: Dockerfile, stage: Stage, bases: Mapping[int, StageBase]) -> tuple[int, ...]:
+def _expanded_words(dockerfile: Dockerfile, bases: Mapping[int, StageBase]) -> dict[int, str]:
+    """Each stage's FROM word after ARG expansion, for the dependency walk: an image by its name, an
+    earlier stage (``ARG ROOT=builder`` ... ``FROM $ROOT``) by that stage's name, which the raw
+    ``$ROOT`` does not match."""
+    words = {index: base.image for index, base in bases.items() if base.kind == "image"}
+    for index, base in bases.items():
+        if base.kind == "stage" and base.stage_index is not None:
+            words[index] = dockerfile.stages[base.stage_index].name or ""
+    return words
+
+
+def _needs(dockerfile: Dockerfile, stage: Stage, image: str | None) -> tuple[int, ...]:
     from grammar import dependencies
 
-    image = bases[stage.index].image or None
     try:
         found = dependencies(dockerfile, stage, image)
     except GrammarError as exc:

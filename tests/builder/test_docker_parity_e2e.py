@@ -98,3 +98,48 @@ def test_workdir_under_a_user_name_on_bare_scratch_fails_with_the_line(built_roo
     result = run_build(built_root, tmp_path, "FROM scratch\nUSER 5:6\nWORKDIR /x\n", tags=("parity:scratch-wd",))
     assert owner(flatten(built_root, "parity:scratch-wd", tmp_path / "t") / "x") == (5, 6)
     assert result.image.config.user == "5:6"
+
+
+def test_from_an_arg_naming_an_earlier_stage_builds_that_stage(built_root: Path, tmp_path: Path) -> None:
+    # compare_cases/rw-jupyter-foundation: ARG ROOT_IMAGE=<stage> ... FROM $ROOT_IMAGE, with a stage between
+    dockerfile = (
+        "ARG ROOT_IMAGE=default_root_image\n"
+        "FROM busybox:local AS default_root_image\n"
+        "RUN echo root > /root-stage\n"
+        "FROM busybox:local AS unrelated\n"
+        "RUN echo unrelated > /unrelated\n"
+        "FROM $ROOT_IMAGE\n"
+        "RUN cat /root-stage > /seen\n"
+    )
+    run_build(built_root, tmp_path, dockerfile, tags=("parity:from-arg-stage",))
+    tree = flatten(built_root, "parity:from-arg-stage", tmp_path / "t")
+    assert (tree / "seen").read_text() == "root\n"
+    assert not (tree / "unrelated").exists()
+
+
+def test_relative_mount_targets_join_the_workdir(built_root: Path, tmp_path: Path) -> None:
+    # compare_cases/rw-distribution-authors: RUN --mount=type=bind,target=. under WORKDIR /src
+    dockerfile = (
+        "FROM busybox:local\n"
+        "WORKDIR /src\n"
+        "RUN --mount=type=bind,target=. cat commits.log > /from-context && pwd > /cwd\n"
+        "RUN --mount=type=bind,target=.,rw echo scribble > commits.log && echo done > /rw-done\n"
+        "WORKDIR /a\n"
+        "RUN --mount=type=cache,target=c echo shared > c/entry\n"
+        "WORKDIR /b\n"
+        "RUN --mount=type=cache,target=./c/ cat c/entry > /cache-seen\n"
+    )
+    (tmp_path / "commits.log").write_text("a1|Alice\n")
+    run_build(built_root, tmp_path, dockerfile, tags=("parity:relative-mounts",))
+    tree = flatten(built_root, "parity:relative-mounts", tmp_path / "t")
+    assert (tree / "from-context").read_text() == "a1|Alice\n"
+    assert (tree / "cwd").read_text() == "/src\n"
+    assert not (tree / "src/commits.log").exists(), "the rw bind mount's writes stay out of the image"
+    assert (tmp_path / "commits.log").read_text() == "a1|Alice\n", "and out of the context"
+    assert (tree / "cache-seen").read_text() == "shared\n", "no id=: the id is the target as written (c)"
+
+
+def test_a_relative_mount_target_naming_the_root_is_refused(built_root: Path, tmp_path: Path) -> None:
+    dockerfile = "FROM busybox:local\nRUN --mount=type=bind,target=. true\n"
+    with pytest.raises(BuildError, match='invalid mount target "/"'):
+        run_build(built_root, tmp_path, dockerfile)

@@ -1,0 +1,2 @@
+#!/bin/bash
+# _docker_stacks_log.sh
