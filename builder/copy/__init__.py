@@ -5,6 +5,9 @@
 - ``sources``: where a source word reads from and which paths it selects (wildcards, symlinks);
 - ``wildcards``: Go's ``filepath.Match`` and fsutil's wildcard helpers;
 - ``tree``: fsutil's copier (merge rules, metadata, ``--chmod``);
+- ``filters``: ``--exclude`` and ``--parents`` below a copied root, for the copy and its checksum alike;
+- ``source_digest`` and ``source_keys``: what a ``--from`` source adds to a cache key (its files' checksum,
+  or for the fast key its layers);
 - ``dest``: the destination path and the directories it needs;
 - ``owners``: ``--chown`` resolved in the destination's ``/etc/passwd`` and ``/etc/group``;
 - ``archives``: ADD's local tar detection and safe unpacking;
