@@ -231,3 +231,19 @@ def test_steps_after_a_rerun_see_the_reruns_files_also_below_a_layer_equal_to_th
     _, later = build_in(built_root, tmp_path / "context", text + "RUN cat /q /same > /z\n", no_cache=False)
     assert later.image.config.diff_ids[:-1] == rerun.image.config.diff_ids  # the re-run's records hit
     assert layer_files(built_root, later.image.config.diff_ids[-1])["z"] == new_p
+
+
+def test_cache_prune_keeps_the_rerun_snapshots_records_name_and_removes_an_orphan_one(
+        built_root: Path, tmp_path: Path) -> None:
+    from builder.cache.prune import PrunePolicy, prune_cache
+
+    text = two_changing_steps(tmp_path)
+    build_in(built_root, tmp_path / "context", text, no_cache=False)
+    services, _ = build_in(built_root, tmp_path / "context", text, no_cache=True)
+    published = {record.snapshot for record in services.cache.used.values()}
+    key = CacheKey(parse_step_name(sorted(published)[0]).key_hex)
+    orphan = commit_step_snapshot(built_root, key, f"step-{key.hex}-r7")  # after the start's sweep
+    result = prune_cache(services, PrunePolicy(keep_storage=1 << 60))  # no record goes
+    listed = {info.name for info in services.snapshotter.list()}
+    assert result.records == 0 and result.snapshots >= 1
+    assert orphan not in listed and published <= listed
