@@ -111,7 +111,23 @@ def build_tables(escape: str, start: str, cache: str | bool = False) -> dict[str
         tables["data"]["options"].pop(name, None)
     parser_data = tables["data"]["parser"]
     parser_data["parser"] = canonical_parse_table(parser_data["parser"])
-    return _plain(tables, Token)
+    tables = _plain(tables, Token)
+    _one_unbounded_width(tables["memo"])
+    return tables
+
+
+# sre reports an unbounded regex width as 2**32-1 on some CPython 3.11 builds (Debian's
+# 3.11.2) and 2**64 on others (3.11.5 and later). lark only compares widths to order
+# terminals, so every unbounded width is stored as one value: the tables are then the same
+# bytes whichever interpreter built them.
+_UNBOUNDED_WIDTH = 2**32 - 1
+
+
+def _one_unbounded_width(memo: dict[int, Any]) -> None:
+    for terminal in memo.values():
+        width = terminal.get("pattern", {}).get("_width")
+        if width is not None and width[1] > _UNBOUNDED_WIDTH:
+            width[1] = _UNBOUNDED_WIDTH
 
 
 def canonical_parse_table(table: dict[str, Any]) -> dict[str, Any]:

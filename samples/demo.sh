@@ -4,12 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! [ -x /bin/busybox ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+need=()
+[ -x /bin/busybox ] || need+=(busybox-static)
+/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)  # samples/venv.sh prefers Debian's python3
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q -e . --config-settings editable_mode=compat >/dev/null
-.venv/bin/python -m compileall -q builder grammar runtime registry_client >/dev/null
+bash samples/venv.sh .
 
 export PYBUILD_ROOT=${PYBUILD_ROOT:-/var/lib/pybuild}
 work=$(mktemp -d)

@@ -16,11 +16,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   fi
 fi
 
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
-# Byte-compile once: with PYTHONDONTWRITEBYTECODE set (some machines set it) every run would recompile.
-.venv/bin/python -m compileall -q builder grammar runtime registry_client >/dev/null
+bash samples/venv.sh '.[test]'
 
 # As root (CI) the privileged tests must run: a skip becomes a failure.
 if [ "$(id -u)" = 0 ]; then export PYBUILD_REQUIRE_PRIVILEGED="${PYBUILD_REQUIRE_PRIVILEGED:-1}"; fi
