@@ -160,8 +160,10 @@ def _make_workdir(ctx: StepContext, state: StageState) -> tuple[StageState, bool
             if os.path.isdir(scoped_join(root, path)):
                 return
             # llb.Mkdir's WithUser: the --chown lookup (an unknown name is 0:0, a bare uid is
-            # uid:uid), not RUN's, which fails on an unknown name and gives a bare uid gid 0
-            make_dirs(root, path, resolve_chown(user, root), [])
+            # uid:uid), not RUN's, which fails on an unknown name and gives a bare uid gid 0.
+            # Without USER BuildKit passes no user: no chown, a setgid parent's group stays.
+            owner = resolve_chown(user, root) if state.config.user else None
+            make_dirs(root, path, owner, [])
 
     return layer_step(ctx.services, state, {"op": "workdir", "path": path, "user": user}, execute, ctx.options)
 

@@ -4,7 +4,8 @@
 joined to WORKDIR, ``""`` and ``.`` mean the workdir itself, and a trailing
 ``/`` (or ``/.``) marks a directory. ``make_dirs`` is fsutil's ``MkdirAll``
 inside the root: missing directories are created 0755 and owned by ``--chown``'s
-user or 0:0; existing ones are left alone. BuildKit 0.13 (docker 26) does not
+user or 0:0 (no owner: left to the kernel, so a setgid parent's group), keeping the setgid bit a
+setgid parent passes down; existing ones are left alone. BuildKit 0.13 (docker 26) does not
 apply ``--chmod`` to these parents; BuildKit >= 0.21 does (fsutil#228).
 """
 from __future__ import annotations
@@ -42,7 +43,9 @@ def make_dirs(dest_root: str, path: str, owner: Owner | None, written: list[str]
             existing = os.lstat(current)
         except FileNotFoundError:
             os.mkdir(current, DEFAULT_DIR_MODE)
-            os.chmod(current, DEFAULT_DIR_MODE)  # whatever the umask
+            # whatever the umask; a setgid parent passes its setgid bit (and group) down, as to
+            # fsutil's os.Mkdir, which never chmods
+            os.chmod(current, DEFAULT_DIR_MODE | (os.lstat(current).st_mode & stat.S_ISGID))
             if owner is not None:
                 os.chown(current, owner.uid, owner.gid, follow_symlinks=False)
             written.append(current[len(dest_root):])

@@ -143,3 +143,33 @@ def test_a_relative_mount_target_naming_the_root_is_refused(built_root: Path, tm
     dockerfile = "FROM busybox:local\nRUN --mount=type=bind,target=. true\n"
     with pytest.raises(BuildError, match='invalid mount target "/"'):
         run_build(built_root, tmp_path, dockerfile)
+
+
+def test_directories_made_under_a_setgid_parent_keep_its_setgid_bit(built_root: Path, tmp_path: Path) -> None:
+    # compare_cases/setgid-parent-dirs (found by rw-jupyter-binder): fsutil's MkdirAll never chmods,
+    # and WORKDIR without USER does not chown, so the group of a setgid parent stays
+    dockerfile = (
+        "FROM busybox:local\n"
+        "RUN mkdir -p /p && chmod 2750 /p && chown 5:7 /p\n"
+        "COPY d /p/new/\n"
+        "COPY d /p/a/b/\n"
+        "COPY --chown=9:9 d /p/own/\n"
+        "WORKDIR /p/wd\n"
+        "USER 3:4\n"
+        "WORKDIR /p/as-user\n"
+    )
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_text("f\n")
+    run_build(built_root, tmp_path, dockerfile, tags=("parity:setgid-parents",))
+    tree = flatten(built_root, "parity:setgid-parents", tmp_path / "t")
+
+    def mode_and_owner(path: str) -> tuple[str, tuple[int, int]]:
+        return oct(os.lstat(tree / path).st_mode & 0o7777), owner(tree / path)
+
+    assert mode_and_owner("p/new") == ("0o2755", (0, 7)), "COPY without --chown does not chown what it mkdirs"
+    assert mode_and_owner("p/a") == ("0o2755", (0, 7)), "parents made on the way too"
+    assert mode_and_owner("p/a/b") == ("0o2755", (0, 7))
+    assert mode_and_owner("p/own") == ("0o2755", (9, 9))
+    assert mode_and_owner("p/wd") == ("0o2755", (0, 7)), "no USER: no chown, the parent's group"
+    assert mode_and_owner("p/as-user") == ("0o2755", (3, 4))
+    assert mode_and_owner("p/new/f") == ("0o644", (0, 0)), "copied files: their own mode, chowned 0:0"

@@ -1,0 +1,2 @@
+c = get_config()
+c.ServerApp.ip = "0.0.0.0"
