@@ -64,8 +64,9 @@ def _write_etc_files(state: ContainerState, spec: ProcessSpec, address: str | No
     contents = {
         "/etc/resolv.conf": etcfiles.resolv_conf(host_resolv, spec.network),
         "/etc/hosts": etcfiles.hosts(spec.hostname, address if spec.hosts_own_address else None, spec.extra_hosts),
-        "/etc/hostname": spec.hostname + "\n",
     }
+    if spec.hostname_file:
+        contents["/etc/hostname"] = spec.hostname + "\n"
     files = []
     for path, text in contents.items():
         host_path = state.path(os.path.basename(path))

@@ -3,7 +3,8 @@
 Runs in the container's PID 1 before the user's process exists. The layout follows runc with
 containerd's default spec (what BuildKit uses): proc with Docker's masked and read-only paths, a tmpfs
 ``/dev`` with the standard nodes, devpts, ``/dev/shm``, mqueue, read-only sysfs, and the generated
-``/etc/resolv.conf``, ``/etc/hosts`` and ``/etc/hostname`` bind-mounted read-only.
+``/etc/resolv.conf`` and ``/etc/hosts`` (and for ``pybuild run``, as docker run, ``/etc/hostname``)
+bind-mounted read-only.
 
 Device nodes: a RUN step has CAP_MKNOD (Docker's set), and layers may carry device nodes, so nothing a
 container or an image can create may open a host device. Every writable mount (the rootfs and all below

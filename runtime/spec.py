@@ -69,6 +69,8 @@ class ProcessSpec:
     capabilities: frozenset[int] = DOCKER_DEFAULT_CAPABILITIES
     extra_hosts: tuple[tuple[str, str], ...] = ()  # (name, address) lines added to /etc/hosts; see etcfiles
     hosts_own_address: bool = True  # docker run lists the container's address in /etc/hosts; BuildKit's RUN does not
+    # docker run binds a generated /etc/hostname; BuildKit's RUN does not (the image's own file stays, writable)
+    hostname_file: bool = True
 
     def __post_init__(self) -> None:
         if not self.argv:

@@ -89,6 +89,7 @@ def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_
             mounts=tuple(binds),
             extra_hosts=request.extra_hosts,
             hosts_own_address=False,  # BuildKit's hosts file: localhost lines and --add-host only
+            hostname_file=False,  # BuildKit binds /etc/resolv.conf and /etc/hosts only
             **({"capabilities": ALL_CAPABILITIES} if request.insecure else {}),
         )
         try:

@@ -1,0 +1,30 @@
+"""The generated files a RUN step sees in /etc: BuildKit binds /etc/resolv.conf and /etc/hosts only.
+
+Checked against docker 26.1 (BuildKit 0.13): a RUN sees no /etc/hostname unless the image has one, and
+may write it like any other file; `pybuild run` keeps docker run's generated, read-only /etc/hostname.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.builder.test_docker_parity_e2e import run_build
+from tests.support.images import flatten
+
+pytestmark = pytest.mark.privileged
+
+
+def test_run_sees_no_generated_hostname_file_and_may_write_one(built_root: Path, tmp_path: Path) -> None:
+    dockerfile = (
+        "FROM busybox:local\n"
+        "RUN if [ -e /etc/hostname ]; then echo present; else echo absent; fi > /seen"
+        " && grep -c /etc/ /proc/self/mounts > /etc-binds\n"
+        "RUN echo built-here > /etc/hostname && hostname > /uts-name\n"
+    )
+    run_build(built_root, tmp_path, dockerfile, tags=("parity:etc-hostname",))
+    tree = flatten(built_root, "parity:etc-hostname", tmp_path / "t")
+    assert (tree / "seen").read_text() == "absent\n"
+    assert (tree / "etc-binds").read_text() == "2\n", "resolv.conf and hosts only"
+    assert (tree / "etc/hostname").read_text() == "built-here\n", "written by the RUN, kept in its layer"
+    assert (tree / "uts-name").read_text() == "buildkitsandbox\n"
