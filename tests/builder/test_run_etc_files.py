@@ -28,3 +28,10 @@ def test_run_sees_no_generated_hostname_file_and_may_write_one(built_root: Path,
     assert (tree / "etc-binds").read_text() == "2\n", "resolv.conf and hosts only"
     assert (tree / "etc/hostname").read_text() == "built-here\n", "written by the RUN, kept in its layer"
     assert (tree / "uts-name").read_text() == "buildkitsandbox\n"
+
+
+def test_dev_core_link_only_where_the_host_kernel_has_proc_kcore(built_root: Path, tmp_path: Path) -> None:
+    run_build(built_root, tmp_path, "FROM busybox:local\nRUN ls /dev > /dev-entries\n", tags=("parity:dev-core",))
+    entries = (flatten(built_root, "parity:dev-core", tmp_path / "t") / "dev-entries").read_text().split()
+    assert ("core" in entries) == Path("/proc/kcore").exists()
+    assert {"fd", "stdin", "stdout", "stderr", "ptmx", "null", "pts", "shm"} <= set(entries)
