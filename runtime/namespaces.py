@@ -44,6 +44,7 @@ MNT_DETACH = 2
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
 MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
 _AT_FDCWD = -100
 _AT_RECURSIVE = 0x8000
 # statvfs f_flag bits that a bind remount must repeat, or it would clear them (ST_RELATIME is 1<<12).
@@ -123,7 +124,7 @@ def mount_points_below(target: str) -> list[str]:
 
 def _remount_adding(target: str, attributes: int) -> None:
     current = os.statvfs(target).f_flag
-    flags = MS_BIND | MS_REMOUNT | attributes  # MOUNT_ATTR_{RDONLY,NOSUID,NODEV} equal their MS_ bits
+    flags = MS_BIND | MS_REMOUNT | attributes  # MOUNT_ATTR_{RDONLY,NOSUID,NODEV,NOEXEC} equal their MS_ bits
     for statvfs_bit, mount_bit in _KEPT_STATVFS_FLAGS.items():
         if current & statvfs_bit:
             flags |= mount_bit

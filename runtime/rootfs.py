@@ -92,19 +92,19 @@ def build_rootfs(plan: RootfsPlan) -> StubRecord:
     if plan.mount_sysfs:
         ns.mount("sysfs", record.ensure(root, "/sys", True), "sysfs", _NOSUID_NODEV_NOEXEC | ns.MS_RDONLY)
     _mask_paths(root)
-    for path, source in plan.files:
-        _bind(source, record.ensure(root, path, False), read_only=True)
+    for path, source in plan.files:  # generated /etc files: noexec too, as runc binds them for BuildKit
+        _bind(source, record.ensure(root, path, False), read_only=True, extra=ns.MOUNT_ATTR_NOEXEC)
     for bind in plan.binds:
         target = record.ensure(root, bind.target, os.path.isdir(bind.source))
         _bind(bind.source, target, bind.read_only, recursive=True)
     return record
 
 
-def _bind(source: str, target: str, read_only: bool, recursive: bool = False) -> None:
-    """Bind ``source`` (and with ``recursive`` its submounts) nodev, and read-only + nosuid if asked."""
+def _bind(source: str, target: str, read_only: bool, recursive: bool = False, extra: int = 0) -> None:
+    """Bind ``source`` (and with ``recursive`` its submounts) nodev, read-only + nosuid if asked, plus ``extra``."""
     ns.mount(source, target, None, ns.MS_BIND | (ns.MS_REC if recursive else 0))
     read_only_flags = ns.MOUNT_ATTR_RDONLY | ns.MOUNT_ATTR_NOSUID if read_only else 0
-    ns.set_mount_attributes(target, ns.MOUNT_ATTR_NODEV | read_only_flags)
+    ns.set_mount_attributes(target, ns.MOUNT_ATTR_NODEV | read_only_flags | extra)
 
 
 def _mount_dev(dev: str) -> None:

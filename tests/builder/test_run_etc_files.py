@@ -19,13 +19,16 @@ def test_run_sees_no_generated_hostname_file_and_may_write_one(built_root: Path,
     dockerfile = (
         "FROM busybox:local\n"
         "RUN if [ -e /etc/hostname ]; then echo present; else echo absent; fi > /seen"
-        " && grep -c /etc/ /proc/self/mounts > /etc-binds\n"
+        " && grep /etc/ /proc/self/mounts | cut -d' ' -f2,4 > /etc-binds\n"
         "RUN echo built-here > /etc/hostname && hostname > /uts-name\n"
     )
     run_build(built_root, tmp_path, dockerfile, tags=("parity:etc-hostname",))
     tree = flatten(built_root, "parity:etc-hostname", tmp_path / "t")
     assert (tree / "seen").read_text() == "absent\n"
-    assert (tree / "etc-binds").read_text() == "2\n", "resolv.conf and hosts only"
+    binds = dict(line.split(" ") for line in (tree / "etc-binds").read_text().splitlines())
+    assert sorted(binds) == ["/etc/hosts", "/etc/resolv.conf"], "resolv.conf and hosts only"
+    for options in binds.values():
+        assert {"ro", "nosuid", "nodev", "noexec"} <= set(options.split(",")), options
     assert (tree / "etc/hostname").read_text() == "built-here\n", "written by the RUN, kept in its layer"
     assert (tree / "uts-name").read_text() == "buildkitsandbox\n"
 
