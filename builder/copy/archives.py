@@ -18,6 +18,7 @@ import bz2
 import gzip
 import lzma
 import os
+import stat
 import tarfile
 import tempfile
 from contextlib import ExitStack
@@ -74,13 +75,16 @@ def unpack_archive(archive_path: str, dest_root: str, dest_dir: str, owner: Owne
                 runtime.apply_layer(open_decompressed(readable, reading), staging)
         except (runtime.UnsafeLayerError, runtime.LayerFormatError, tarfile.TarError, OSError, EOFError) as error:
             raise ArchiveError(f"failed to unpack {os.path.basename(archive_path)}: {error}") from None
-        kept = _existing_implied_dirs(names, staging, dest_dir)
+        kept, made = _implied_dirs(names, staging, dest_dir)
         copier = TreeCopier(SourceRoot(staging, name="archive"), dest_root, CopyOptions(owner=owner), written)
         copier.copy("", dest_dir)
         for target, st in kept:
             # A directory the tar only implies (no entry of its own) keeps the image's owner and mode.
             os.lchown(target, st.st_uid, st.st_gid)
             os.chmod(target, st.st_mode & 0o7777)
+        for target in made:  # parents first: moby's MkdirAll gets the setgid bit a setgid parent passes down
+            if os.lstat(os.path.dirname(target)).st_mode & stat.S_ISGID:
+                os.chmod(target, (os.lstat(target).st_mode & 0o7777) | stat.S_ISGID)
 
 
 def _member_names(archive_path: str) -> list[str]:
@@ -107,14 +111,20 @@ def _without_leading_slashes(archive_path: str, stack: ExitStack, scratch_dir: s
     return handle.name
 
 
-def _existing_implied_dirs(names: list[str], staging: str, dest_dir: str) -> list[tuple[str, os.stat_result]]:
-    """Directories that exist in the destination and that the archive creates without naming them."""
+def _implied_dirs(names: list[str], staging: str,
+                  dest_dir: str) -> tuple[list[tuple[str, os.stat_result]], list[str]]:
+    """Directories the archive creates without naming them: those that exist in the destination
+    (with their metadata), and the new ones (parents first)."""
     named = {os.path.normpath(name).lstrip("/") for name in names}
-    kept = []
+    kept, made = [], []
     for directory, dirnames, _ in os.walk(staging):
         for name in dirnames:
             relpath = os.path.relpath(os.path.join(directory, name), staging)
+            if relpath in named:
+                continue
             target = os.path.join(dest_dir, relpath)
-            if relpath not in named and os.path.isdir(target) and not os.path.islink(target):
+            if os.path.isdir(target) and not os.path.islink(target):
                 kept.append((target, os.lstat(target)))
-    return kept
+            elif not os.path.lexists(target):
+                made.append(target)
+    return kept, made

@@ -5,7 +5,9 @@ tests/bench/compare_cases/ that showed it is named in each test.
 """
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -157,9 +159,15 @@ def test_directories_made_under_a_setgid_parent_keep_its_setgid_bit(built_root: 
         "WORKDIR /p/wd\n"
         "USER 3:4\n"
         "WORKDIR /p/as-user\n"
+        "USER 0\n"
+        "ADD implied.tar /p/tar/\n"
     )
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "f").write_text("f\n")
+    with tarfile.open(tmp_path / "implied.tar", "w") as archive:  # a/b/file alone: a/ and a/b/ implied
+        member = tarfile.TarInfo("a/b/file")
+        member.size = 2
+        archive.addfile(member, io.BytesIO(b"x\n"))
     run_build(built_root, tmp_path, dockerfile, tags=("parity:setgid-parents",))
     tree = flatten(built_root, "parity:setgid-parents", tmp_path / "t")
 
@@ -173,3 +181,5 @@ def test_directories_made_under_a_setgid_parent_keep_its_setgid_bit(built_root: 
     assert mode_and_owner("p/wd") == ("0o2755", (0, 7)), "no USER: no chown, the parent's group"
     assert mode_and_owner("p/as-user") == ("0o2755", (3, 4))
     assert mode_and_owner("p/new/f") == ("0o644", (0, 0)), "copied files: their own mode, chowned 0:0"
+    assert mode_and_owner("p/tar/a") == ("0o2755", (0, 0)), "a tar's implied dirs (moby Untar's MkdirAll)"
+    assert mode_and_owner("p/tar/a/b") == ("0o2755", (0, 0))
