@@ -208,7 +208,7 @@ def _base_state(request: BuildRequest, services: Services, stage_plan: StagePlan
 def _image_state(image: BaseImage) -> StageState:
     stage = start_stage(image.config)
     return StageState(stage, StageScope.from_image_env(stage.config.env), image.layers, image.snapshot, image.key,
-                      _parse_time(image.config.created))
+                      _parse_time(image.config.created), base_snapshot=image.snapshot)
 
 
 def _parse_triggers(dockerfile: Dockerfile, stage: Stage, triggers: tuple[str, ...]) -> tuple[Instruction, ...]:

@@ -5,7 +5,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from builder.cache.index import CacheRecord
 from builder.cache.keys import CacheKey, key_for
@@ -40,6 +40,11 @@ class StageState:
     key: CacheKey
     created: float = 0.0  # when the newest layer was made: history and image times derive from it
     pending: PendingLayers | None = None  # cache hits above ``materialized`` that are not unpacked yet
+    # How to make the files again should a snapshot of them vanish (``pinned``): the snapshot the
+    # stage's layers start from (its base image's), and each layer a step added above it, with the
+    # snapshot its record named.
+    base_snapshot: str | None = None
+    step_snapshots: tuple[tuple[str, LayerRef], ...] = ()
 
     @property
     def snapshot(self) -> str | None:
@@ -130,9 +135,10 @@ def _layer_step(services: Services, state: StageState, material: dict[str, Any],
         services.cache.touch(key, record)
         services.emit(StepCached(options.step_id))
         return _with_record(services, state, key, record), record.diff_id is not None
-    parent = state.snapshot  # the step needs a rootfs: unpack the cache hits below it now
     active = temporary_key("step")
-    mounts = services.snapshotter.prepare(active, parent)
+    # The step needs a rootfs: the cache hits below it are unpacked now.
+    mounts, state = pinned(services, state, lambda snapshot: services.snapshotter.prepare(active, snapshot))
+    parent = state.materialized
     try:
         execute(mounts)
     except BaseException:
@@ -273,16 +279,80 @@ def _with_record(services: Services, state: StageState, key: CacheKey, record: C
     digest = Digest.parse(record.diff_id)
     layer = LayerRef(Descriptor(UNCOMPRESSED_LAYER, digest, record.size), digest)
     config = replace(state.config, diff_ids=(*state.config.diff_ids, digest))
-    state = replace(state, stage=replace(state.stage, config=config), layers=(*state.layers, layer), key=key,
-                    created=record.created)
     # The record names its snapshot: a --no-cache re-run's result is not at ``step_snapshot(key)``.
     name = record.snapshot if record.snapshot.startswith("step-") else step_snapshot(key)
+    state = replace(state, stage=replace(state.stage, config=config), layers=(*state.layers, layer), key=key,
+                    created=record.created, step_snapshots=(*state.step_snapshots, (name, layer)))
     if state.pending is None and state.materialized == name:  # just committed by this build
         return state
     if snapshot_exists(services.snapshotter, name):
         return replace(state, materialized=name, pending=None)
     pending = state.pending or PendingLayers(services.store, services.snapshotter, state.materialized)
     return replace(state, pending=pending.plus(name, layer))
+
+
+Pinned = TypeVar("Pinned")
+_RECOVERIES = 3  # each failure needs another build to remove a snapshot in the instant before the pin
+
+
+def pinned(services: Services, state: StageState,
+           pin: Callable[[str | None], Pinned]) -> tuple[Pinned, StageState]:
+    """``pin`` (prepare or view a child) on the state's snapshot; and the state, materialized where it pinned.
+
+    A child keeps a snapshot from removal, but until it exists the snapshot named by a record this
+    build read may vanish: a --no-cache re-run of that key removes the re-run snapshot its old
+    record named, or another build's start-up sweep takes it once no record names it. Then the
+    files are found again, or made again, as ``_recovered`` says: never an error to the user.
+    """
+    try:
+        snapshot = state.snapshot
+        return pin(snapshot), replace(state, materialized=snapshot, pending=None)
+    except SnapshotError:
+        if all(snapshot_exists(services.snapshotter, name) for name, _ in state.step_snapshots):
+            raise  # nothing vanished
+    failures = 0
+    while True:
+        top = parse_step_name(state.step_snapshots[-1][0])
+        # The top snapshot's key lock: a re-run of that key removes snapshots under it, and the
+        # start-up sweep leaves the key's snapshots alone while it is held, so the snapshot found
+        # or made stays until the pin holds it. A missing step takes it holding its own key's
+        # lock: waits go from a step to keys published before it (what it reads), never back.
+        with key_locked(services.root, CacheKey(top.key_hex)) if top else contextlib.nullcontext():
+            state = _recovered(services, state)
+            try:
+                return pin(state.materialized), state
+            except SnapshotError:
+                failures += 1
+                if failures == _RECOVERIES:
+                    raise
+
+
+def _recovered(services: Services, state: StageState) -> StageState:
+    """The state with every snapshot of its files there: a vanished one replaced or made again.
+
+    Replaced by the snapshot its key's record names now, if that holds the same layer chain
+    (the same files: a later re-run made the very layer again); else made again from the layer
+    of the record this build read, under the name it had, as ``_with_record`` makes a cache
+    hit's missing snapshot (the sweeps take it once nothing stands on it). A record naming
+    other files cannot stand in: the layers of this build's image say what the files are.
+    """
+    chain = tuple(str(diff_id) for diff_id in state.config.diff_ids)
+    below = len(chain) - len(state.step_snapshots)
+    found = tuple((name if snapshot_exists(services.snapshotter, name)
+                   else _recorded_now(services, name, chain[:depth]) or name, layer)
+                  for depth, (name, layer) in enumerate(state.step_snapshots, start=below + 1))
+    top = PendingLayers(services.store, services.snapshotter, state.base_snapshot, found).materialize()
+    return replace(state, materialized=top, pending=None, step_snapshots=found)
+
+
+def _recorded_now(services: Services, name: str, chain: tuple[str, ...]) -> str | None:
+    """The snapshot the record of ``name``'s key names now, if it exists and holds ``chain``."""
+    step = parse_step_name(name)
+    record = services.cache.get(CacheKey(step.key_hex)) if step is not None else None
+    if record is None or record.diff_id is None or tuple(record.chain) != chain \
+            or not snapshot_exists(services.snapshotter, record.snapshot):
+        return None
+    return record.snapshot
 
 
 LINK_BASE = key_for(None, {"op": "scratch"})  # the empty filesystem a --link layer is made on
@@ -297,7 +367,7 @@ def link_step(services: Services, state: StageState, material: dict[str, Any], e
     on the new state again. ``material`` must therefore not depend on ``state`` either.
     """
     empty = replace(state, stage=replace(state.stage, config=replace(state.config, diff_ids=())), layers=(),
-                    materialized=None, pending=None, key=LINK_BASE)
+                    materialized=None, pending=None, key=LINK_BASE, base_snapshot=None, step_snapshots=())
     held: list[StepCached] = []
 
     def hold_cached(event: object) -> None:

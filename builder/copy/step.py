@@ -25,7 +25,7 @@ from builder.layers import temporary_key
 from builder.copy.source_keys import Keying, SourceKey, from_material
 from builder.run.mounts import MountSources
 from builder.services import Services
-from builder.stagestate import StageState, step_snapshot
+from builder.stagestate import StageState, pinned, step_snapshot
 from grammar import Add, Copy, Dockerfile, parse_chmod, parse_git_ref, record
 from runtime import mounted, writable_directory
 
@@ -34,7 +34,7 @@ from runtime import mounted, writable_directory
 class ResolvedSource:
     """A ``--from`` source: its filesystem, and what names it in cache keys."""
 
-    snapshot: Callable[[], str | None]  # the committed snapshot (a stage's pending cache hits unpack on call)
+    view: Callable[[str], list[Any]]  # key -> the mounts of a view of the files (a stage's pending hits unpack)
     identity: str  # names the whole source when its files do not key the step (chain None): an image's digest
     chain: tuple[str, ...] | None  # diff_ids when the files read key the step instead (stages, local contexts)
     stage_key: str | None = None  # a stage of this build: the cache key (hex) of its result
@@ -73,7 +73,7 @@ class SourceViews:
         """The mounts of a read-only view of what ``ref`` names: an earlier stage, else an image."""
         source = self._resolve(ref)
         key = temporary_key("source")
-        mounts = self._services.snapshotter.view(key, source.snapshot())
+        mounts = source.view(key)
         self._keys.append(key)
         return mounts
 
@@ -105,7 +105,7 @@ class SourceViews:
         snapshotter = self._services.snapshotter
         key = temporary_key("source")
         try:
-            with mounted(snapshotter.view(key, source.snapshot())) as root:
+            with mounted(source.view(key)) as root:
                 return selection_digest(SourceRoot(root, name=ref), selection, self._files)
         finally:
             snapshotter.remove(key)
@@ -114,7 +114,12 @@ class SourceViews:
         stage = self._dockerfile.stage_by_ref(ref)
         if stage is not None and stage.index in self._finals:
             state = self._finals[stage.index]
-            return ResolvedSource(lambda: state.snapshot, "",
+
+            def view(key: str) -> list[Any]:  # ``pinned``: a snapshot a re-run removed is found or made again
+                snapshotter = self._services.snapshotter
+                return pinned(self._services, state, lambda snapshot: snapshotter.view(key, snapshot))[0]
+
+            return ResolvedSource(view, "",
                                   tuple(str(diff_id) for diff_id in state.config.diff_ids), state.key.hex)
         return self._image(ref)
 
@@ -128,7 +133,8 @@ class SourceViews:
             resolved = self._images.get(ref)
             if resolved is None:
                 snapshot, identity, chain = self._image_snapshot(ref)
-                resolved = self._images[ref] = ResolvedSource(lambda: snapshot, identity, chain)
+                resolved = self._images[ref] = ResolvedSource(
+                    lambda key: self._services.snapshotter.view(key, snapshot), identity, chain)
         return resolved
 
     def close(self) -> None:
