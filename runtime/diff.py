@@ -20,9 +20,9 @@ from runtime.errors import ContainerError
 from runtime.gotar import (BLKTYPE, BLOCK, CHRTYPE, DIRTYPE, END_OF_ARCHIVE, FIFOTYPE, LNKTYPE, REGTYPE, SYMTYPE,
                            header)
 from runtime.hostmounts import mounted
-from runtime.layerentries import WINDOW, EntryIndex, EntrySource, PreviousLayer, ReusedEntry
+from runtime.layerentries import WINDOW, EntryIndex, EntrySource, PreviousLayer, ReusedEntry, run_span
 from runtime.mounts import Mount
-from runtime.taroutput import TarOutput, stream_file
+from runtime.taroutput import TarOutput, write_entry
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -47,23 +47,21 @@ class _LayerWriter:
     A layer is mostly small pieces (a 512-byte header, a few KiB of data, padding per file);
     gathering them makes hashing and writing a handful of calls per MiB instead of three per file.
     Entries copied from the previous layer blob (``runtime.layerentries``) are queued while they are
-    contiguous there, and read in one go. The hashing and writing happen in ``runtime.taroutput``'s
-    helper thread, in order, while the differ goes on.
+    contiguous there, and read in one go. The hashing and writing happen in ``runtime.taroutput``
+    (in its helper thread, in order, while the differ goes on, unless the layer is small).
     """
 
     def __init__(self, out: BinaryIO, entries: EntrySource | None = None) -> None:
         self._output = TarOutput(out, entries)
         self._pending = bytearray()
         self._entries = entries
-        self._run: list[ReusedEntry] = []
-        self._run_end = 0  # old-blob offset just past the queued run
-        self._run_length = 0
+        self._run: list[ReusedEntry] = []  # contiguous in the old blob
         self.size = 0  # bytes handed to the output
 
     @property
     def offset(self) -> int:
         """Where the next byte lands in the tar."""
-        return self.size + len(self._pending) + self._run_length
+        return self.size + len(self._pending) + run_span(self._run)
 
     def write(self, data: bytes) -> None:
         if self._run:
@@ -79,11 +77,10 @@ class _LayerWriter:
 
     def reuse(self, entry: ReusedEntry) -> None:
         """Queue an entry to copy from the previous blob (``EntrySource.find`` said it may be)."""
-        if self._run and (entry.offset != self._run_end or self._run_length + entry.length > WINDOW):
+        if self._run and (entry.offset != self._run[-1].offset + self._run[-1].length
+                          or run_span(self._run) + entry.length > WINDOW):
             self.flush()
         self._run.append(entry)
-        self._run_end = entry.offset + entry.length
-        self._run_length += entry.length
 
     def flush(self) -> None:
         """Hand over what is gathered: the pending bytes, then the queued run (always the older first)."""
@@ -94,8 +91,7 @@ class _LayerWriter:
         if self._run:
             run, self._run = self._run, []
             self._output.put(run)
-            self.size += self._run_length
-            self._run_length = 0
+            self.size += run_span(run)
 
     @property
     def reused(self) -> int:
@@ -212,14 +208,7 @@ def _write_regular(writer: _LayerWriter, path: str, st: os.stat_result, source: 
     if old_offset is not None:
         writer.reuse(ReusedEntry(old_offset, length, block, source, size, path))
         return
-    writer.write(block)
-    _copy_exactly(source, writer, size, path)
-
-
-def _copy_exactly(source: str, writer: _LayerWriter, size: int, path: str) -> None:
-    """``size`` bytes of file data, padded to a whole block; a file that shrank meanwhile is an error."""
-    stream_file(source, size, path, writer.write)
-    writer.write(b"\0" * (-size % BLOCK))
+    write_entry(block, source, size, path, writer.write)
 
 
 def _lower_tree(lower: Sequence[Mount]) -> LowerTree | None:

@@ -19,7 +19,7 @@ An entry is copied only when all of these hold, otherwise it is rebuilt from the
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from runtime.errors import ContainerError
@@ -57,6 +57,11 @@ class ReusedEntry:
     path: str  # tar path (for errors)
 
 
+def run_span(run: Sequence[ReusedEntry]) -> int:
+    """Bytes from the start of a run's first entry to the end of its last (contiguous: all of the run), 0 if empty."""
+    return run[-1].offset + run[-1].length - run[0].offset if run else 0
+
+
 Emit = Callable[[bytes | memoryview], None]
 Rebuild = Callable[[ReusedEntry], None]
 
@@ -87,8 +92,7 @@ class EntrySource:
 
     def copy(self, run: list[ReusedEntry], emit: Emit, rebuild: Rebuild) -> None:
         """Emit ``run`` (contiguous in the old blob, at most WINDOW long unless a single entry)."""
-        start = run[0].offset
-        span = run[-1].offset + run[-1].length - start
+        start, span = run[0].offset, run_span(run)
         if span > WINDOW:
             assert len(run) == 1
             self._stream_one(run[0], emit, rebuild)

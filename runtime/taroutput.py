@@ -1,5 +1,9 @@
 """The layer tar's bytes hashed and written in order by a helper thread, while the differ makes the next ones.
 
+A small layer (fewer than ``INLINE_LIMIT`` bytes handed over by ``finish``, say a RUN that wrote a
+few files) is written by the caller itself at ``finish``: starting and joining the thread would cost
+more than it saves.
+
 The differ's own work is Python (a header per entry, a few syscalls per file); writing a 250 MB
 layer is mostly the kernel copying pages, and sha256 is C: both release the GIL. Handing finished
 pieces to a writer thread lets them run on the second core while the differ goes on, and the
@@ -22,10 +26,13 @@ from typing import BinaryIO
 
 from runtime.changes import capability
 from runtime.errors import ContainerError
-from runtime.layerentries import EntrySource, ReusedEntry
+from runtime.gotar import BLOCK
+from runtime.layerentries import EntrySource, ReusedEntry, run_span
 
 Bytes = bytes | bytearray | memoryview
+Piece = Bytes | list[ReusedEntry]
 READ_CHUNK = 1 << 20
+INLINE_LIMIT = 1 << 20  # a layer handed over in fewer bytes than this is written without the helper thread
 _QUEUED_PIECES = 8  # at most ~8 MiB of data waits for the writer: the differ is rarely that far ahead
 
 
@@ -79,7 +86,14 @@ class OverlappedHash:
             self._thread = None
 
 
-def stream_file(source: str, size: int, path: str, emit: Callable[[bytes], object]) -> None:
+def write_entry(header: bytes, source: str, size: int, path: str, emit: Callable[[bytes], object]) -> None:
+    """A regular file's whole tar entry: ``header``, ``size`` bytes of ``source``, zeros up to a whole block."""
+    emit(header)
+    _stream_file(source, size, path, emit)
+    emit(b"\0" * (-size % BLOCK))
+
+
+def _stream_file(source: str, size: int, path: str, emit: Callable[[bytes], object]) -> None:
     """Exactly ``size`` bytes of ``source`` in pieces of up to 1 MiB; a file that shrank meanwhile is an error."""
     fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -95,31 +109,52 @@ def stream_file(source: str, size: int, path: str, emit: Callable[[bytes], objec
 
 
 class TarOutput:
-    """Writes handed-over pieces to ``out`` in order, in a helper thread, hashing them on the way."""
+    """Writes handed-over pieces to ``out`` in order, hashing them on the way.
+
+    Pieces are held until they add up to ``INLINE_LIMIT``: then the helper thread starts and writes
+    them and the rest; if ``finish`` comes first, the caller writes them itself.
+    """
 
     def __init__(self, out: BinaryIO, entries: EntrySource | None) -> None:
         self._out = out
         self._entries = entries
         self._hash = OverlappedHash()
-        self._pieces: queue.Queue[Bytes | list[ReusedEntry] | None] = queue.Queue(_QUEUED_PIECES)
+        self._held: list[Piece] = []
+        self._held_bytes = 0
+        self._pieces: queue.Queue[Piece | None] = queue.Queue(_QUEUED_PIECES)
         self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._write_pieces, name="layer-writer", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
-    def put(self, piece: Bytes | list[ReusedEntry]) -> None:
+    def put(self, piece: Piece) -> None:
         if self._failure is not None:
             raise self._failure
+        if self._thread is None:
+            self._held.append(piece)
+            self._held_bytes += run_span(piece) if isinstance(piece, list) else len(piece)
+            if self._held_bytes >= INLINE_LIMIT:
+                self._start_thread()
+            return
         self._pieces.put(piece)
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._write_pieces, name="layer-writer", daemon=True)
+        self._thread.start()
+        held, self._held = self._held, []
+        for piece in held:
+            self._pieces.put(piece)
 
     def finish(self) -> str:
         """Wait until everything is written; the stream's sha256 (hex)."""
+        held, self._held = self._held, []
+        for piece in held:  # a small layer: written here, its failures raised as they happen
+            self._write(piece)
         self.close()
         if self._failure is not None:
             raise self._failure
         return self._hash.hexdigest()
 
     def close(self) -> None:
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._pieces.put(None)
             self._thread.join()
         self._hash.close()
@@ -129,13 +164,16 @@ class TarOutput:
             if self._failure is not None:
                 continue  # drained until the differ notices
             try:
-                if isinstance(piece, list):
-                    assert self._entries is not None
-                    self._entries.copy(piece, self._emit, self._rebuild)
-                else:
-                    self._emit(piece)
+                self._write(piece)
             except BaseException as error:
                 self._failure = error
+
+    def _write(self, piece: Piece) -> None:
+        if isinstance(piece, list):
+            assert self._entries is not None
+            self._entries.copy(piece, self._emit, self._rebuild)
+        else:
+            self._emit(piece)
 
     def _emit(self, data: Bytes) -> None:
         self._hash.hash_while(data, self._out.write)
@@ -146,6 +184,4 @@ class TarOutput:
         if self._entries.xattrs_checked and capability(entry.source) is not None:
             # its header was made without a capability lookup (``PreviousLayer.xattrs_checked``)
             raise ContainerError(f"{entry.path} gained a security.capability while its layer was written")
-        self._emit(entry.header)
-        stream_file(entry.source, entry.size, entry.path, self._emit)
-        self._emit(b"\0" * (entry.length - len(entry.header) - entry.size))
+        write_entry(entry.header, entry.source, entry.size, entry.path, self._emit)

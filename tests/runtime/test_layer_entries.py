@@ -7,9 +7,11 @@ may be copied are copied.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from runtime.changes import EmptyLower, scan
 from runtime.diff import DiffStats, write_changes
 from runtime.errors import ContainerError
 from runtime.layerentries import WINDOW, PreviousLayer
+from runtime.taroutput import INLINE_LIMIT
 
 pytestmark = pytest.mark.privileged  # chown and security.capability need root
 NET_RAW_CAPABILITY = struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)
@@ -157,3 +160,56 @@ def test_xattrs_checked_skips_the_capability_lookup_but_never_writes_a_header_wi
     os.setxattr(second / "d" / "f05", "security.capability", NET_RAW_CAPABILITY)
     with pytest.raises(ContainerError, match="gained a security.capability"):
         layer(second, checked)
+
+
+def test_many_small_runs_past_the_inline_limit_keep_their_order(tmp_path: Path) -> None:
+    """Every other file a new inode: the layer is handed over as dozens of small pieces (a copied run,
+    then fresh bytes, ...), more than the writer queue holds when they pass ``INLINE_LIMIT`` together."""
+    tree = tmp_path / "first"
+    for index in range(48):
+        put(tree / f"f{index:02d}", os.urandom(40_000))
+    blob = tmp_path / "first.tar"
+    data, stats = layer(tree)
+    blob.write_bytes(data)
+    assert stats.index is not None and len(data) > INLINE_LIMIT
+    second = tmp_path / "second"
+    relink(tree, second)
+    for index in range(0, 48, 2):  # same content, mode and mtime, but another inode: written afresh
+        target = second / f"f{index:02d}"
+        content = target.read_bytes()
+        os.unlink(target)
+        put(target, content)
+    assert_same_as_rebuilt(second, PreviousLayer(str(blob), stats.index), reused=24)
+
+
+class ThreadRecordingSink(io.BytesIO):
+    """A layer destination that remembers which threads wrote to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.threads.add(threading.current_thread().name)
+        return super().write(data)
+
+
+@pytest.mark.parametrize("size, writers", [(5_000, {"MainThread"}), (INLINE_LIMIT, {"layer-writer"})])
+def test_a_small_layer_is_written_by_the_caller_and_a_big_one_by_the_helper_thread(tmp_path: Path, size: int,
+                                                                                   writers: set[str]) -> None:
+    put(tmp_path / "tree" / "file", os.urandom(size))
+    sink = ThreadRecordingSink()
+    stats = write_changes(scan(str(tmp_path / "tree"), EmptyLower(), full=True), sink)
+    assert sink.threads == writers
+    assert stats.diff_id == "sha256:" + hashlib.sha256(sink.getvalue()).hexdigest()
+    assert stats.size == len(sink.getvalue()) and stats.entries == 1
+
+
+def test_a_small_layer_whose_file_shrinks_fails_on_the_callers_thread(tmp_path: Path) -> None:
+    put(tmp_path / "tree" / "file", b"x" * 5_000)
+    changes = scan(str(tmp_path / "tree"), EmptyLower(), full=True)
+    os.truncate(tmp_path / "tree" / "file", 100)
+    sink = ThreadRecordingSink()
+    with pytest.raises(ContainerError, match="file changed size"):
+        write_changes(changes, sink)
+    assert sink.threads <= {"MainThread"}
