@@ -83,6 +83,8 @@ class TransferView:
         self._console = console
         self._lock = threading.Lock()
         self._tasks: dict[str, Any] = {}
+        # docker names layers already present only when the image is new: held until a byte moves
+        self._held: list[Any] | None = []
         self._progress: Any = None
         if console._rich is not None:
             from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
@@ -100,14 +102,42 @@ class TransferView:
             self._progress.stop()
 
     def __call__(self, event: Any) -> None:
-        from builder.events import PullProgress, PullStarted, PushProgress, PushStarted
+        from builder.events import PullFinished, PullProgress, PullStarted, PushProgress, PushStarted
 
         if isinstance(event, PullStarted):
-            self._say(f"Pulling {event.ref}")
+            self._say(f"{event.identifier}: Pulling from {event.repository}" if event.repository
+                      else f"Pulling {event.ref}")
         elif isinstance(event, PushStarted):
             self._say(f"The push refers to repository [{event.repository}]")
-        elif isinstance(event, (PullProgress, PushProgress)) and event.is_layer:
-            self._layer(event, pulling=isinstance(event, PullProgress))
+        elif isinstance(event, PullProgress):
+            self._pulled(event)
+        elif isinstance(event, PushProgress) and event.is_layer:
+            self._layer(event, pulling=False)
+        elif isinstance(event, PullFinished):
+            self._release_held(show=event.downloaded)  # an image already here: no layer lines, as docker
+
+    def _pulled(self, event: Any) -> None:
+        with self._lock:
+            held = self._held
+            if held is not None and event.cached:
+                held.append(event)
+                return
+            self._held = None
+        if held:
+            self._release(held)
+        if event.is_layer:
+            self._layer(event, pulling=True)
+
+    def _release_held(self, *, show: bool) -> None:
+        with self._lock:
+            held, self._held = self._held, None
+        if held and show:
+            self._release(held)
+
+    def _release(self, events: list[Any]) -> None:
+        for event in events:
+            if event.is_layer:
+                self._layer(event, pulling=True)
 
     def _say(self, text: str) -> None:
         if self._progress is not None:

@@ -30,8 +30,14 @@ def _pull(options: argparse.Namespace, console: Console) -> int:
     from builder.events import ignore_event
     from builder.image.distribution import pull_into
 
+    from registry_client import parse_reference
+
     platform = parse_platform_flag(options.platform)
     client = registry_client_for(options)
+    wanted = parse_reference(options.ref)  # a bad name fails here, before any request
+    tag_given = ":" in options.ref.rpartition("/")[2]  # only the last path part can carry a tag
+    if not options.quiet and wanted.digest is None and not tag_given:
+        console.info("Using default tag: latest")
 
     def pull(emit: EventSink) -> PullResult:  # the store is opened while the blobs download
         return pull_into(options.root, options.ref, client=client, platform=platform, emit=emit,

@@ -136,7 +136,7 @@ def _pull(root: Path, ref: str | Reference, client: RegistryClient, opener: _Sto
           platform: Platform | None, emit: EventSink) -> PullResult:
     name = parse_reference(ref) if isinstance(ref, str) else ref
     text = str(name)
-    emit(PullStarted(text))
+    emit(PullStarted(text, name.repository, name.identifier))
     relay = _ProgressRelay(lambda p: PullProgress(text, str(p.digest), p.media_type, p.done, p.total,
                                                   p.cached, p.finished), emit, on_first=opener.start)
     with lease(root):

@@ -11,7 +11,7 @@ import pytest
 from builder.commands.images import human_duration, human_size
 from builder.console import Console, TransferView
 from builder.errors import UsageError
-from builder.events import PullProgress, PullStarted, PushProgress, PushStarted
+from builder.events import PullFinished, PullProgress, PullStarted, PushProgress, PushStarted
 from builder.registry_settings import load_settings
 from builder.report import EXIT_REGISTRY, EXIT_USAGE, report_error
 from registry_client import InvalidReference, MediaType, NotFound, RateLimited, registry_host
@@ -56,16 +56,28 @@ def test_settings_file_from_the_environment_and_its_errors(tmp_path: Path, monke
 def test_plain_progress_prints_one_line_per_finished_layer() -> None:
     console, err = plain_console()
     with TransferView(console) as view:
-        view(PullStarted("docker.io/library/busybox:latest"))
+        view(PullStarted("docker.io/library/busybox:latest", "library/busybox", "latest"))
+        view(PullProgress("r", "sha256:" + "cd" * 32, LAYER, 7, 7, cached=True, finished=True))
         view(PullProgress("r", DIGEST, LAYER, 10, 100))
         view(PullProgress("r", DIGEST, LAYER, 100, 100, finished=True))
         view(PullProgress("r", DIGEST, CONFIG, 5, 5, finished=True))  # configs are not shown
-        view(PullProgress("r", "sha256:" + "cd" * 32, LAYER, 7, 7, cached=True, finished=True))
+        view(PullFinished("r", DIGEST, DIGEST, downloaded=True))
         view(PushStarted("reg/app:1", "reg/app"))
         view(PushProgress("reg/app:1", DIGEST, LAYER, 100, 100, cached=True, finished=True))
     assert err.getvalue().splitlines() == [
-        "Pulling docker.io/library/busybox:latest", "abababababab: Pull complete", "cdcdcdcdcdcd: Already exists",
+        "latest: Pulling from library/busybox", "cdcdcdcdcdcd: Already exists", "abababababab: Pull complete",
         "The push refers to repository [reg/app]", "abababababab: Layer already exists"]
+
+
+def test_plain_progress_names_no_layer_of_an_image_already_here() -> None:
+    # docker pull of an image it has: "Pulling from", then only Digest and Status (printed by the command)
+    console, err = plain_console()
+    with TransferView(console) as view:
+        view(PullStarted("docker.io/library/busybox:latest", "library/busybox", "latest"))
+        view(PullProgress("r", DIGEST, CONFIG, 5, 5, cached=True, finished=True))
+        view(PullProgress("r", "sha256:" + "cd" * 32, LAYER, 7, 7, cached=True, finished=True))
+        view(PullFinished("r", DIGEST, DIGEST, downloaded=False))
+    assert err.getvalue().splitlines() == ["latest: Pulling from library/busybox"]
 
 
 def test_progress_view_accepts_events_from_many_threads() -> None:
