@@ -31,6 +31,7 @@ import traceback
 from dataclasses import dataclass
 
 from runtime import namespaces as ns
+from runtime import seccomp
 from runtime.rootfs import RootfsPlan, build_rootfs, enter_rootfs, remove_stubs
 from runtime.spec import DEFAULT_PATH, ProcessSpec
 from runtime.terminal import WindowSize, set_window_size
@@ -64,6 +65,7 @@ class Launch:
     network_lease: object | None  # runtime.network.Lease; typed loosely: runtime.network is imported lazily
     parent_pid: int
     window_size: WindowSize | None = None  # the pty's size before the process starts
+    seccomp_program: bytes | None = None  # BPF compiled by pybuild (runtime.seccomp); None: unconfined
 
 
 def _report(pipes: Pipes, message: str) -> None:
@@ -160,7 +162,7 @@ def init(launch: Launch, shim_alive: int) -> None:
             signal.pthread_sigmask(signal.SIG_BLOCK, [signum])
         main_pid = os.fork()
         if main_pid == 0:
-            _exec_main(spec, credentials, env, pipes, console)
+            _exec_main(spec, credentials, env, pipes, console, launch.seccomp_program)
     except BaseException:
         _report(pipes, "container setup failed: " + traceback.format_exc(limit=4))
         os._exit(SETUP_FAILED)
@@ -225,7 +227,7 @@ def _kill_everything_else() -> None:
 
 
 def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str], pipes: Pipes,
-               console: int | None) -> None:
+               console: int | None, seccomp_program: bytes | None) -> None:
     try:
         for signum in range(1, signal.NSIG):
             if signum not in (signal.SIGKILL, signal.SIGSTOP):
@@ -236,6 +238,10 @@ def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str],
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         _connect_stdio(pipes, console)
         _close_all_but({pipes.report})
+        if seccomp_program is not None:
+            # Without no_new_privs (Docker sets none: setuid programs must work) loading needs
+            # CAP_SYS_ADMIN, so before the capabilities go; the profile allows every call from here on.
+            seccomp.load(seccomp_program)
         ns.limit_capabilities(spec.capabilities)
         os.setgroups(list(credentials.groups))
         os.setgid(credentials.gid)

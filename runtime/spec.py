@@ -71,6 +71,8 @@ class ProcessSpec:
     hosts_own_address: bool = True  # docker run lists the container's address in /etc/hosts; BuildKit's RUN does not
     # docker run binds a generated /etc/hostname; BuildKit's RUN does not (the image's own file stays, writable)
     hostname_file: bool = True
+    # Docker's default seccomp profile (runtime.seccomp); off for RUN --security=insecure, as in BuildKit
+    seccomp: bool = True
 
     def __post_init__(self) -> None:
         if not self.argv:

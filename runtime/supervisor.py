@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from runtime import cgroups, terminal
+from runtime import cgroups, seccomp, terminal
 from runtime.errors import ContainerStartError
 from runtime.process import Launch, Pipes, shim
 from runtime.rootfs import RootfsPlan
@@ -114,7 +114,8 @@ def fork_and_supervise(spec: ProcessSpec, plan: RootfsPlan, cgroup_dirs: list[st
         console, console_theirs = channels.socket() if stdio.tty else (None, None)
         pipes = Pipes(out_w, err_w, report_w, stdin_r, console_theirs)
         size = terminal.window_size(stdio.terminal) if stdio.tty and stdio.terminal is not None else None
-        launch = Launch(spec, plan, pipes, tuple(cgroups.procs_files(cgroup_dirs)), lease, os.getpid(), size)
+        launch = Launch(spec, plan, pipes, tuple(cgroups.procs_files(cgroup_dirs)), lease, os.getpid(), size,
+                        seccomp.program_for(spec.seccomp, spec.capabilities))
         pid = os.fork()
         if pid == 0:
             shim(launch)

@@ -90,7 +90,8 @@ def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_
             extra_hosts=request.extra_hosts,
             hosts_own_address=False,  # BuildKit's hosts file: localhost lines and --add-host only
             hostname_file=False,  # BuildKit binds /etc/resolv.conf and /etc/hosts only
-            **({"capabilities": ALL_CAPABILITIES} if request.insecure else {}),
+            # BuildKit's insecure mode is a privileged container: every capability, no seccomp profile
+            **({"capabilities": ALL_CAPABILITIES, "seccomp": False} if request.insecure else {}),
         )
         try:
             status = run(spec, rootfs, on_output, state_root=state_root, control=control)
