@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from builder.baseimage import BaseImage, image_base, scratch
+from builder.baseimage import BaseImage, scratch
 from builder.cache.explain import CacheExplainer, open_explainer
 from builder.context.local import BuildContext
 from builder.context.named import GIT, HTTP, LOCAL, NamedContext, NamedContextResolver, replaced_stages, stages_to_build
@@ -24,6 +24,7 @@ from builder.frontend.scope import StageScope
 from builder.frontend.words import ScopedExpander, located_plan_error
 from builder.image.config import start_stage
 from builder.image.export import ExportedImage, export_image
+from builder.resolvedimages import ResolvedImages
 from builder.run.mounts import MountSources
 from builder.services import Services
 from builder.stagegraph import StageCancelled, run_stage_graph
@@ -137,7 +138,8 @@ def _build(request: BuildRequest, services: Services) -> BuildResult:
                                  use_cache=not request.no_cache, source_date_epoch=request.source_date_epoch,
                                  next_step_id=lambda: _take_step_id(progress), remote_files=remote_files,
                                  platform=platform)
-    views = SourceViews(services, dockerfile, finals, _image_snapshots(request, services, platform, named))
+    images = ResolvedImages(services, pull=request.pull, registry=request.registry)  # FROM and --from alike
+    views = SourceViews(services, dockerfile, finals, _image_snapshots(platform, named, images))
     complete = False
     try:
         sources = _mount_sources(request, services, views, remote_files)
@@ -153,7 +155,7 @@ def _build(request: BuildRequest, services: Services) -> BuildResult:
                 context = named.lookup(stage_plan.stage.name)
                 return _image_state(named.base(context, _stage_platform(stage_plan.base, platform)))  # type: ignore[arg-type]
             return _build_stage(request, services, plan, stage_plan, finals, platform, progress, sources, named,
-                                cancellation)
+                                images, cancellation)
 
         needs = {index: () if index in replaced else sp.needs for index, sp in stage_plans.items()}
         run_stage_graph(needs, build_stage, finals, _parallel_limit(request), cancellation.cancel)
@@ -184,8 +186,8 @@ def _stage_platform(base: StageBase, platform: Platform) -> Platform:
     return Platform.parse(normalize_platform(base.platform)) if base.platform else platform
 
 
-def _base_state(request: BuildRequest, services: Services, stage_plan: StagePlan, finals: Mapping[int, StageState],
-                platform: Platform, named: NamedContextResolver) -> tuple[StageState, tuple[str, ...]]:
+def _base_state(stage_plan: StagePlan, finals: Mapping[int, StageState], platform: Platform,
+                named: NamedContextResolver, images: ResolvedImages) -> tuple[StageState, tuple[str, ...]]:
     """The stage's starting state, and the ONBUILD triggers of its base image or stage.
 
     A stage built FROM an earlier stage runs the ONBUILD triggers that stage declared, as
@@ -200,8 +202,7 @@ def _base_state(request: BuildRequest, services: Services, stage_plan: StagePlan
     if context is not None:  # FROM a named context
         image = named.base(context, stage_platform)
     else:
-        image = scratch(stage_platform) if base.kind == "scratch" else image_base(
-            services, base.image, stage_platform, pull=request.pull, client_factory=request.registry)
+        image = scratch(stage_platform) if base.kind == "scratch" else images.base(base.image, stage_platform)
     return _image_state(image), tuple(image.config.onbuild or ())
 
 
@@ -226,10 +227,11 @@ def _parse_triggers(dockerfile: Dockerfile, stage: Stage, triggers: tuple[str, .
 
 def _build_stage(request: BuildRequest, services: Services, plan: BuildPlan, stage_plan: StagePlan,
                  finals: Mapping[int, StageState], platform: Platform, progress: _Progress,
-                 sources: MountSources, named: NamedContextResolver, cancellation: _Cancellation) -> StageState:
+                 sources: MountSources, named: NamedContextResolver, images: ResolvedImages,
+                 cancellation: _Cancellation) -> StageState:
     stage = stage_plan.stage
     try:
-        state, triggers = _base_state(request, services, stage_plan, finals, platform, named)
+        state, triggers = _base_state(stage_plan, finals, platform, named, images)
     except RegistryError as exc:  # BuildKit points at the FROM line when the base cannot be resolved
         raise StepError(f"failed to resolve source metadata for {stage_plan.base.image}: {exc}",
                         path=plan.dockerfile.path, line=stage.base.span.line, end_line=stage.base.span.end_line,
@@ -312,8 +314,7 @@ def _mount_sources(request: BuildRequest, services: Services, views: SourceViews
     )
 
 
-def _image_snapshots(request: BuildRequest, services: Services, platform: Platform,
-                     named: NamedContextResolver) -> ImageSources:
+def _image_snapshots(platform: Platform, named: NamedContextResolver, images: ResolvedImages) -> ImageSources:
     def snapshot(reference: str) -> tuple[str | None, str, tuple[str, ...] | None]:
         context = named.lookup(reference)
         if context is not None:  # COPY --from / RUN --mount from= a named context that is no stage
@@ -321,7 +322,7 @@ def _image_snapshots(request: BuildRequest, services: Services, platform: Platfo
             # Files of a directory or git context key the step (BuildKit's local source); an image, its digest.
             chain = tuple(str(d) for d in made.config.diff_ids) if context.kind in (LOCAL, GIT, HTTP) else None
             return made.snapshot, f"context:{made.key.hex}", chain
-        image = image_base(services, reference, platform, pull=request.pull, client_factory=request.registry)
+        image = images.base(reference, platform)
         return image.snapshot, f"image:{image.manifest_digest}", None
 
     return snapshot

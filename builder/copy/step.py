@@ -63,11 +63,6 @@ class SourceViews:
         self._digests = SelectionDigests(directory)
         self._files = FileDigests(directory / "files.marshal")
         self._hashing = threading.Lock()  # parallel stages share the file-digest table
-        # An image (or named context) is resolved once per build, as BuildKit does: every step reading
-        # it sees the same image even if its tag moves meanwhile, and --pull asks the registry once.
-        self._images: dict[str, ResolvedSource] = {}
-        self._image_locks: dict[str, threading.Lock] = {}
-        self._image_locks_lock = threading.Lock()
 
     def __call__(self, ref: str) -> list[Any]:
         """The mounts of a read-only view of what ``ref`` names: an earlier stage, else an image."""
@@ -121,21 +116,10 @@ class SourceViews:
 
             return ResolvedSource(view, "",
                                   tuple(str(diff_id) for diff_id in state.config.diff_ids), state.key.hex)
-        return self._image(ref)
-
-    def _image(self, ref: str) -> ResolvedSource:
-        resolved = self._images.get(ref)
-        if resolved is not None:
-            return resolved
-        with self._image_locks_lock:
-            lock = self._image_locks.setdefault(ref, threading.Lock())
-        with lock:  # one resolution per ref; stages reading other images do not wait for it
-            resolved = self._images.get(ref)
-            if resolved is None:
-                snapshot, identity, chain = self._image_snapshot(ref)
-                resolved = self._images[ref] = ResolvedSource(
-                    lambda key: self._services.snapshotter.view(key, snapshot), identity, chain)
-        return resolved
+        # An image (or named context): resolved once per build by ``image_snapshot`` (the build's
+        # ``builder.resolvedimages``, shared with FROM, or its named contexts).
+        snapshot, identity, chain = self._image_snapshot(ref)
+        return ResolvedSource(lambda key: self._services.snapshotter.view(key, snapshot), identity, chain)
 
     def close(self) -> None:
         self._files.save()  # once per build: the table may hold 200k entries

@@ -32,3 +32,24 @@ def test_two_copies_from_one_image_resolve_it_once(tmp_path: Path, base_registry
     assert [event.ref for event in events if isinstance(event, PullStarted)] == [image]
     tree = flatten(root, result.image.image_id, tmp_path / "tree")
     assert (tree / "first").read_bytes() == (tree / "second").read_bytes() != b""
+
+
+def test_from_copy_from_and_mount_from_of_one_image_in_parallel_stages_resolve_it_once(
+        tmp_path: Path, base_registry: str) -> None:
+    image = f"{base_registry}/{BASE_REPOSITORY}"
+    untagged = f"{base_registry}/{BASE_REPOSITORY.split(':')[0]}"  # the same reference, spelled otherwise
+    dockerfile = (f"FROM {image} AS one\nRUN echo one > /one\n"
+                  f"FROM {untagged} AS two\nRUN --mount=from={image},target=/m cp /m/bin/busybox /two\n"
+                  f"FROM {image}\nCOPY --from=one /one /one\nCOPY --from=two /two /two\n"
+                  f"COPY --from={untagged} /bin/busybox /copied\n")
+    context = tmp_path / "context"
+    context.mkdir()
+    root = tmp_path / "root"
+    events: list[object] = []
+    result = build(BuildRequest(source=DockerfileSource("Dockerfile", None, dockerfile), context=context,
+                                plan=PlanRequest(), pull=True, registry=make_client, max_parallel=2),
+                   open_services(root, emit=events.append))
+    assert len([event for event in events if isinstance(event, PullStarted)]) == 1
+    tree = flatten(root, result.image.image_id, tmp_path / "tree")
+    assert (tree / "one").read_bytes() == b"one\n"
+    assert (tree / "two").read_bytes() == (tree / "copied").read_bytes() == (tree / "bin/busybox").read_bytes()
