@@ -10,7 +10,6 @@ identity token, as an OAuth2 refresh-token POST); the token goes only to the reg
 from __future__ import annotations
 
 import base64
-import re
 import threading
 import time
 import urllib.parse
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from .errors import AuthError
+from .patterns import pattern
 
 if TYPE_CHECKING:
     from requests import Response
@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 EXPIRY_MARGIN_SECONDS = 10.0
 DEFAULT_TOKEN_LIFETIME = 60.0
 CLIENT_ID = "pybuild"
-# Compiled when a challenge is first parsed (re caches them): a registry without auth never asks.
+# Compiled when a challenge is first parsed (``patterns``): a registry without auth never asks.
 _PARAM = r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?'
 _SCHEME = r"\s*([A-Za-z][A-Za-z0-9_-]*)(?=\s|$)"
+_QUOTED_PAIR = r"\\(.)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ class Challenge:
 def parse_challenges(header: str) -> list[Challenge]:
     """Parse a WWW-Authenticate header; quoted values may hold commas and spaces."""
     challenges: list[Challenge] = []
-    scheme_pattern, param_pattern = re.compile(_SCHEME), re.compile(_PARAM)
+    scheme_pattern, param_pattern = pattern(_SCHEME), pattern(_PARAM)
     position = 0
     while position < len(header):
         scheme = scheme_pattern.match(header, position)
@@ -77,7 +78,7 @@ def parse_challenges(header: str) -> list[Challenge]:
         while (param := param_pattern.match(header, position)) is not None and param.group(0).strip():
             value = param.group(2)
             if value.startswith('"'):
-                value = re.sub(r"\\(.)", r"\1", value[1:-1])
+                value = pattern(_QUOTED_PAIR).sub(r"\1", value[1:-1])
             params[param.group(1).lower()] = value
             position = param.end()
         challenges.append(Challenge(scheme.group(1).lower(), params))

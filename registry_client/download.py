@@ -8,7 +8,6 @@ range was ignored: start over. A digest mismatch is retried once from zero, then
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
@@ -16,12 +15,13 @@ from .content import BlobWriter, ContentStore
 from .errors import DigestMismatch, ProtocolError, TransportError
 from .httpclient import ConnectionFailed, body_chunks
 from .oci import Descriptor, Digest
+from .patterns import pattern
 from .responses import raise_for_status
 
 if TYPE_CHECKING:
     from requests import Response
 
-_CONTENT_RANGE = r"bytes (\d+)-(\d+)/(\d+|\*)"  # compiled by the first resume only
+_CONTENT_RANGE = r"bytes (\d+)-(\d+)/(\d+|\*)"  # compiled by the first resume only (``patterns``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ def _start_body(response: Response, descriptor: Descriptor, writer: BlobWriter,
                 ref: str | None) -> None:
     digest = str(descriptor.digest)
     if response.status_code == 206 and writer.offset:
-        match = re.match(_CONTENT_RANGE, response.headers.get("Content-Range", ""))
+        match = pattern(_CONTENT_RANGE).match(response.headers.get("Content-Range", ""))
         if match is None or int(match.group(1)) != writer.offset:
             raise ProtocolError(f"bad Content-Range {response.headers.get('Content-Range')!r} "
                                 f"for a resume at {writer.offset}", ref=ref, digest=digest)

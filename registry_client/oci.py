@@ -20,8 +20,8 @@ from . import mediatypes as mt
 from .errors import DigestMismatch, PlatformNotFound, ProtocolError, UnsupportedMediaType
 from .platform import Platform, compatible_platforms, same_platform
 
-_HEX_LENGTH = {"sha256": 64, "sha512": 128}
-_LOWER_HEX = "0123456789abcdef"
+DIGEST_HEX_LENGTH = {"sha256": 64, "sha512": 128}  # the encoded part's length per algorithm we accept
+LOWER_HEX = "0123456789abcdef"
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
@@ -39,7 +39,7 @@ class Digest:
     def parse(cls, text: str) -> Digest:
         algorithm, _, encoded = text.partition(":")
         # str.strip, not a regex: compiling one is a cost every process would pay at import.
-        if len(encoded) != _HEX_LENGTH.get(algorithm) or encoded.strip(_LOWER_HEX):
+        if len(encoded) != DIGEST_HEX_LENGTH.get(algorithm) or encoded.strip(LOWER_HEX):
             raise DigestMismatch(f"invalid digest {text!r}", digest=text)
         return cls(algorithm, encoded)
 

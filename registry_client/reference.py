@@ -10,11 +10,11 @@ docker's rules (github.com/distribution/reference, ``normalize.go`` and ``regexp
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import cache
 
 from .errors import InvalidReference
+from .oci import DIGEST_HEX_LENGTH, LOWER_HEX
+from .patterns import pattern
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
@@ -35,8 +35,6 @@ _REFERENCE = (
     rf"^(?P<name>(?:{_DOMAIN_AND_PORT}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
     rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
 )
-_LOWER_HEX = "0123456789abcdef"
-_DIGEST_HEX_LENGTH = {"sha256": 64, "sha512": 128}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +86,7 @@ def parse_reference(text: str) -> Reference:
     """Parse ``text`` like ``docker pull`` does; raise InvalidReference with a clear reason."""
     if not text:
         raise InvalidReference("invalid reference format: empty reference", ref=text)
-    if len(text) == 64 and not text.strip(_LOWER_HEX):  # an image ID, not a name
+    if len(text) == 64 and not text.strip(LOWER_HEX):  # an image ID, not a name
         raise InvalidReference(
             f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings", ref=text
         )
@@ -98,7 +96,7 @@ def parse_reference(text: str) -> Reference:
         raise InvalidReference(
             f"invalid reference format: repository name ({remote_name}) must be lowercase", ref=text
         )
-    match = _reference_pattern().match(f"{domain}/{remainder}")
+    match = pattern(_REFERENCE).match(f"{domain}/{remainder}")
     if match is None:
         raise InvalidReference(f"invalid reference format: {text!r}", ref=text)
     if len(match["name"]) > _NAME_TOTAL_LENGTH_MAX:
@@ -111,12 +109,6 @@ def parse_reference(text: str) -> Reference:
     repository = match["name"][len(domain) + 1:]
     tag = match["tag"] or (None if digest else "latest")
     return Reference(domain, repository, tag, digest)
-
-
-@cache
-def _reference_pattern() -> re.Pattern[str]:
-    """Compiled on first use (~1 ms): importing this module does not parse anything."""
-    return re.compile(_REFERENCE)
 
 
 def _split_domain(text: str) -> tuple[str, str]:
@@ -137,7 +129,7 @@ def _split_domain(text: str) -> tuple[str, str]:
 
 def _check_digest(digest: str, text: str) -> None:
     algorithm, _, encoded = digest.partition(":")
-    expected = _DIGEST_HEX_LENGTH.get(algorithm)
+    expected = DIGEST_HEX_LENGTH.get(algorithm)
     if expected is None:
         raise InvalidReference(f"unsupported digest algorithm {algorithm!r}", ref=text)
     if len(encoded) != expected or encoded.lower() != encoded:
