@@ -17,31 +17,11 @@ from tests.support.images import flatten
 pytestmark = pytest.mark.privileged
 
 
-def test_two_copies_from_one_image_resolve_it_once(tmp_path: Path, base_registry: str) -> None:
-    image = f"{base_registry}/{BASE_REPOSITORY}"
-    dockerfile = (f"FROM scratch\nCOPY --from={image} /bin/busybox /first\n"
-                  f"COPY --from={image} /bin/busybox /second\n")
-    context = tmp_path / "context"
-    context.mkdir()
-    root = tmp_path / "root"
-    events: list[object] = []
-    # --pull: every resolution asks the registry, and each is a pull the build reports.
-    result = build(BuildRequest(source=DockerfileSource("Dockerfile", None, dockerfile), context=context,
-                                plan=PlanRequest(), pull=True, registry=make_client),
-                   open_services(root, emit=events.append))
-    assert [event.ref for event in events if isinstance(event, PullStarted)] == [image]
-    tree = flatten(root, result.image.image_id, tmp_path / "tree")
-    assert (tree / "first").read_bytes() == (tree / "second").read_bytes() != b""
+def pulled_build(tmp_path: Path, dockerfile: str) -> tuple[Path, list[str]]:
+    """A --pull build of ``dockerfile``: the image tree, and the refs of the pulls it reported.
 
-
-def test_from_copy_from_and_mount_from_of_one_image_in_parallel_stages_resolve_it_once(
-        tmp_path: Path, base_registry: str) -> None:
-    image = f"{base_registry}/{BASE_REPOSITORY}"
-    untagged = f"{base_registry}/{BASE_REPOSITORY.split(':')[0]}"  # the same reference, spelled otherwise
-    dockerfile = (f"FROM {image} AS one\nRUN echo one > /one\n"
-                  f"FROM {untagged} AS two\nRUN --mount=from={image},target=/m cp /m/bin/busybox /two\n"
-                  f"FROM {image}\nCOPY --from=one /one /one\nCOPY --from=two /two /two\n"
-                  f"COPY --from={untagged} /bin/busybox /copied\n")
+    With --pull every resolution asks the registry, and each is a pull the build reports.
+    """
     context = tmp_path / "context"
     context.mkdir()
     root = tmp_path / "root"
@@ -49,7 +29,27 @@ def test_from_copy_from_and_mount_from_of_one_image_in_parallel_stages_resolve_i
     result = build(BuildRequest(source=DockerfileSource("Dockerfile", None, dockerfile), context=context,
                                 plan=PlanRequest(), pull=True, registry=make_client, max_parallel=2),
                    open_services(root, emit=events.append))
-    assert len([event for event in events if isinstance(event, PullStarted)]) == 1
-    tree = flatten(root, result.image.image_id, tmp_path / "tree")
+    pulls = [event.ref for event in events if isinstance(event, PullStarted)]
+    return flatten(root, result.image.image_id, tmp_path / "tree"), pulls
+
+
+def test_two_copies_from_one_image_resolve_it_once(tmp_path: Path, base_registry: str) -> None:
+    image = f"{base_registry}/{BASE_REPOSITORY}"
+    tree, pulls = pulled_build(tmp_path, f"FROM scratch\nCOPY --from={image} /bin/busybox /first\n"
+                                         f"COPY --from={image} /bin/busybox /second\n")
+    assert pulls == [image]
+    assert (tree / "first").read_bytes() == (tree / "second").read_bytes() != b""
+
+
+def test_from_copy_from_and_mount_from_of_one_image_in_parallel_stages_resolve_it_once(
+        tmp_path: Path, base_registry: str) -> None:
+    image = f"{base_registry}/{BASE_REPOSITORY}"
+    untagged = f"{base_registry}/{BASE_REPOSITORY.split(':')[0]}"  # the same reference, spelled otherwise
+    tree, pulls = pulled_build(tmp_path, (
+        f"FROM {image} AS one\nRUN echo one > /one\n"
+        f"FROM {untagged} AS two\nRUN --mount=from={image},target=/m cp /m/bin/busybox /two\n"
+        f"FROM {image}\nCOPY --from=one /one /one\nCOPY --from=two /two /two\n"
+        f"COPY --from={untagged} /bin/busybox /copied\n"))
+    assert len(pulls) == 1
     assert (tree / "one").read_bytes() == b"one\n"
     assert (tree / "two").read_bytes() == (tree / "copied").read_bytes() == (tree / "bin/busybox").read_bytes()
