@@ -125,3 +125,20 @@ def test_a_cached_build_takes_the_snapshot_the_record_names_now_when_it_holds_th
     assert step_names(services, key_hex) == {f"step-{key_hex}", f"step-{key_hex}-r3"}  # -r1 not made again
     tree = flatten(built_root, result.image.image_id, tmp_path / "tree")
     assert (tree / "a").read_bytes() == (tree / "b").read_bytes() == b"one"
+
+
+def test_a_cached_build_rebuilds_every_snapshot_below_that_a_rerun_removed(built_root: Path, tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    writer = (f"FROM busybox:local\nRUN --mount=type=secret,id=s cp /run/secrets/s /a && echo {tmp_path.name}\n"
+              "RUN --mount=type=secret,id=s cp /run/secrets/s /a2\n")
+    build_with_secret(built_root, context, writer, b"first", no_cache=False)
+    services, _ = build_with_secret(built_root, context, writer, b"one", no_cache=True)
+    first_runs = {record.snapshot for record in services.cache.used.values()}  # both steps' -r1
+    paused = PausedBuild(built_root, context, writer + "RUN cat /a /a2 > /b\n", pause_at="RUN cat /a")
+    # The re-run of the second step removes its -r1 and then the first step's, superseded below it.
+    services, _ = build_with_secret(built_root, context, writer, b"two", no_cache=True)
+    assert not first_runs & {info.name for info in services.snapshotter.list()}
+
+    tree = flatten(built_root, paused.finish().image.image_id, tmp_path / "tree")
+    assert (tree / "b").read_bytes() == b"oneone"
