@@ -1,38 +1,52 @@
-"""The three processes of a container, all forked from pybuild without a new interpreter.
+"""The two processes of a container, both forked from pybuild without a new interpreter.
 
 * **shim** (forked by pybuild): joins the cgroups, ``setsid``, unshares the mount, uts, ipc, pid and
   (unless host) net namespaces, connects the default network (veth to the bridge, address, route: all
-  from the shim, no round trip to pybuild), makes mounts private, forks the init
-  and relays its exit code. It exists because a new pid namespace applies to children only.
-* **init** (PID 1 of the new pid namespace): builds the rootfs, ``pivot_root``s, resolves the user, forks
-  the main process, forwards signals to it, reaps every zombie, and when the main process ends kills
-  the rest, removes mount stubs and exits with the main process's code (128+N for a signal).
-* **main**: stdio, capabilities, groups/gid/uid, umask, cwd, then ``execvpe`` of the user's argv.
+  from the shim, no round trip to pybuild), makes mounts private, forks the init, forwards signals to
+  it, relays its exit code (128+N for a signal) and then removes the mount stubs. It exists because a
+  new pid namespace applies to children only.
+* **init** (PID 1 of the new pid namespace): builds the rootfs, ``pivot_root``s, hands the stub list to
+  the shim, resolves the user, then stdio, capabilities, groups/gid/uid, umask, cwd and ``execvpe`` of
+  the user's argv. The user's process *is* PID 1, as under docker/BuildKit (``$$`` is 1, ``ps`` shows
+  only its processes), with PID 1's semantics: a signal it has no handler for is dropped (``docker
+  stop`` SIGKILLs after the grace period; so does the supervisor), reaping orphans is its own business,
+  and when it exits the kernel SIGKILLs whatever is left in the namespace.
+
+Stubs: ``pivot_root`` moves the root of every process whose root was the old one, so the shim (same
+mount namespace) sees the container's paths at ``/`` once the init has pivoted. The init sends the
+list with the identity of its new root, and the shim removes the stubs only under that root.
 
 With a tty (``run -t``) the init opens the pty after ``pivot_root``, so it lives in the container's own
 devpts and ``tty`` names a node that exists there; it sends the master to pybuild over a unix socket
-(SCM_RIGHTS, as runc's console socket does), and the main process makes the slave its controlling
-terminal in a session of its own.
+(SCM_RIGHTS, as runc's console socket does), and makes the slave its controlling terminal in a session
+of its own.
 
-Each has PR_SET_PDEATHSIG=SIGKILL towards its parent, so killing pybuild (even with SIGKILL) or the
-shim tears the whole container down: the kernel kills a pid namespace with its init.
-Setup errors travel back on a close-on-exec "report" pipe; EOF without data means ``execve`` worked.
+Both have PR_SET_PDEATHSIG=SIGKILL towards their parent, so killing pybuild (even with SIGKILL) or the
+shim tears the whole container down: the kernel kills a pid namespace with its init. Changing uid/gid
+clears that setting, so the init sets it again after ``setuid`` and checks its shim is still there (as
+runc does); a set-user-ID or file-capability program as the argv itself clears it too, and then the
+cgroup removal is what ends a container whose shim was killed.
+Setup errors travel back on a close-on-exec "report" pipe; EOF without data means ``execve`` worked
+(the shim keeps its end until the stubs are gone, so a failure there is reported too).
 Nothing here may import lazily: after ``pivot_root`` the host's Python library is out of reach.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import marshal
 import os
 import select
 import signal
 import socket
 import termios
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from runtime import namespaces as ns
 from runtime import seccomp
-from runtime.rootfs import RootfsPlan, build_rootfs, enter_rootfs, remove_stubs
+from runtime.errors import ContainerStartError
+from runtime.rootfs import RootfsPlan, StubRecord, build_rootfs, enter_rootfs, remove_stubs
 from runtime.spec import DEFAULT_PATH, ProcessSpec
 from runtime.terminal import WindowSize, set_window_size
 from runtime.users import Credentials, resolve_user
@@ -49,11 +63,16 @@ class Pipes:
     report: int
     stdin: int | None = None  # read end of the forwarded stdin (``-i`` without a tty)
     console: int | None = None  # unix socket the pty master goes back on (``-t``)
+    shim_alive: int | None = None  # the init's end of a pipe only the shim writes to: EOF once it is gone
 
     def inherited(self) -> set[int]:
         """What the shim and init keep open."""
         optional = (self.stdin, self.console)
         return {self.stdout, self.stderr, self.report, *(fd for fd in optional if fd is not None)}
+
+    def kept_until_exec(self) -> set[int]:
+        """What the init keeps (close-on-exec) once stdio is connected."""
+        return {self.report} if self.shim_alive is None else {self.report, self.shim_alive}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +128,54 @@ def shim(launch: Launch) -> None:
             network.connect(launch.network_lease, host_side)  # type: ignore[arg-type]
         ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
         alive_r, alive_w = os.pipe2(os.O_CLOEXEC)  # EOF here tells the init its shim is gone
+        stubs_r, stubs_w = os.pipe2(os.O_CLOEXEC)  # the init's mount stubs, removed here after the run
         init_pid = os.fork()
         if init_pid == 0:
             os.close(alive_w)
-            init(launch, alive_r)
+            os.close(stubs_r)
+            init(launch, alive_r, stubs_w)
         os.close(alive_r)
+        os.close(stubs_w)
         _close_stdio(pipes)
         _forward_signals_to(init_pid)
-        code = _exit_code(os.waitpid(init_pid, 0)[1])
+        stubs = _read_to_end(stubs_r)  # before waiting: a long list would not fit the pipe
+        code = _exit_code(os.waitpid(init_pid, 0)[1])  # the kernel has killed the rest of the namespace
+        _remove_stubs(stubs)
     except BaseException:
-        _report(launch.pipes, "container shim: " + traceback.format_exc(limit=3))
+        with contextlib.suppress(OSError):  # never return into pybuild's code, even without a report pipe
+            _report(launch.pipes, "container shim: " + traceback.format_exc(limit=3))
     os._exit(code)
+
+
+def _read_to_end(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def _send_stubs(channel: int, record: StubRecord) -> None:
+    """From the init, just after ``pivot_root``: the stubs and the identity of the root they are under."""
+    root = os.stat("/")
+    message = memoryview(marshal.dumps((root.st_dev, root.st_ino, record.encode())))
+    while message:
+        message = message[os.write(channel, message):]
+    os.close(channel)
+
+
+def _remove_stubs(message: bytes) -> None:
+    """In the shim once the container is gone; its ``/`` moved with the init's ``pivot_root``."""
+    if not message:
+        return  # the init failed before it pivoted: it created no stubs, or none we may touch from here
+    root_dev, root_ino, encoded = marshal.loads(message)
+    record = StubRecord.decode(encoded)
+    if not record.stubs:
+        return
+    root = os.stat("/")
+    if (root.st_dev, root.st_ino) != (root_dev, root_ino):  # a pivot_root inside the container (insecure)
+        raise ContainerStartError("the container's root moved, so its mount stubs cannot be removed")
+    remove_stubs(record)
 
 
 def _forward_signals_to(pid: int) -> None:
@@ -138,15 +194,16 @@ def _exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def init(launch: Launch, shim_alive: int) -> None:
-    """PID 1 of the container; never returns."""
-    pipes = launch.pipes
+def init(launch: Launch, shim_alive: int, stubs_channel: int) -> None:
+    """PID 1 of the container: sets it up, then ``exec``s the user's argv; never returns."""
+    pipes = replace(launch.pipes, shim_alive=shim_alive)
     try:
         # getppid() is 0 across a pid namespace boundary, so the shim's liveness comes from a pipe.
         ns.set_parent_death_signal(signal.SIGKILL)
         if select.select([shim_alive], [], [], 0)[0]:
             os._exit(SETUP_FAILED)
-        os.close(shim_alive)
+        # Until the exec: pending, then dropped there (PID 1 without a handler), as under runc.
+        signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
         os.umask(0o022)
         spec = launch.spec
         ns.sethostname(spec.hostname)
@@ -154,33 +211,20 @@ def init(launch: Launch, shim_alive: int) -> None:
             ns.bring_up_loopback()  # "default" is configured by the shim (network.connect)
         stubs = build_rootfs(launch.plan)
         enter_rootfs(launch.plan.root)
+        _send_stubs(stubs_channel, stubs)
         credentials = resolve_user("/", spec.user)
         os.makedirs(spec.cwd, exist_ok=True)
         env = _environment(spec, credentials)
         console = _open_console(pipes.console, credentials, launch.window_size) if pipes.console is not None else None
-        for signum in FORWARDED_SIGNALS:
-            signal.pthread_sigmask(signal.SIG_BLOCK, [signum])
-        main_pid = os.fork()
-        if main_pid == 0:
-            _exec_main(spec, credentials, env, pipes, console, launch.seccomp_program)
     except BaseException:
         _report(pipes, "container setup failed: " + traceback.format_exc(limit=4))
         os._exit(SETUP_FAILED)
-    _close_stdio(pipes)
-    if console is not None:
-        os.close(console)  # the master reports EOF once the main process and its children are gone
-    _forward_signals_to(main_pid)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
-    code = _reap_until(main_pid)
-    _kill_everything_else()
-    try:
-        remove_stubs(stubs)
-    finally:
-        os._exit(code)
+    _exec_main(spec, credentials, env, pipes, console, launch.seccomp_program)
 
 
 def _close_stdio(pipes: Pipes) -> None:
-    for fd in (pipes.stdout, pipes.stderr, pipes.report, pipes.stdin, pipes.console):
+    """The shim's copies; its report end stays open until the stubs are removed."""
+    for fd in (pipes.stdout, pipes.stderr, pipes.stdin, pipes.console):
         if fd is not None:
             os.close(fd)
 
@@ -204,28 +248,6 @@ def _environment(spec: ProcessSpec, credentials: Credentials) -> dict[str, str]:
     return env
 
 
-def _reap_until(main_pid: int) -> int:
-    while True:
-        pid, status = os.waitpid(-1, 0)
-        if pid == main_pid:
-            return _exit_code(status)
-
-
-def _kill_everything_else() -> None:
-    """In a pid namespace, kill(-1) reaches every process but init itself."""
-    if os.getpid() != 1:  # outside a pid namespace kill(-1) would hit the whole host
-        return
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    while True:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
-
-
 def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str], pipes: Pipes,
                console: int | None, seccomp_program: bytes | None) -> None:
     try:
@@ -237,7 +259,7 @@ def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str],
                     pass
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         _connect_stdio(pipes, console)
-        _close_all_but({pipes.report})
+        _close_all_but(pipes.kept_until_exec())
         if seccomp_program is not None:
             # Without no_new_privs (Docker sets none: setuid programs must work) loading needs
             # CAP_SYS_ADMIN, so before the capabilities go; the profile allows every call from here on.
@@ -246,6 +268,7 @@ def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str],
         os.setgroups(list(credentials.groups))
         os.setgid(credentials.gid)
         os.setuid(credentials.uid)
+        _stay_tied_to_the_shim(pipes)
         os.chdir(spec.cwd)
         os.execvpe(spec.argv[0], list(spec.argv), env)
     except FileNotFoundError:
@@ -254,6 +277,13 @@ def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str],
     except BaseException as error:
         _report(pipes, f"exec {spec.argv[0]!r} failed: {error}")
         os._exit(126)
+
+
+def _stay_tied_to_the_shim(pipes: Pipes) -> None:
+    """setgid/setuid cleared PR_SET_PDEATHSIG: set it again, then check the shim did not die meanwhile."""
+    ns.set_parent_death_signal(signal.SIGKILL)
+    if pipes.shim_alive is not None and select.select([pipes.shim_alive], [], [], 0)[0]:
+        os._exit(SETUP_FAILED)
 
 
 def _connect_stdio(pipes: Pipes, console: int | None) -> None:

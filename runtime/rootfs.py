@@ -1,6 +1,6 @@
 """Assemble a container's root filesystem inside its private mount namespace, then enter it.
 
-Runs in the container's PID 1 before the user's process exists. The layout follows runc with
+Runs in the container's PID 1 before it ``exec``s the user's process. The layout follows runc with
 containerd's default spec (what BuildKit uses): proc with Docker's masked and read-only paths, a tmpfs
 ``/dev`` with the standard nodes, devpts, ``/dev/shm``, mqueue, read-only sysfs, and the generated
 ``/etc/resolv.conf`` and ``/etc/hosts`` (and for ``pybuild run``, as docker run, ``/etc/hostname``)
@@ -15,11 +15,13 @@ devices cgroup (``runtime.cgroups``, v1 only) repeats the allow-list where the h
 
 Mount points missing from the image are created as *stubs* and removed again after the run, with the
 parent directory's times restored, so they never show up in the layer (BuildKit's MountStubsCleaner).
+The user's process is the container's PID 1, so the shim removes them (``runtime.process``).
 """
 from __future__ import annotations
 
 import contextlib
 import errno
+import marshal
 import os
 import stat
 from dataclasses import dataclass, field
@@ -80,6 +82,14 @@ class StubRecord:
             os.close(os.open(host, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644))
         self.stubs.append(Stub("/" + os.path.relpath(host, root), is_dir, (before.st_atime_ns, before.st_mtime_ns)))
         return host
+
+    def encode(self) -> bytes:
+        """The record as bytes for another process (the shim removes the stubs once the container is gone)."""
+        return marshal.dumps([(stub.path, stub.is_dir, stub.parent_times) for stub in self.stubs])
+
+    @classmethod
+    def decode(cls, data: bytes) -> StubRecord:
+        return cls([Stub(path, is_dir, (times[0], times[1])) for path, is_dir, times in marshal.loads(data)])
 
 
 def build_rootfs(plan: RootfsPlan) -> StubRecord:
@@ -161,7 +171,7 @@ def enter_rootfs(root: str) -> None:
 
 
 def remove_stubs(record: StubRecord) -> None:
-    """Undo the stubs, newest first, from inside the container root after every process is gone."""
+    """Undo the stubs, newest first, with ``/`` the container root, after every process is gone."""
     for stub in reversed(record.stubs):
         with contextlib.suppress(NamespaceError):  # parents of mount points are not mounted
             ns.umount(stub.path, ns.MNT_DETACH)

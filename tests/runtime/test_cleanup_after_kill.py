@@ -29,7 +29,7 @@ DRIVER = textwrap.dedent("""
         sys.stdout.flush()
 
     spec = ProcessSpec(("sh", "-c", "echo started; sleep 1234.5 & sleep 1234.5"), network=sys.argv[3],
-                       limits=Limits(memory_bytes=64 << 20, pids=50))
+                       user=sys.argv[4], limits=Limits(memory_bytes=64 << 20, pids=50))
     run(spec, [Mount("bind", sys.argv[1], ("rbind", "rw"))], echo, state_root=sys.argv[2])
 """)
 
@@ -55,11 +55,12 @@ def _wait_for(predicate, seconds: float = 5.0) -> bool:
     return predicate()
 
 
-@pytest.mark.parametrize("network", ["none", "default"])
-def test_sigkill_of_pybuild_leaves_nothing_behind(busybox_rootfs, state_root, network: str) -> None:
+# "app": setuid clears PR_SET_PDEATHSIG, which the container's PID 1 (the user's process) must set again.
+@pytest.mark.parametrize(("network", "user"), [("none", "root"), ("default", "root"), ("none", "app")])
+def test_sigkill_of_pybuild_leaves_nothing_behind(busybox_rootfs, state_root, network: str, user: str) -> None:
     mounts_before = host_mounts()
     links_before = host_links()
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(busybox_rootfs), state_root, network],
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(busybox_rootfs), state_root, network, user],
                               cwd=ROOT, stdout=subprocess.PIPE)
     assert driver.stdout is not None
     assert driver.stdout.readline() == b"started\n"

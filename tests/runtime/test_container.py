@@ -21,11 +21,20 @@ def _status_field(text: str, name: str) -> int:
     return int(line.split()[1], 16)
 
 
-def test_ps_lists_only_the_containers_processes(runner) -> None:
-    result = runner("ps -o pid,comm; true")
-    pids = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+def test_the_users_process_is_pid_1_and_ps_shows_only_its_processes(runner) -> None:
+    """As under docker/BuildKit: no init of ours in between (``RUN echo $$; ps`` prints 1, then sh and ps)."""
+    result = runner("echo $$; ps -o pid,ppid,comm; true")
+    lines = result.stdout.splitlines()
     assert result.status.code == 0
-    assert pids == ["1", "2", "3"]  # init, sh, ps
+    assert lines[0] == "1"
+    assert [line.split() for line in lines[2:]] == [["1", "0", "sh"], ["2", "1", "ps"]]
+
+
+def test_sigterm_without_a_trap_does_not_end_pid_1(runner) -> None:
+    """PID 1 gets no signal it has no handler for (docker: ``RUN kill -TERM $$; echo`` goes on)."""
+    result = runner("kill -TERM $$; kill -TERM 1; kill -HUP 1; echo survived")
+    assert result.status.code == 0
+    assert result.stdout == "survived\n"
 
 
 def test_host_files_outside_the_rootfs_are_invisible(runner, tmp_path) -> None:
@@ -102,8 +111,12 @@ def test_exit_code_propagates(runner, code: int) -> None:
     assert runner(f"exit {code}").status.code == code
 
 
-def test_death_by_signal_is_128_plus_signal(runner) -> None:
-    assert runner("kill -KILL $$").status.code == 128 + signal.SIGKILL
+def test_pid_1_survives_even_its_own_sigkill(runner) -> None:
+    """The kernel drops it from inside the namespace (docker: the same); a signal death of PID 1 from
+    outside (the OOM killer) is 128+N: tests/runtime/test_cgroups.py::test_memory_limit_kills_the_hog."""
+    result = runner("kill -KILL $$; echo survived; sh -c 'kill -KILL $$'; exit $?")
+    assert result.stdout == "survived\n"
+    assert result.status.code == 128 + signal.SIGKILL  # the child's death, as its shell reports it
 
 
 def test_env_cwd_and_home(runner) -> None:
@@ -134,12 +147,12 @@ def test_no_host_file_descriptors_leak_into_the_container(runner, tmp_path) -> N
     assert sorted(int(fd) for fd in result.stdout.split()) == [0, 1, 2, 3]  # 3: ls's own directory fd
 
 
-def test_init_reaps_orphaned_zombies(runner) -> None:
-    script = "sh -c 'sleep 0.1 & exit 0'; sleep 0.5; ps -o stat,comm | grep -c '^Z' || true"
-    assert runner(script).stdout.strip() == "0"
+def test_orphans_are_reparented_to_the_users_pid_1(runner) -> None:
+    script = "sh -c 'sleep 5 & exit 0'; sleep 0.2; ps -o ppid,comm | grep sleep"  # 0.2: until sleep has exec'ed
+    assert runner(script).stdout.split() == ["1", "sleep"]
 
 
-def test_init_forwards_signals_to_the_main_process(runner) -> None:
+def test_pid_1_with_a_trap_gets_the_signal(runner) -> None:
     script = "trap 'echo caught; exit 7' TERM; kill -TERM 1; sleep 5 & wait"
     result = runner(script)
     assert "caught" in result.stdout
@@ -176,6 +189,22 @@ def test_control_signals_a_running_container(runner) -> None:
     assert not control.signal(signal.SIGTERM)  # over
 
 
+def test_control_sigterm_is_dropped_by_pid_1_without_a_handler(runner) -> None:
+    """docker stop's first step: without a trap the command runs on (SIGKILL is what ends it)."""
+    control = ContainerControl()
+    chunks: list[bytes] = []
+
+    def terminate_once_started(stream: str, data: bytes) -> None:
+        chunks.append(data)
+        if data.startswith(b"ready"):
+            assert control.signal(signal.SIGTERM)
+
+    status = run(ProcessSpec(("sh", "-c", "echo ready; sleep 0.5; echo survived")), runner.mounts(),
+                 terminate_once_started, state_root=runner.state_root, control=control)
+    assert status.code == 0
+    assert b"".join(chunks) == b"ready\nsurvived\n"
+
+
 def test_background_processes_die_with_the_main_process(runner) -> None:
     started = time.monotonic()
     result = runner("sleep 60 & echo started")
@@ -201,6 +230,20 @@ def test_mount_stubs_and_generated_files_stay_out_of_the_rootfs(runner, busybox_
     (tmp_path / "data").mkdir()
     result = runner("cat /etc/resolv.conf >/dev/null && ls /mnt/data", mounts=(BindMount(str(tmp_path / "data"), "/mnt/data"),))
     assert result.status.code == 0
+    assert (sorted(os.listdir(etc)), etc.stat().st_mtime_ns) == before
+    assert not (busybox_rootfs / "mnt").exists()
+
+
+def test_mount_stubs_are_removed_when_the_command_cannot_start(runner, busybox_rootfs, tmp_path) -> None:
+    """The stubs exist once the rootfs is built; a later failure (no such user, no such program) removes them."""
+    etc = busybox_rootfs / "etc"
+    before = sorted(os.listdir(etc)), etc.stat().st_mtime_ns
+    (tmp_path / "data").mkdir()
+    mounts = (BindMount(str(tmp_path / "data"), "/mnt/data"),)
+    with pytest.raises(ContainerStartError, match="unable to find user nosuchuser"):
+        runner("true", mounts=mounts, user="nosuchuser")
+    with pytest.raises(ContainerStartError, match="executable file not found"):
+        runner.argv(("/no/such/program",), mounts=mounts)
     assert (sorted(os.listdir(etc)), etc.stat().st_mtime_ns) == before
     assert not (busybox_rootfs / "mnt").exists()
 
