@@ -1,9 +1,10 @@
 """pybuild's half of a running container: fork the shim, wire its stdio, pump, stop it, reap it.
 
-Stopping follows ``docker stop``: when the timeout runs out the container gets SIGTERM (the shim and
-the init forward it to the main process), and SIGKILL only if it is still running ``stop_grace``
-seconds later. A KeyboardInterrupt or any error SIGKILLs at once: the shim's death takes the whole
-container with it (PR_SET_PDEATHSIG, then the kernel's pid namespace teardown).
+Stopping follows ``docker stop``: when the timeout runs out the container gets SIGTERM (the shim
+forwards it to the user's process, the container's PID 1, which drops it unless it has a handler),
+and SIGKILL only if it is still running ``stop_grace`` seconds later. A KeyboardInterrupt or any
+error SIGKILLs at once: the shim's death takes the whole container with it (PR_SET_PDEATHSIG, then
+the kernel's pid namespace teardown).
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ DEFAULT_STOP_GRACE = 10.0  # seconds, as docker stop
 class ContainerControl:
     """Signal a running container from another thread: create one, pass it to ``run(control=...)``.
 
-    Signals in ``runtime.process.FORWARDED_SIGNALS`` reach the main process; SIGKILL ends the whole
-    container at once.
+    Signals in ``runtime.process.FORWARDED_SIGNALS`` reach the user's process, which is PID 1 and so
+    drops those it has no handler for (as under docker); SIGKILL ends the whole container at once.
     """
 
     def __init__(self) -> None:
