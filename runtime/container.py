@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-from runtime import cgroups, etcfiles
+from runtime import cgroups, etcfiles, seccomp
 from runtime.mounts import Mount
 from runtime.rootfs import RootfsPlan
 from runtime.spec import ExitStatus, OutputCallback, ProcessSpec, Stdio
@@ -45,11 +45,13 @@ def run(
     Raises ``ContainerStartError`` when the container cannot be set up or the command cannot be
     executed; a command that runs and fails is an ``ExitStatus`` with a non-zero code.
     """
+    # before anything is allocated: without libseccomp (and no opt-out) the container must not start
+    seccomp_program = seccomp.program_for(spec.seccomp, spec.capabilities, os.path.join(state_root, "seccomp"))
     cleanup_stale(state_root)
     state = ContainerState.create(state_root)
     try:
         return _run_in(state, spec, tuple(rootfs), on_output, StopPolicy(timeout, stop_grace), stdio,
-                       control or ContainerControl())
+                       control or ContainerControl(), seccomp_program)
     finally:
         release_resources(state.record)
         state.close()
@@ -77,7 +79,7 @@ def _write_etc_files(state: ContainerState, spec: ProcessSpec, address: str | No
 
 
 def _run_in(state: ContainerState, spec: ProcessSpec, rootfs: tuple[Mount, ...], on_output: OutputCallback,
-            stop: StopPolicy, stdio: Stdio, control: ContainerControl) -> ExitStatus:
+            stop: StopPolicy, stdio: Stdio, control: ContainerControl, seccomp_program: bytes | None) -> ExitStatus:
     lease = None
     if spec.network == "default":
         from runtime import network  # only when needed, and before the fork (the shim uses it)
@@ -91,4 +93,4 @@ def _run_in(state: ContainerState, spec: ProcessSpec, rootfs: tuple[Mount, ...],
     os.mkdir(state.path("rootfs"))
     plan = RootfsPlan(state.path("rootfs"), rootfs, _write_etc_files(state, spec, lease.address if lease else None),
                       spec.mounts)
-    return fork_and_supervise(spec, plan, cgroup_dirs, lease, on_output, stop, stdio, control)
+    return fork_and_supervise(spec, plan, cgroup_dirs, lease, on_output, stop, stdio, control, seccomp_program)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
+import hashlib
 import os
 import platform
 from dataclasses import dataclass
@@ -36,15 +37,18 @@ OPT_OUT_VALUE = "unconfined"
 _ACT_ALLOW = 0x7FFF0000
 _ACT_ERRNO = 0x00050000
 _CMP_NE, _CMP_EQ, _CMP_MASKED_EQ = 1, 4, 7
-_FILTER_ATTR_BADARCH = 2
-_ACT_KILL_THREAD = 0x00000000
+_FILTER_ATTR_OPTIMIZE, _OPTIMIZE_BINARY_TREE = 8, 2  # SCMP_FLTATR_CTL_OPTIMIZE (libseccomp 2.5+)
 _NR_SCMP_ERROR = -1
 
 # the kernel's
 _SECCOMP_SET_MODE_FILTER = 1
-_SYSCALL_NUMBERS = {"x86_64": 317, "aarch64": 277, "riscv64": 277, "s390x": 348, "ppc64le": 358,
-                    "mips64": 5312, "mips64el": 5312}
+_SYSCALL_NUMBERS = {"x86_64": 317, "i386": 354, "i686": 354, "aarch64": 277, "armv7l": 383, "riscv64": 277,
+                    "s390x": 348, "ppc64le": 358, "mips64": 5312}
+_ENOSYS_SPAN = 64  # how many syscall numbers past the profile's newest get ENOSYS
 _SOCK_FILTER_SIZE = 8  # struct sock_filter: u16 code, u8 jt, u8 jf, u32 k
+_SECCOMP_SYSCALL = _SYSCALL_NUMBERS.get(platform.machine())  # looked up now: load() runs after pivot_root
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
 
 CAP_DAC_READ_SEARCH, CAP_SYS_CHROOT, CAP_SYS_MODULE, CAP_SYS_RAWIO = 2, 18, 16, 17
 CAP_SYS_PTRACE, CAP_SYS_PACCT, CAP_SYS_ADMIN, CAP_SYS_BOOT, CAP_SYS_NICE = 19, 20, 21, 22, 23
@@ -208,10 +212,10 @@ def _library() -> ctypes.CDLL:
     library.seccomp_arch_add.argtypes = (ctypes.c_void_p, ctypes.c_uint32)
     library.seccomp_attr_set.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32)
     library.seccomp_syscall_resolve_name.argtypes = (ctypes.c_char_p,)
-    library.seccomp_syscall_resolve_name_arch.argtypes = (ctypes.c_uint32, ctypes.c_char_p)
     library.seccomp_rule_add_array.argtypes = (ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
                                                ctypes.POINTER(_ArgumentCompare))
     library.seccomp_export_bpf.argtypes = (ctypes.c_void_p, ctypes.c_int)
+    library.seccomp_version.restype = ctypes.c_void_p
     return library
 
 
@@ -243,13 +247,20 @@ def _syscall_number(library: ctypes.CDLL, name: str) -> int | None:
 @functools.lru_cache(maxsize=8)
 def compile_default_profile(capabilities: frozenset[int]) -> bytes:
     """The default profile for a container keeping ``capabilities``, as a classic BPF program."""
-    library = _library()
+    return _compile(_library(), capabilities)
+
+
+def _compile(library: ctypes.CDLL, capabilities: frozenset[int]) -> bytes:
     arch = _native_architecture(library)
     go_arch, sub_arches = ARCHITECTURES[arch]
     context = library.seccomp_init(_ACT_ERRNO | errno.EPERM)
     if not context:
         raise ContainerStartError("building the seccomp filter: seccomp_init failed")
     try:
+        # A binary tree of syscall numbers instead of libseccomp's default linear list: the kernel runs
+        # the filter over every syscall number when it loads it (to cache the always-allowed ones);
+        # measured, loading takes ~1.0 ms instead of ~2.0 ms in each container's main process.
+        _check(library.seccomp_attr_set(context, _FILTER_ATTR_OPTIMIZE, _OPTIMIZE_BINARY_TREE), "optimize")
         for sub_arch in sub_arches:
             _check(library.seccomp_arch_add(context, library.seccomp_arch_resolve_name(sub_arch.encode())),
                    f"adding architecture {sub_arch}")
@@ -280,9 +291,11 @@ def compile_default_profile(capabilities: frozenset[int]) -> bytes:
 def _fail_newer_syscalls_with_enosys(library: ctypes.CDLL, context: int, newest: int) -> None:
     """runc's rule: a syscall newer than all the profile names is ENOSYS, so libcs fall back to older ones
     (glibc 2.39+ tries fchmodat2 and falls back to fchmodat on ENOSYS only)."""
-    for number in range(newest + 1, newest + 65):
-        # libseccomp refuses numbers its tables lack on a sub-architecture: those stay EPERM
-        library.seccomp_rule_add_array(context, _ACT_ERRNO | errno.ENOSYS, number, 0, None)
+    for number in range(newest + 1, newest + 1 + _ENOSYS_SPAN):
+        # libseccomp refuses a number its tables lack (on any architecture of the filter), and every
+        # refusal costs a transaction rollback (~1 ms): stop at the end of its table, the rest stays EPERM
+        if library.seccomp_rule_add_array(context, _ACT_ERRNO | errno.ENOSYS, number, 0, None) < 0:
+            return
 
 
 def _export(library: ctypes.CDLL, context: int) -> bytes:
@@ -297,24 +310,50 @@ def _export(library: ctypes.CDLL, context: int) -> bytes:
     return program
 
 
-def program_for(enabled: bool, capabilities: frozenset[int]) -> bytes | None:
-    """The BPF program a container's main process loads, or None when it runs unconfined."""
+def program_for(enabled: bool, capabilities: frozenset[int], cache_dir: str | None = None) -> bytes | None:
+    """The BPF program a container's main process loads, or None when it runs unconfined.
+
+    Compiling takes ~20 ms of CPU, so each program is kept in memory and, with ``cache_dir``, on disk
+    (keyed by the rules, the capabilities, libseccomp's version and the architecture): later pybuild
+    processes read it back.
+    """
     if not enabled or os.environ.get(OPT_OUT_VARIABLE) == OPT_OUT_VALUE:
         return None
-    return compile_default_profile(capabilities)
+    if _SECCOMP_SYSCALL is None:
+        raise ContainerStartError(f"no seccomp() syscall number known for {platform.machine()}; "
+                                  f"set {OPT_OUT_VARIABLE}={OPT_OUT_VALUE} to run containers without a filter")
+    if cache_dir is None:
+        return compile_default_profile(capabilities)
+    return _cached_on_disk(capabilities, cache_dir)
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-_SECCOMP_SYSCALL = _SYSCALL_NUMBERS.get(platform.machine())  # looked up now: load() runs after pivot_root
+@functools.lru_cache(maxsize=8)
+def _cached_on_disk(capabilities: frozenset[int], cache_dir: str) -> bytes:
+    library = _library()
+    version = ctypes.cast(library.seccomp_version(), ctypes.POINTER(ctypes.c_uint * 3)).contents
+    key = hashlib.sha256(repr((tuple(version), library.seccomp_arch_native(), sorted(capabilities),
+                               ALWAYS_ALLOWED, CONDITIONAL_RULES, _ENOSYS_SPAN)).encode()).hexdigest()
+    path = os.path.join(cache_dir, f"{key}.bpf")
+    try:
+        with open(path, "rb") as handle:
+            program = handle.read()
+        if program and len(program) % _SOCK_FILTER_SIZE == 0:
+            return program
+    except FileNotFoundError:
+        pass
+    program = _compile(library, capabilities)
+    os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "wb") as handle:
+        handle.write(program)
+    os.replace(temporary, path)  # concurrent builds write the same bytes; the rename keeps reads whole
+    return program
 
 
 def load(program: bytes) -> None:
     """Install ``program`` on the calling thread; needs CAP_SYS_ADMIN (no_new_privs is left unset)."""
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // _SOCK_FILTER_SIZE, ctypes.addressof(buffer))
-    if _SECCOMP_SYSCALL is None:
-        raise ContainerStartError(f"loading the seccomp filter: no seccomp() number known for {platform.machine()}")
     if _libc.syscall(ctypes.c_long(_SECCOMP_SYSCALL), ctypes.c_long(_SECCOMP_SET_MODE_FILTER), ctypes.c_long(0),
                      ctypes.byref(fprog)) != 0:
         error = ctypes.get_errno()

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from runtime import cgroups, seccomp, terminal
+from runtime import cgroups, terminal
 from runtime.errors import ContainerStartError
 from runtime.process import Launch, Pipes, shim
 from runtime.rootfs import RootfsPlan
@@ -105,7 +105,7 @@ class _Channels:
 
 def fork_and_supervise(spec: ProcessSpec, plan: RootfsPlan, cgroup_dirs: list[str], lease: object | None,
                        on_output: OutputCallback, stop: StopPolicy, stdio: Stdio,
-                       control: ContainerControl) -> ExitStatus:
+                       control: ContainerControl, seccomp_program: bytes | None = None) -> ExitStatus:
     channels = _Channels()
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(channels.close, channels.theirs)
@@ -116,7 +116,7 @@ def fork_and_supervise(spec: ProcessSpec, plan: RootfsPlan, cgroup_dirs: list[st
         pipes = Pipes(out_w, err_w, report_w, stdin_r, console_theirs)
         size = terminal.window_size(stdio.terminal) if stdio.tty and stdio.terminal is not None else None
         launch = Launch(spec, plan, pipes, tuple(cgroups.procs_files(cgroup_dirs)), lease, os.getpid(), size,
-                        seccomp.program_for(spec.seccomp, spec.capabilities))
+                        seccomp_program)
         pid = os.fork()
         if pid == 0:
             shim(launch)

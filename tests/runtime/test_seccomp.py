@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,8 @@ import pytest
 
 from runtime import seccomp
 from runtime.spec import DOCKER_DEFAULT_CAPABILITIES, BindMount
+from tests.runtime.conftest import Runner, build_busybox_rootfs
 from tests.support.images import busybox_tarball, import_busybox
-
-from conftest import Runner, build_busybox_rootfs
 
 pytestmark = pytest.mark.privileged
 
@@ -156,3 +156,19 @@ def test_pybuild_run_gets_the_profile_and_the_opt_out_lifts_it(tmp_path_factory:
     opted_out = subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=60,
                                env={**environment, seccomp.OPT_OUT_VARIABLE: seccomp.OPT_OUT_VALUE})
     assert opted_out.stdout.split() == ["Seccomp:", "0"], opted_out.stderr
+
+
+def test_compiled_programs_are_kept_on_disk_for_later_processes(tmp_path: Path) -> None:
+    program = seccomp.program_for(True, DOCKER_DEFAULT_CAPABILITIES, str(tmp_path))
+    [stored] = list(tmp_path.iterdir())
+    assert stored.suffix == ".bpf" and stored.read_bytes() == program
+    # A later process reads the file instead of compiling (~20 ms): give it different bytes to find.
+    stand_in = struct.pack("HBBI", 0x06, 0, 0, 0x7FFF0000)  # BPF_RET ALLOW
+    stored.write_bytes(stand_in)
+    script = ("import sys\nfrom runtime import seccomp\nfrom runtime.spec import DOCKER_DEFAULT_CAPABILITIES\n"
+              "print(seccomp.program_for(True, DOCKER_DEFAULT_CAPABILITIES, sys.argv[1]).hex())\n")
+    later = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parents[2])
+    assert later.stdout.strip() == stand_in.hex(), later.stderr
+    assert seccomp.program_for(True, DOCKER_DEFAULT_CAPABILITIES | {CAP_SYS_ADMIN}, str(tmp_path)) != program
+    assert len(list(tmp_path.iterdir())) == 2
