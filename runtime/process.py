@@ -24,8 +24,9 @@ of its own.
 Both have PR_SET_PDEATHSIG=SIGKILL towards their parent, so killing pybuild (even with SIGKILL) or the
 shim tears the whole container down: the kernel kills a pid namespace with its init. Changing uid/gid
 clears that setting, so the init sets it again after ``setuid`` and checks its shim is still there (as
-runc does); a set-user-ID or file-capability program as the argv itself clears it too, and then the
-cgroup removal is what ends a container whose shim was killed.
+runc does); a set-user-ID or file-capability program as the argv itself clears it too, and then only
+pybuild's removal of the container's cgroups (``runtime.cgroups.remove`` kills their members) ends a
+container whose shim was killed.
 Setup errors travel back on a close-on-exec "report" pipe; EOF without data means ``execve`` worked
 (the shim keeps its end until the stubs are gone, so a failure there is reported too).
 Nothing here may import lazily: after ``pivot_root`` the host's Python library is out of reach.
