@@ -45,6 +45,7 @@ from grammar import (
 )
 from registry_client import Platform, RegistryClient, RegistryError
 from runtime import ContainerControl, ContainerError
+from runtime.resources import ContainerResources
 
 
 @record
@@ -68,6 +69,7 @@ class BuildRequest:
     inline_cache: bool = False  # --cache-to type=inline: the image config carries its steps' cache records
     max_parallel: int = 0  # stages built at once; 0: min(4, usable CPUs)
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
+    run_resources: ContainerResources = ContainerResources()  # --shm-size, --ulimit, --cgroup-parent for RUN
 
 
 @record
@@ -270,7 +272,8 @@ def _run_step(request: BuildRequest, services: Services, plan: BuildPlan, stage_
     except ExpansionError as exc:
         raise located_plan_error(dockerfile, str(exc), where) from None
     context = StepContext(services, options, plan.build_args, plan.global_args, sources, request.network,
-                          request.entitlements, extra_hosts=request.extra_hosts, control=control)
+                          request.entitlements, extra_hosts=request.extra_hosts, control=control,
+                          run_resources=request.run_resources)
     try:
         state = apply_instruction(context, state, expanded)
     except (BuildError, ContainerError) as exc:

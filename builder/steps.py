@@ -25,6 +25,7 @@ from builder.stagestate import StageState, StepOptions, layer_step, link_step
 from grammar import Add, Arg, Copy, Env, Instruction, Run, RunMount, Workdir, record
 from registry_client import History
 from runtime import ContainerControl, mounted, scoped_join
+from runtime.resources import ContainerResources
 
 
 @record
@@ -38,6 +39,7 @@ class StepContext:
     entitlements: frozenset[str] = frozenset()  # --allow: "network.host", "security.insecure"
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address) for every RUN
     control: ContainerControl | None = None  # cancels the stage's RUN containers (a parallel stage failed)
+    run_resources: ContainerResources = ContainerResources()  # --shm-size, --ulimit, --cgroup-parent
 
 
 def apply_instruction(ctx: StepContext, state: StageState, instruction: Instruction) -> StageState:
@@ -100,7 +102,8 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
     _check_entitlements(ctx, network, security)
     mounts = mounts_at_workdir(run.mounts, state.config.workdir or "/")
     request = RunRequest(command, env, state.config.workdir or "/", state.config.user or "0:0",
-                         network, mounts, insecure=security == "insecure", extra_hosts=ctx.extra_hosts)
+                         network, mounts, insecure=security == "insecure", extra_hosts=ctx.extra_hosts,
+                         resources=ctx.run_resources)
     base: dict[str, Any] = {
         "op": "run", "argv": list(command.argv), "script": list(command.script or ()),
         "env": [f"{k}={v}" for k, v in env if k not in PROXY_ARGS],
@@ -108,6 +111,7 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
     }
     if ctx.extra_hosts:  # BuildKit's ExecOp cache map keeps the names and blanks the addresses
         base["extra_hosts"] = [name for name, _ in ctx.extra_hosts]
+    base.update(resource_material(ctx.run_resources))
     material, content = two_keys(lambda sources: {**base, "mounts": list(mount_material(mounts, sources))},
                                  ctx.mount_sources)
     step_id = ctx.options.step_id
@@ -120,6 +124,18 @@ def _run(ctx: StepContext, state: StageState, run: Run) -> tuple[StageState, boo
 
     state, layer = layer_step(ctx.services, state, material, execute, ctx.options, content_material=content)
     return state, layer, command.argv
+
+
+def resource_material(resources: ContainerResources) -> dict[str, Any]:
+    """What of --shm-size/--ulimit/--cgroup-parent keys a RUN. Measured against docker 26: a RUN re-runs
+    when --shm-size (even an explicit 64m) or --ulimit is given or changed (ExecOp's Meta carries them),
+    and stays CACHED when only --cgroup-parent changes. Absent, they add nothing, so older keys hold."""
+    material: dict[str, Any] = {}
+    if resources.shm_size is not None:
+        material["shm_size"] = resources.shm_size
+    if resources.ulimits:
+        material["ulimits"] = [f"{u.name}={u.soft}:{u.hard}" for u in resources.ulimits]
+    return material
 
 
 def mounts_at_workdir(mounts: tuple[RunMount, ...], workdir: str) -> tuple[RunMount, ...]:

@@ -9,6 +9,11 @@ On a hybrid host (this one: every controller bound to a v1 hierarchy, an empty `
 controller is looked up separately. A container's cgroup is ``pybuild-<id>`` below the cgroup pybuild
 itself runs in, one directory per hierarchy used. The container's first process writes itself into
 each ``cgroup.procs`` before it unshares anything, so everything it forks is accounted.
+
+``docker build --cgroup-parent P`` puts it under ``P`` instead: from each hierarchy's root when ``P`` is
+absolute, below pybuild's own cgroup otherwise (as runc reads a relative cgroupsPath). ``P`` is created
+when missing and left in place afterwards, as docker leaves it; the container is then placed in the
+memory, pids and cpu hierarchies even without limits, so the parent's limits apply to it.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runtime.errors import CgroupError
 from runtime.spec import Limits
@@ -27,6 +32,7 @@ from runtime.spec import Limits
 class Hierarchy:
     version: int
     directory: str  # pybuild's own cgroup in this hierarchy
+    mount_point: str = field(default="", compare=False)  # the hierarchy's root (for an absolute --cgroup-parent)
 
 
 def _read(path: str) -> str:
@@ -55,9 +61,10 @@ def discover(proc_cgroup: str, mountinfo: str, controllers: tuple[str, ...] = ("
     found: dict[str, Hierarchy] = {}
     for controller in controllers:
         if v2_mount is not None and "" in own and _v2_has(v2_mount + own[""], controller):
-            found[controller] = Hierarchy(2, os.path.normpath(v2_mount + own[""]))
+            found[controller] = Hierarchy(2, os.path.normpath(v2_mount + own[""]), v2_mount)
         elif controller in v1_mounts and controller in own:
-            found[controller] = Hierarchy(1, os.path.normpath(v1_mounts[controller] + own[controller]))
+            found[controller] = Hierarchy(1, os.path.normpath(v1_mounts[controller] + own[controller]),
+                                          v1_mounts[controller])
     return found
 
 
@@ -93,19 +100,27 @@ def _settings(version: int, controller: str, limits: Limits) -> list[tuple[str, 
     return []
 
 
-def create(container_id: str, limits: Limits) -> list[str]:
-    """Make the container's cgroup directories with ``limits`` applied; returns them."""
+PARENT_CONTROLLERS = ("memory", "pids", "cpu")  # where a --cgroup-parent places a container without limits
+
+
+def create(container_id: str, limits: Limits, parent: str | None = None) -> list[str]:
+    """Make the container's cgroup directories with ``limits`` applied, under ``parent`` if given; returns them."""
     wanted = [name for name, value in (("memory", limits.memory_bytes), ("pids", limits.pids)) if value is not None]
+    if parent is not None:
+        wanted += [name for name in PARENT_CONTROLLERS if name not in wanted]
     if not wanted and not limits.restrict_devices:
         return []
     hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"), (*wanted, "devices"))
     missing = set(wanted) - set(hierarchies)
+    if parent is not None:  # placing the container under a parent: every hierarchy this host has will do
+        wanted = [name for name in wanted if name in hierarchies or name not in PARENT_CONTROLLERS]
+        missing -= set(PARENT_CONTROLLERS)
     if missing:
         raise CgroupError(f"no usable cgroup hierarchy for {sorted(missing)}")
     directories: list[str] = []
     try:
         for controller in wanted:
-            _make(hierarchies[controller], controller, container_id, limits, directories)
+            _make(hierarchies[controller], controller, container_id, limits, directories, parent)
     except OSError as error:
         remove(directories)
         raise CgroupError(f"cannot set up cgroup for {container_id}: {error}") from error
@@ -120,14 +135,41 @@ def create(container_id: str, limits: Limits) -> list[str]:
     return directories
 
 
-def _make(hierarchy: Hierarchy, controller: str, container_id: str, limits: Limits, directories: list[str]) -> None:
+def _make(hierarchy: Hierarchy, controller: str, container_id: str, limits: Limits, directories: list[str],
+          parent: str | None = None) -> None:
     """Create (once per hierarchy) the container's cgroup and apply ``controller``'s settings."""
-    directory = os.path.join(hierarchy.directory, f"pybuild-{container_id}")
+    base = hierarchy.directory if parent is None else _parent_directory(hierarchy, parent)
+    directory = os.path.join(base, f"pybuild-{container_id}")
     if directory not in directories:
         os.mkdir(directory)
         directories.append(directory)
     for name, value in _settings(hierarchy.version, controller, limits):
         _write_setting(directory, name, value)
+
+
+def _parent_directory(hierarchy: Hierarchy, parent: str) -> str:
+    """The ``--cgroup-parent`` directory in ``hierarchy``, made (with v2's controllers enabled) when missing."""
+    start = hierarchy.mount_point if parent.startswith("/") else hierarchy.directory
+    directory = start
+    for part in [part for part in parent.split("/") if part]:
+        if part in (".", ".."):
+            raise CgroupError(f"invalid cgroup parent {parent!r}")
+        if hierarchy.version == 2:  # a child's controllers must be enabled in its parent's subtree_control
+            _enable_v2_controllers(directory)
+        directory = os.path.join(directory, part)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory)
+    if hierarchy.version == 2:
+        _enable_v2_controllers(directory)
+    return directory
+
+
+def _enable_v2_controllers(directory: str) -> None:
+    with contextlib.suppress(OSError):  # a controller the hierarchy lacks: its settings then fail loudly
+        wanted = set(_read(os.path.join(directory, "cgroup.controllers")).split()) & {"memory", "pids", "cpu"}
+        enabled = set(_read(os.path.join(directory, "cgroup.subtree_control")).split())
+        if wanted - enabled:
+            _write_setting(directory, "cgroup.subtree_control", " ".join(f"+{name}" for name in sorted(wanted - enabled)))
 
 
 def _write_setting(directory: str, name: str, value: str) -> None:

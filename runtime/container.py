@@ -88,9 +88,9 @@ def _run_in(state: ContainerState, spec: ProcessSpec, rootfs: tuple[Mount, ...],
         lease = network.allocate(state.id)
         state.remember("lease", lease.to_record())
     state.remember("cgroups", [])
-    cgroup_dirs = cgroups.create(state.id, spec.limits)
+    cgroup_dirs = cgroups.create(state.id, spec.limits, parent=spec.resources.cgroup_parent)
     state.remember("cgroups", cgroup_dirs)
     os.mkdir(state.path("rootfs"))
     plan = RootfsPlan(state.path("rootfs"), rootfs, _write_etc_files(state, spec, lease.address if lease else None),
-                      spec.mounts)
+                      spec.mounts, shm_size=spec.resources.shm_size)
     return fork_and_supervise(spec, plan, cgroup_dirs, lease, on_output, stop, stdio, control, seccomp_program)

@@ -47,6 +47,7 @@ from dataclasses import dataclass, replace
 from runtime import namespaces as ns
 from runtime import seccomp
 from runtime.errors import ContainerStartError
+from runtime.resources import apply_ulimits
 from runtime.rootfs import RootfsPlan, StubRecord, build_rootfs, enter_rootfs, remove_stubs
 from runtime.spec import DEFAULT_PATH, ProcessSpec
 from runtime.terminal import WindowSize, set_window_size
@@ -265,6 +266,7 @@ def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str],
             # Without no_new_privs (Docker sets none: setuid programs must work) loading needs
             # CAP_SYS_ADMIN, so before the capabilities go; the profile allows every call from here on.
             seccomp.load(seccomp_program)
+        apply_ulimits(spec.resources.ulimits)  # raising a hard limit takes CAP_SYS_RESOURCE: before the drop
         ns.limit_capabilities(spec.capabilities)
         os.setgroups(list(credentials.groups))
         os.setgid(credentials.gid)

@@ -30,6 +30,7 @@ from runtime import namespaces as ns
 from runtime.errors import ContainerStartError, NamespaceError
 from runtime.mounts import Mount, mount_all
 from runtime.paths import scoped_join
+from runtime.resources import shm_mount
 from runtime.spec import BindMount
 
 MASKED_PATHS = (
@@ -54,6 +55,7 @@ class RootfsPlan:
     files: tuple[tuple[str, str], ...] = ()    # (container path, host file) bound read-only
     binds: tuple[BindMount, ...] = ()
     mount_sysfs: bool = True
+    shm_size: int | None = None                # bytes of /dev/shm (--shm-size); None: 64 MiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ def build_rootfs(plan: RootfsPlan) -> StubRecord:
     root = plan.root
     ns.set_mount_attributes(root, ns.MOUNT_ATTR_NODEV)  # before anything that must keep its devices
     ns.mount("proc", record.ensure(root, "/proc", True), "proc", _NOSUID_NODEV_NOEXEC)
-    _mount_dev(record.ensure(root, "/dev", True))
+    _mount_dev(record.ensure(root, "/dev", True), plan.shm_size)
     if plan.mount_sysfs:
         ns.mount("sysfs", record.ensure(root, "/sys", True), "sysfs", _NOSUID_NODEV_NOEXEC | ns.MS_RDONLY)
     _mask_paths(root)
@@ -117,7 +119,7 @@ def _bind(source: str, target: str, read_only: bool, recursive: bool = False, ex
     ns.set_mount_attributes(target, ns.MOUNT_ATTR_NODEV | read_only_flags | extra)
 
 
-def _mount_dev(dev: str) -> None:
+def _mount_dev(dev: str, shm_size: int | None) -> None:
     ns.mount("tmpfs", dev, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_STRICTATIME, "mode=755,size=65536k")
     for name, major, minor in DEVICES:
         target = os.path.join(dev, name)
@@ -133,7 +135,8 @@ def _mount_dev(dev: str) -> None:
         os.mkdir(os.path.join(dev, name), 0o755)
     ns.mount("devpts", os.path.join(dev, "pts"), "devpts", ns.MS_NOSUID | ns.MS_NOEXEC,
              "newinstance,ptmxmode=0666,mode=0620,gid=5")
-    ns.mount("shm", os.path.join(dev, "shm"), "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
+    shm_source, shm_options = shm_mount(shm_size)
+    ns.mount(shm_source, os.path.join(dev, "shm"), "tmpfs", _NOSUID_NODEV_NOEXEC, shm_options)
     ns.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", _NOSUID_NODEV_NOEXEC)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
+from runtime.resources import ContainerResources
+
 NetworkMode = Literal["none", "host", "default"]
 Stream = Literal["stdout", "stderr"]
 OutputCallback = Callable[[Stream, bytes], None]
@@ -73,6 +75,8 @@ class ProcessSpec:
     hostname_file: bool = True
     # Docker's default seccomp profile (runtime.seccomp); off for RUN --security=insecure, as in BuildKit
     seccomp: bool = True
+    # docker build's --shm-size, --ulimit and --cgroup-parent (runtime.resources)
+    resources: ContainerResources = field(default_factory=ContainerResources)
 
     def __post_init__(self) -> None:
         if not self.argv:

@@ -47,10 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT",
                         help="allow network.host or security.insecure (repeatable or comma-separated)")
     from builder.cachetransfer import add_cache_arguments
+    from builder.commands.buildflags import add_docker_arguments
     from builder.outputs import add_output_arguments
 
     add_output_arguments(parser)
     add_cache_arguments(parser)
+    add_docker_arguments(parser)
 
 
 def run(options: argparse.Namespace) -> int:
@@ -78,6 +80,10 @@ def _run(options: argparse.Namespace, console: object) -> int:
     from builder.frontend.dockerfile import read_dockerfile
     from builder.frontend.request import PlanRequest
 
+    from builder.commands.buildflags import check_docker_flags
+
+    for warning in check_docker_flags(options):  # docker's refusals and warnings, before anything runs
+        console.warning(warning)  # type: ignore[attr-defined]
     context = Path(options.context)
     source = read_dockerfile(context, options.file)
     request = PlanRequest(

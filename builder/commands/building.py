@@ -109,6 +109,7 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
 
     from builder.cache.explain import ExplainSummary
     from builder.cachetransfer import export_cache, import_cache, parse_cache_options
+    from builder.commands.buildflags import run_resources
     from builder.commands.replaying import record_build
     from builder.console import BuildView, JsonEventView, LiveBuildView
     from builder.context.named import parse_build_contexts
@@ -150,6 +151,7 @@ def run_build(options: argparse.Namespace, console: Any, source: DockerfileSourc
         named_contexts=parse_build_contexts(getattr(options, "build_contexts", [])),
         inline_cache=any(spec.kind == "inline" for spec in cache_to),
         extra_hosts=parse_add_hosts(getattr(options, "add_hosts", [])),
+        run_resources=run_resources(options),
         max_parallel=max_parallel(getattr(options, "max_parallel", None)),
         ssh=ssh_agents.enter_context(forwarded_ssh(options.ssh)),  # last: nothing may fail after it
     )

@@ -30,6 +30,7 @@ def key_for(options: argparse.Namespace, source: DockerfileSource, plan: PlanReq
         "build_args": dict(sorted(plan.build_args.items())), "target": plan.target, "platform": plan.platform,
         "tags": list(options.tags), "labels": list(options.label), "network": options.network,
         "add_hosts": list(getattr(options, "add_hosts", [])),
+        "shm_size": getattr(options, "shm_size", 0), "ulimits": [str(u) for u in getattr(options, "ulimits", [])],
         "allow": sorted(getattr(options, "allow", [])),
         "no_cache_filter": sorted(options.no_cache_filter), "uid": os.geteuid(),
         "epoch": os.environ.get("SOURCE_DATE_EPOCH"), "machine": os.uname().machine,

@@ -34,7 +34,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_outputs(options: argparse.Namespace) -> list[OutputSpec]:
     """Every output asked for, ``--push`` folded in as buildx does: it turns on ``push`` for
     the image outputs given, or adds one. Call before building so typos fail fast."""
-    from builder.outputs.spec import IMAGE, OutputSpec, parse_output  # imports compression: only when used
+    from builder.outputs.spec import DOCKER, IMAGE, OutputSpec, parse_output  # imports compression: only when used
 
     specs = [parse_output(text) for text in getattr(options, "outputs", None) or ()]
     if getattr(options, "push", False):
@@ -44,6 +44,8 @@ def parse_outputs(options: argparse.Namespace) -> list[OutputSpec]:
                      for s in specs]
         else:
             specs.append(OutputSpec(IMAGE, None, MappingProxyType({"push": "true"})))
+    if getattr(options, "load", False) and not any(s.type == DOCKER and s.dest is None for s in specs):
+        specs.append(OutputSpec(DOCKER))  # buildx's --load: the image is in the store already; this names it
     return specs
 
 

@@ -10,6 +10,7 @@ from builder.errors import BuildError
 from builder.run.mounts import MountSources, PreparedMounts, prepare_mounts
 from grammar import ExecForm, Run, record
 from runtime import BindMount, ContainerControl, ContainerError, ProcessSpec, run
+from runtime.resources import ContainerResources
 
 SANDBOX_HOSTNAME = "buildkitsandbox"
 ALL_CAPABILITIES = frozenset(range(41))  # CAP_CHOWN .. CAP_CHECKPOINT_RESTORE on Linux 5.9+
@@ -69,6 +70,7 @@ class RunRequest:
     mounts: tuple
     insecure: bool = False  # RUN --security=insecure: every capability, as a privileged container has
     extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address), written to /etc/hosts
+    resources: ContainerResources = ContainerResources()  # --shm-size, --ulimit, --cgroup-parent
 
 
 def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_root: str,
@@ -88,6 +90,7 @@ def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_
             network=_network_mode(request.network),
             mounts=tuple(binds),
             extra_hosts=request.extra_hosts,
+            resources=request.resources,
             hosts_own_address=False,  # BuildKit's hosts file: localhost lines and --add-host only
             hostname_file=False,  # BuildKit binds /etc/resolv.conf and /etc/hosts only
             # BuildKit's insecure mode is a privileged container: every capability, no seccomp profile
