@@ -43,6 +43,7 @@ from runtime.snapshots import Kind, SnapshotInfo, Snapshotter, writable_director
 from runtime.spec import BindMount, ExitStatus, Limits, ProcessSpec, Stdio
 from runtime.supervisor import ContainerControl
 from runtime.paths import scoped_components, scoped_join
+from runtime.resources import ContainerResources, Ulimit
 from runtime.state import cleanup_stale
 from runtime.users import Credentials, resolve_user
 
@@ -52,6 +53,7 @@ __all__ = [
     "CgroupError",
     "ContainerControl",
     "ContainerError",
+    "ContainerResources",
     "ContainerStartError",
     "DiffStats",
     "EntryIndex",
@@ -71,6 +73,7 @@ __all__ = [
     "SnapshotInfo",
     "Stdio",
     "Snapshotter",
+    "Ulimit",
     "UnsafeLayerError",
     "UserLookupError",
     "apply_layer",
