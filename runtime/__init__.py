@@ -40,10 +40,9 @@ from runtime.mounts import Mount
 from runtime.native import NativeSnapshotter
 from runtime.overlay import OverlaySnapshotter, overlay_supported
 from runtime.snapshots import Kind, SnapshotInfo, Snapshotter, writable_directory
-from runtime.spec import BindMount, ExitStatus, Limits, ProcessSpec, Stdio
+from runtime.spec import DOCKER_DEFAULT_CAPABILITIES, BindMount, ExitStatus, Limits, ProcessSpec, Stdio, TmpfsMount
 from runtime.supervisor import ContainerControl
 from runtime.paths import scoped_components, scoped_join
-from runtime.resources import ContainerResources, Ulimit
 from runtime.state import cleanup_stale
 from runtime.users import Credentials, resolve_user
 
@@ -53,8 +52,8 @@ __all__ = [
     "CgroupError",
     "ContainerControl",
     "ContainerError",
-    "ContainerResources",
     "ContainerStartError",
+    "DOCKER_DEFAULT_CAPABILITIES",
     "DiffStats",
     "EntryIndex",
     "EntryLocation",
@@ -73,7 +72,7 @@ __all__ = [
     "SnapshotInfo",
     "Stdio",
     "Snapshotter",
-    "Ulimit",
+    "TmpfsMount",
     "UnsafeLayerError",
     "UserLookupError",
     "apply_layer",

@@ -40,6 +40,11 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_STRICTATIME = 1 << 24
+MS_SYNCHRONOUS = 16
+MS_DIRSYNC = 128
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_RELATIME = 1 << 21
 MNT_DETACH = 2
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
@@ -120,6 +125,11 @@ def mount_points_below(target: str) -> list[str]:
     """``target`` and the mount points under it, parents first."""
     prefix = target.rstrip("/") + "/"
     return [point for point in mount_points() if point == target or point.startswith(prefix)]
+
+
+def remount_read_only(target: str) -> None:
+    """Make the mount at ``target`` read-only, keeping its other flags; the mounts below it stay as they are."""
+    _remount_adding(target, MS_RDONLY)
 
 
 def _remount_adding(target: str, attributes: int) -> None:

@@ -216,6 +216,8 @@ def init(launch: Launch, shim_alive: int, stubs_channel: int) -> None:
         _send_stubs(stubs_channel, stubs)
         credentials = resolve_user("/", spec.user)
         os.makedirs(spec.cwd, exist_ok=True)
+        if spec.read_only_root:  # after the working directory exists, as docker creates it at create time
+            ns.remount_read_only("/")
         env = _environment(spec, credentials)
         console = _open_console(pipes.console, credentials, launch.window_size) if pipes.console is not None else None
     except BaseException:

@@ -31,7 +31,7 @@ from runtime.errors import ContainerStartError, NamespaceError
 from runtime.mounts import Mount, mount_all
 from runtime.paths import scoped_join
 from runtime.resources import shm_mount
-from runtime.spec import BindMount
+from runtime.spec import BindMount, TmpfsMount
 
 MASKED_PATHS = (
     "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -53,7 +53,7 @@ class RootfsPlan:
     root: str                                  # where the rootfs is mounted, in the private namespace
     mounts: tuple[Mount, ...]                  # the snapshot's mounts
     files: tuple[tuple[str, str], ...] = ()    # (container path, host file) bound read-only
-    binds: tuple[BindMount, ...] = ()
+    binds: tuple[BindMount | TmpfsMount, ...] = ()  # in mount order
     mount_sysfs: bool = True
     shm_size: int | None = None                # bytes of /dev/shm (--shm-size); None: 64 MiB
 
@@ -107,9 +107,40 @@ def build_rootfs(plan: RootfsPlan) -> StubRecord:
     for path, source in plan.files:  # generated /etc files: noexec too, as runc binds them for BuildKit
         _bind(source, record.ensure(root, path, False), read_only=True, extra=ns.MOUNT_ATTR_NOEXEC)
     for bind in plan.binds:
+        if isinstance(bind, TmpfsMount):
+            _mount_tmpfs(bind, record.ensure(root, bind.target, True))
+            continue
         target = record.ensure(root, bind.target, os.path.isdir(bind.source))
         _bind(bind.source, target, bind.read_only, recursive=True)
     return record
+
+
+# mount(8) flag words a tmpfs may carry: (MS_* bit, whether the word sets it or clears it)
+_TMPFS_FLAGS = {
+    "ro": (ns.MS_RDONLY, True), "rw": (ns.MS_RDONLY, False),
+    "nosuid": (ns.MS_NOSUID, True), "suid": (ns.MS_NOSUID, False),
+    "noexec": (ns.MS_NOEXEC, True), "exec": (ns.MS_NOEXEC, False),
+    "sync": (ns.MS_SYNCHRONOUS, True), "async": (ns.MS_SYNCHRONOUS, False),
+    "dirsync": (ns.MS_DIRSYNC, True),
+    "noatime": (ns.MS_NOATIME, True), "atime": (ns.MS_NOATIME, False),
+    "nodiratime": (ns.MS_NODIRATIME, True), "diratime": (ns.MS_NODIRATIME, False),
+    "relatime": (ns.MS_RELATIME, True), "norelatime": (ns.MS_RELATIME, False),
+    "strictatime": (ns.MS_STRICTATIME, True), "nostrictatime": (ns.MS_STRICTATIME, False),
+}
+
+
+def _mount_tmpfs(tmpfs: TmpfsMount, target: str) -> None:
+    flags = ns.MS_NODEV  # like every writable mount here: no node made inside may open a host device
+    data = []
+    for option in tmpfs.options:
+        if "=" in option:
+            data.append(option)
+        elif option in _TMPFS_FLAGS:
+            bit, sets = _TMPFS_FLAGS[option]
+            flags = flags | bit if sets else flags & ~bit
+        else:
+            raise ContainerStartError(f"unsupported tmpfs option {option!r} for {tmpfs.target}")
+    ns.mount("tmpfs", target, "tmpfs", flags, ",".join(data) or None)
 
 
 def _bind(source: str, target: str, read_only: bool, recursive: bool = False, extra: int = 0) -> None:
@@ -183,6 +214,8 @@ def remove_stubs(record: StubRecord) -> None:
         except OSError as error:
             if error.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
                 continue  # the process put something there: it is part of the layer now
+            if error.errno == errno.EROFS:
+                continue  # a read-only root (run --read-only) is never committed: its stubs go with it
             raise
         parent = os.path.dirname(stub.path)
         with contextlib.suppress(OSError):

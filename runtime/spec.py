@@ -41,6 +41,23 @@ class BindMount:
 
 
 @dataclass(frozen=True, slots=True)
+class TmpfsMount:
+    """A fresh tmpfs in the container (``docker run --tmpfs PATH[:OPTIONS]``).
+
+    ``options`` are mount(8) words: flags (ro, noexec, nosuid, noatime, ...) and tmpfs's own
+    ``size=``, ``mode=``, ``uid=``, ``gid=``, ``nr_inodes=``, ``nr_blocks=``, ``mpol=``. It is always
+    mounted nodev, as every writable mount of a container (see ``runtime.rootfs``).
+    """
+
+    target: str
+    options: tuple[str, ...] = ("nosuid", "noexec")
+
+    def __post_init__(self) -> None:
+        if not self.target.startswith("/"):
+            raise ValueError(f"TmpfsMount.target must be absolute, got {self.target!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     """Resource limits; None means unlimited."""
 
@@ -66,7 +83,7 @@ class ProcessSpec:
     user: str = "root"
     hostname: str = "pybuild"
     network: NetworkMode = "none"
-    mounts: tuple[BindMount, ...] = ()
+    mounts: tuple[BindMount | TmpfsMount, ...] = ()  # mounted in this order (parents before children)
     limits: Limits = field(default_factory=Limits)
     capabilities: frozenset[int] = DOCKER_DEFAULT_CAPABILITIES
     extra_hosts: tuple[tuple[str, str], ...] = ()  # (name, address) lines added to /etc/hosts; see etcfiles
@@ -77,6 +94,8 @@ class ProcessSpec:
     seccomp: bool = True
     # docker build's --shm-size, --ulimit and --cgroup-parent (runtime.resources)
     resources: ContainerResources = field(default_factory=ContainerResources)
+    # docker run --read-only: the root filesystem is read-only (/dev, /proc, tmpfs and binds keep their own modes)
+    read_only_root: bool = False
 
     def __post_init__(self) -> None:
         if not self.argv:

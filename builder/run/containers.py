@@ -1,17 +1,19 @@
 """``pybuild run``: run an image's command in a fresh, throw-away container, as ``docker run --rm`` does."""
 from __future__ import annotations
 
+import posixpath
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import field
 
 from builder.baseimage import image_base
-from builder.errors import UsageError
+from builder.errors import BuildError, UsageError
 from builder.layers import temporary_key
 from builder.services import Services
 from grammar import record
 from registry_client import Platform, RegistryClient
-from runtime import BindMount, ExitStatus, Limits, ProcessSpec, Stdio, run
+from runtime import (DOCKER_DEFAULT_CAPABILITIES, BindMount, ContainerError, ExitStatus, Limits, ProcessSpec, Stdio,
+                     TmpfsMount, run)
 
 
 @record
@@ -23,9 +25,14 @@ class RunOptions:
     workdir: str | None = None
     network: str = "default"
     volumes: tuple[BindMount, ...] = ()
+    tmpfs: tuple[TmpfsMount, ...] = ()
     limits: Limits = field(default_factory=Limits)
     hostname: str | None = None
     stdio: Stdio = field(default_factory=Stdio)  # -i / -t
+    extra_hosts: tuple[tuple[str, str], ...] = ()  # --add-host (name, address)
+    capabilities: frozenset[int] = DOCKER_DEFAULT_CAPABILITIES  # --cap-add / --cap-drop / --privileged
+    seccomp: bool = True  # Docker's default profile; off for --privileged and --security-opt seccomp=unconfined
+    read_only: bool = False  # --read-only
 
 
 def command_line(entrypoint: Sequence[str] | None, cmd: Sequence[str] | None, options: RunOptions) -> tuple[str, ...]:
@@ -55,6 +62,24 @@ def merge_env(image_env: Sequence[str], extra: Sequence[str], environ: dict[str,
     return tuple(merged.items())
 
 
+def _last_line(report: str) -> str:
+    """The cause, without the setup traceback the container's init sends back (``runtime.process``)."""
+    line = report.strip().splitlines()[-1] if report.strip() else "unknown error"
+    name, separator, message = line.partition(": ")
+    return message if separator and (name.startswith("runtime.errors.") or name.endswith("Error")) else line
+
+
+def mount_order(volumes: Sequence[BindMount], tmpfs: Sequence[TmpfsMount]) -> tuple[BindMount | TmpfsMount, ...]:
+    """Docker's order: by the depth of the target, so ``--tmpfs /data -v X:/data/x`` shows X inside the tmpfs."""
+    chosen: dict[str, BindMount | TmpfsMount] = {}
+    for mount in (*volumes, *tmpfs):
+        target = posixpath.normpath(mount.target)
+        if target in chosen:
+            raise UsageError(f"duplicate mount point: {target}")
+        chosen[target] = mount
+    return tuple(sorted(chosen.values(), key=lambda mount: posixpath.normpath(mount.target).count("/")))
+
+
 def run_image(services: Services, reference: str, options: RunOptions, platform: Platform,
               on_output: Callable[[str, bytes], None], registry: Callable[[], RegistryClient],
               environ: dict[str, str]) -> ExitStatus:
@@ -67,12 +92,18 @@ def run_image(services: Services, reference: str, options: RunOptions, platform:
         user=options.user or config.user or "0:0",
         hostname=options.hostname or secrets.token_hex(6),
         network=options.network,  # type: ignore[arg-type]
-        mounts=options.volumes,
+        mounts=mount_order(options.volumes, options.tmpfs),
         limits=options.limits,
+        capabilities=options.capabilities,
+        extra_hosts=options.extra_hosts,
+        seccomp=options.seccomp,
+        read_only_root=options.read_only,
     )
     key = temporary_key("run")
     mounts = services.snapshotter.prepare(key, image.snapshot)
     try:
         return run(spec, mounts, on_output, state_root=services.runtime_state, stdio=options.stdio)
+    except ContainerError as exc:
+        raise BuildError(f"failed to start the container: {_last_line(str(exc))}") from exc
     finally:
         services.snapshotter.remove(key)

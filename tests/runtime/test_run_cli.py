@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.support.images import busybox_tarball, import_busybox
+from tests.support.images import busybox_store
 
 pytestmark = pytest.mark.privileged
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,11 +25,7 @@ IMAGE = "busybox:local"
 
 @pytest.fixture(scope="module")
 def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not os.path.exists("/bin/busybox"):
-        pytest.skip("busybox-static is not installed (tests/apt-packages.txt)")
-    root = tmp_path_factory.mktemp("store")
-    import_busybox(root, busybox_tarball(tmp_path_factory.mktemp("tarball")))
-    return root
+    return busybox_store(tmp_path_factory)
 
 
 def _cli(store_root: Path, *args: str) -> list[str]:

@@ -1,8 +1,11 @@
 """Base images and image inspection for end-to-end tests: everything offline, from Debian packages."""
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from builder.image.importer import import_rootfs
 from builder.imagestore import ImageStore
@@ -23,6 +26,15 @@ def busybox_tarball(directory: Path) -> Path:
 
 def import_busybox(root: Path, tarball: Path, reference: str = "busybox:local") -> str:
     return import_rootfs(ImageStore(root), tarball, reference).image_id
+
+
+def busybox_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new store holding busybox:local (the test is skipped without Debian's busybox-static)."""
+    if not os.path.exists("/bin/busybox"):
+        pytest.skip("busybox-static is not installed (tests/apt-packages.txt)")
+    root = tmp_path_factory.mktemp("store")
+    import_busybox(root, busybox_tarball(tmp_path_factory.mktemp("tarball")))
+    return root
 
 
 def flatten(root: Path, reference: str, target: Path) -> Path:
