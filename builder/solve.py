@@ -44,8 +44,7 @@ from grammar import (
     parse_nodes,
 )
 from registry_client import Platform, RegistryClient, RegistryError
-from runtime import ContainerControl, ContainerError
-from runtime.resources import ContainerResources
+from runtime import ContainerControl, ContainerError, ContainerResources
 
 
 @record

@@ -24,8 +24,7 @@ from builder.services import Services
 from builder.stagestate import StageState, StepOptions, layer_step, link_step
 from grammar import Add, Arg, Copy, Env, Instruction, Run, RunMount, Workdir, record
 from registry_client import History
-from runtime import ContainerControl, mounted, scoped_join
-from runtime.resources import ContainerResources
+from runtime import ContainerControl, ContainerResources, mounted, scoped_join
 
 
 @record

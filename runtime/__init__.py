@@ -43,6 +43,7 @@ from runtime.snapshots import Kind, SnapshotInfo, Snapshotter, writable_director
 from runtime.spec import DOCKER_DEFAULT_CAPABILITIES, BindMount, ExitStatus, Limits, ProcessSpec, Stdio, TmpfsMount
 from runtime.supervisor import ContainerControl
 from runtime.paths import scoped_components, scoped_join
+from runtime.resources import ContainerResources, Ulimit
 from runtime.state import cleanup_stale
 from runtime.users import Credentials, resolve_user
 
@@ -52,6 +53,7 @@ __all__ = [
     "CgroupError",
     "ContainerControl",
     "ContainerError",
+    "ContainerResources",
     "ContainerStartError",
     "DOCKER_DEFAULT_CAPABILITIES",
     "DiffStats",
@@ -73,6 +75,7 @@ __all__ = [
     "Stdio",
     "Snapshotter",
     "TmpfsMount",
+    "Ulimit",
     "UnsafeLayerError",
     "UserLookupError",
     "apply_layer",

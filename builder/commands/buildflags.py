@@ -5,8 +5,9 @@
 - ``--provenance`` / ``--sbom`` / ``--attest``: parsed as buildx parses them; a disabled attestation
   (``--provenance=false``) is accepted silently, any other is refused as docker's default driver
   refuses it: that image store cannot hold attestations, and neither can pybuild's;
-- ``--annotation [TYPE[,TYPE][PLATFORM]:]KEY=VALUE``: checked as buildx checks it, then dropped, as
-  docker 26 drops it for its image store and for pushes (the pushed manifest carries none);
+- ``--annotation [TYPE[,TYPE][PLATFORM]:]KEY=VALUE``: checked as buildx checks it, then handed to every
+  output (``builder.outputs.annotations``): the store and pushes drop it, as docker 26 does, and
+  ``type=oci``/``type=docker`` files carry it, as BuildKit's exporters write it;
 - ``--shm-size``, ``--ulimit``, ``--cgroup-parent``: the RUN containers' ``/dev/shm`` size, rlimits and
   parent cgroup (``run_resources`` -> ``runtime.resources.ContainerResources``);
 - ``--builder``: only ``default`` exists;
@@ -22,11 +23,17 @@ import argparse
 import re
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from builder.errors import UsageError
-from runtime.resources import ULIMIT_RESOURCES, ContainerResources, Ulimit
+
+if TYPE_CHECKING:  # runtime costs ~0.1 s to import: only a build that runs imports it
+    from runtime import ContainerResources
 
 DEFAULT_BUILDER = "default"
-ANNOTATION_TYPES = ("manifest", "manifest-descriptor", "index", "index-descriptor")
+# docker's ulimit names (go-units); runtime.resources maps them to the kernel's RLIMIT_* numbers
+ULIMIT_NAMES = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
+                "rtprio", "rttime", "sigpending", "stack")
 ATTESTATION_REFUSED = ("attestations are not supported (--provenance, --sbom, --attest): pybuild's image store, "
                        "like docker's default \"docker\" driver without the containerd image store, cannot hold "
                        "them; pass --provenance=false / --sbom=false or leave the flag out")
@@ -72,13 +79,13 @@ def ram_bytes(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
 
 
-def ulimit(text: str) -> Ulimit:
+def ulimit(text: str) -> tuple[str, int, int]:
     """``NAME=SOFT[:HARD]`` as docker's ulimit flag (go-units ParseUlimit) reads it."""
     name, separator, values = text.partition("=")
     if not separator:
         raise argparse.ArgumentTypeError(f"invalid ulimit argument: {text}")
-    if name not in ULIMIT_RESOURCES:
-        raise argparse.ArgumentTypeError(f"invalid ulimit type: {name} (one of {', '.join(ULIMIT_RESOURCES)})")
+    if name not in ULIMIT_NAMES:
+        raise argparse.ArgumentTypeError(f"invalid ulimit type: {name} (one of {', '.join(ULIMIT_NAMES)})")
     limits = values.split(":")
     if len(limits) > 2:
         raise argparse.ArgumentTypeError(f"too many limit value arguments - {values}, can only have up to two, "
@@ -87,7 +94,7 @@ def ulimit(text: str) -> Ulimit:
     hard = go_int(limits[1]) if len(limits) == 2 else soft
     if soft > hard:
         raise argparse.ArgumentTypeError(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
-    return Ulimit(name, soft, hard)
+    return name, soft, hard
 
 
 def add_docker_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,7 +107,7 @@ def add_docker_arguments(parser: argparse.ArgumentParser) -> None:
                         help="attestation parameters: only disabled ones are supported")
     parser.add_argument("--annotation", dest="annotations", action="append", default=[],
                         metavar="[TYPE[,TYPE][PLATFORM]:]KEY=VALUE",
-                        help="checked and dropped, as docker 26's image store drops annotations")
+                        help="OCI annotation for type=oci/docker outputs (the store and pushes drop it, as docker 26)")
     parser.add_argument("--shm-size", type=ram_bytes, default=0, metavar="BYTES",
                         help="size of /dev/shm in RUN containers (e.g. 128m; default 64m)")
     parser.add_argument("--ulimit", dest="ulimits", action="append", type=ulimit, default=[],
@@ -132,8 +139,10 @@ def check_docker_flags(options: argparse.Namespace) -> list[str]:
         raise UsageError(f'no builder "{builder}" found: pybuild has one builder, "default"')
     if any(not attestation.disabled for attestation in parse_attestations(options)):
         raise UsageError(ATTESTATION_REFUSED)
-    for text in getattr(options, "annotations", []):
-        parse_annotation(text)
+    if getattr(options, "annotations", None):
+        from builder.outputs.annotations import annotation_attributes
+
+        annotation_attributes(options.annotations)  # buildx's checks, before the build
     if getattr(options, "cgroup_parent", None) is not None:
         _check_cgroup_parent(options.cgroup_parent)
     warnings = []
@@ -149,7 +158,9 @@ def check_docker_flags(options: argparse.Namespace) -> list[str]:
 
 def run_resources(options: argparse.Namespace) -> ContainerResources:
     """``--shm-size`` (0: the default), ``--ulimit`` (the last one of a name wins, as in docker), ``--cgroup-parent``."""
-    by_name = {limit.name: limit for limit in getattr(options, "ulimits", [])}
+    from runtime import ContainerResources, Ulimit
+
+    by_name = {name: Ulimit(name, soft, hard) for name, soft, hard in getattr(options, "ulimits", [])}
     return ContainerResources(shm_size=getattr(options, "shm_size", 0) or None, ulimits=tuple(by_name.values()),
                               cgroup_parent=getattr(options, "cgroup_parent", None) or None)
 
@@ -196,41 +207,6 @@ def _attestation(text: str) -> Attestation:
     if not kind:
         raise UsageError("attestation type not specified")
     return Attestation(kind, disabled, tuple(attrs))
-
-
-@dataclass(frozen=True, slots=True)
-class Annotation:
-    kinds: tuple[str, ...]  # empty: buildx's default (the image manifest)
-    platform: str | None
-    key: str
-    value: str
-
-
-def parse_annotation(text: str) -> Annotation:
-    """``[TYPE[,TYPE...][PLATFORM]:]KEY=VALUE`` with buildx's checks and messages."""
-    left, separator, value = text.partition("=")
-    if not separator:
-        raise UsageError(f"invalid annotation {text!r}, expected key=value")
-    if not left:
-        raise UsageError(f"invalid annotation format, expected <type>:<key>=<value>, got {text!r}")
-    types, colon, key = left.partition(":")
-    if not colon:
-        return Annotation((), None, left, value)
-    platform = None
-    if types.endswith("]") and "[" in types:
-        types, _, platform = types[:-1].partition("[")
-        _check_platform(platform)
-    kinds = tuple(kind for kind in types.split(",") if kind)
-    for kind in kinds:
-        if kind not in ANNOTATION_TYPES:
-            raise UsageError(f"unknown annotation type {kind!r} (expected {', '.join(ANNOTATION_TYPES)})")
-    return Annotation(kinds, platform, key, value)
-
-
-def _check_platform(text: str) -> None:
-    parts = text.split("/")
-    if not 2 <= len(parts) <= 3 or not all(parts):
-        raise UsageError(f"invalid platform {text!r} in --annotation: expected OS/ARCH[/VARIANT]")
 
 
 def _check_cgroup_parent(text: str) -> None:

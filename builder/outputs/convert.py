@@ -7,11 +7,14 @@ when one is needed the manifest becomes OCI, as BuildKit does.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from types import MappingProxyType
 
 from registry_client import Descriptor, ImageConfig, Index, Manifest, MediaType, parse_manifest
 
+from builder.errors import UsageError
 from builder.image.compression import GZIP, Compression, LayerCompressor, codec_of
 from builder.imagestore import ImageStore, StoreCorrupt
 
@@ -88,11 +91,26 @@ def _with_media_types(manifest: Manifest) -> Manifest:
         layers = tuple(replace(layer, media_type=MediaType.DOCKER_LAYER_GZIP)
                        if layer.media_type == MediaType.OCI_LAYER_GZIP else layer for layer in manifest.layers)
         return replace(manifest, layers=layers)
+    return oci_manifest(manifest)
+
+
+def oci_manifest(manifest: Manifest) -> Manifest:
+    """``manifest`` with OCI media types (only an OCI manifest holds zstd layers or annotations)."""
     return Manifest(
         replace(manifest.config, media_type=_DOCKER_TO_OCI.get(manifest.config.media_type, manifest.config.media_type)),
         tuple(replace(layer, media_type=_DOCKER_TO_OCI.get(layer.media_type, layer.media_type))
               for layer in manifest.layers),
         MediaType.OCI_MANIFEST, manifest.annotations)
+
+
+def annotated(store: ImageStore, descriptor: Descriptor, annotations: Mapping[str, str]) -> Descriptor:
+    """The stored image manifest ``descriptor`` as an OCI manifest with ``annotations`` added (written to the
+    content store, as BuildKit's exporters write the annotated manifest)."""
+    document = parse_manifest(store.content.read_bytes(descriptor.digest), descriptor.media_type)
+    if not isinstance(document, Manifest):
+        raise UsageError("annotations on a multi-platform image index are not supported")
+    manifest = oci_manifest(replace(document, annotations=MappingProxyType({**document.annotations, **annotations})))
+    return _store_document(store, descriptor, manifest)
 
 
 def _store_document(store: ImageStore, old: Descriptor, document: Manifest | Index) -> Descriptor:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from grammar import record
@@ -76,7 +77,16 @@ def _export_layout(store: ImageStore, descriptor: Descriptor, spec: OutputSpec, 
     entry = store.image(descriptor).descriptor if docker else exportable_entry(store, descriptor)
     converted = image_for_export(store, entry, compression)
     names = spec.names or tuple(tags)
-    images = [LayoutImage(converted, tuple(_reference(n) for n in names))]
+    on_entry: dict[str, str] = {}
+    if any(key.startswith("annotation") for key in spec.attrs):  # the files carry them, as BuildKit writes them
+        from builder.outputs.annotations import image_annotations
+        from builder.outputs.convert import annotated
+
+        annotations = image_annotations(spec.attrs, store.image(entry).config.platform)
+        if annotations.manifest:
+            converted = annotated(store, converted, annotations.manifest)
+        on_entry.update(annotations.manifest_descriptor)
+    images = [LayoutImage(converted, tuple(_reference(n) for n in names), MappingProxyType(on_entry))]
     dest = spec.dest or STDOUT
     if spec.as_directory or (dest != STDOUT and Path(dest).is_dir()):  # dest=DIR: a layout directory
         if dest == STDOUT:

@@ -34,7 +34,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_outputs(options: argparse.Namespace) -> list[OutputSpec]:
     """Every output asked for, ``--push`` folded in as buildx does: it turns on ``push`` for
     the image outputs given, or adds one. Call before building so typos fail fast."""
-    from builder.outputs.spec import DOCKER, IMAGE, OutputSpec, parse_output  # imports compression: only when used
+    from builder.outputs.spec import DOCKER, IMAGE, OCI, OutputSpec, parse_output  # imports compression: only when used
 
     specs = [parse_output(text) for text in getattr(options, "outputs", None) or ()]
     if getattr(options, "push", False):
@@ -46,6 +46,16 @@ def parse_outputs(options: argparse.Namespace) -> list[OutputSpec]:
             specs.append(OutputSpec(IMAGE, None, MappingProxyType({"push": "true"})))
     if getattr(options, "load", False) and not any(s.type == DOCKER and s.dest is None for s in specs):
         specs.append(OutputSpec(DOCKER))  # buildx's --load: the image is in the store already; this names it
+    if getattr(options, "annotations", None):  # buildx hands every --annotation to every output
+        from builder.outputs.annotations import annotation_attributes
+
+        given = annotation_attributes(options.annotations)
+        specs = [replace(s, attrs=MappingProxyType({**given, **s.attrs})) for s in specs]
+    for spec in specs:
+        if spec.type == OCI or (spec.type == DOCKER and spec.dest is not None):
+            from builder.outputs.annotations import refuse_index_annotations
+
+            refuse_index_annotations(spec.attrs)
     return specs
 
 

@@ -12,7 +12,8 @@ tars, so ``Layers`` name blobs by diff_id, as docker's do.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -34,6 +35,7 @@ class LayoutImage:
 
     descriptor: Descriptor
     names: tuple[Reference, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # on its index.json entry
 
 
 def blob_path(descriptor: Descriptor) -> str:
@@ -60,11 +62,11 @@ def blobs_of(content: ContentStore, images: list[LayoutImage]) -> list[Descripto
 def index_bytes(images: list[LayoutImage]) -> bytes:
     entries = []
     for image in images:
-        plain = replace(image.descriptor, annotations=MappingProxyType({}))
+        plain = replace(image.descriptor, annotations=MappingProxyType(dict(image.annotations)))
         if not image.names:
             entries.append(plain.to_json())
         for name in image.names:
-            annotations = {IMAGE_NAME: str(name), REF_NAME: name.tag or name.digest or "latest"}
+            annotations = {**image.annotations, IMAGE_NAME: str(name), REF_NAME: name.tag or name.digest or "latest"}
             entries.append(replace(plain, annotations=MappingProxyType(annotations)).to_json())
     document = {"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": entries}
     return json.dumps(document, separators=(",", ":")).encode() + b"\n"

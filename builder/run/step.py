@@ -9,8 +9,7 @@ from collections.abc import Callable
 from builder.errors import BuildError
 from builder.run.mounts import MountSources, PreparedMounts, prepare_mounts
 from grammar import ExecForm, Run, record
-from runtime import BindMount, ContainerControl, ContainerError, ProcessSpec, run
-from runtime.resources import ContainerResources
+from runtime import BindMount, ContainerControl, ContainerError, ContainerResources, ProcessSpec, run
 
 SANDBOX_HOSTNAME = "buildkitsandbox"
 ALL_CAPABILITIES = frozenset(range(41))  # CAP_CHOWN .. CAP_CHECKPOINT_RESTORE on Linux 5.9+

@@ -17,9 +17,8 @@ import pytest
 from builder.cli import add_global_options, main
 from builder.commands import build as build_command
 from builder.commands.buildflags import (
-    Annotation,
+    ULIMIT_NAMES,
     check_docker_flags,
-    parse_annotation,
     parse_attestations,
     ram_bytes,
     run_resources,
@@ -27,7 +26,8 @@ from builder.commands.buildflags import (
 )
 from builder.errors import UsageError
 from builder.outputs import parse_outputs
-from runtime.resources import ContainerResources, Ulimit, shm_mount
+from builder.outputs.annotations import Annotation, parse_annotation
+from runtime.resources import ULIMIT_RESOURCES, ContainerResources, Ulimit, shm_mount
 from tests.support.images import flatten
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,8 +74,9 @@ def test_a_boolean_legacy_flag_never_swallows_the_context() -> None:
 def test_sizes_and_ulimits_are_read_like_dockers_flags() -> None:
     assert [ram_bytes(text) for text in ("1000", "64m", "64M", "1.5g", "2GiB", "10kb")] == [
         1000, 64 << 20, 64 << 20, 3 << 29, 2 << 30, 10 << 10]
-    assert ulimit("nofile=1024:2048") == Ulimit("nofile", 1024, 2048)
-    assert ulimit("core=-1") == Ulimit("core", -1, -1)
+    assert ulimit("nofile=1024:2048") == ("nofile", 1024, 2048)
+    assert ulimit("core=-1") == ("core", -1, -1)
+    assert set(ULIMIT_NAMES) == set(ULIMIT_RESOURCES)  # the CLI's names are the ones the runtime can set
     for bad, message in (("nofile", "invalid ulimit argument"), ("bogus=1", "invalid ulimit type: bogus"),
                          ("nofile=a", "invalid integer"), ("nofile=30:20", "must be less than or equal"),
                          ("nofile=1:2:3", "too many limit value arguments")):
@@ -218,3 +219,52 @@ def _remove_parents(names: tuple[str, ...]) -> None:
                 if name in names:
                     for leftover, _, _ in sorted(os.walk(os.path.join(directory, name)), reverse=True):
                         os.rmdir(leftover)
+
+
+# -- annotations ---------------------------------------------------------------------------------------------
+
+def test_annotations_become_buildxs_output_attributes_and_land_where_their_type_says() -> None:
+    from registry_client import Platform
+
+    from builder.outputs.annotations import image_annotations
+
+    specs = parse_outputs(parse("--annotation", "a=1", "--annotation", "manifest[linux/arm64]:b=2",
+                                "--annotation", "manifest-descriptor,manifest:c=3", "-o", "type=oci,dest=x"))
+    assert dict(specs[0].attrs) == {"annotation.a": "1", "annotation-manifest[linux/arm64].b": "2",
+                                    "annotation-manifest-descriptor.c": "3", "annotation-manifest.c": "3"}
+    on_amd64 = image_annotations(specs[0].attrs, Platform("linux", "amd64"))
+    assert (dict(on_amd64.manifest), dict(on_amd64.manifest_descriptor)) == ({"a": "1", "c": "3"}, {"c": "3"})
+    assert dict(image_annotations(specs[0].attrs, Platform("linux", "arm64", "v8")).manifest) == {
+        "a": "1", "b": "2", "c": "3"}
+
+
+def test_index_annotations_are_refused_for_a_file_output_before_the_build_but_not_for_the_store() -> None:
+    assert parse_outputs(parse("--annotation", "index:a=b", "--load", "--push"))  # dropped, as docker 26 does
+    for output in ("type=oci,dest=out.tar", "type=docker,dest=out.tar"):
+        with pytest.raises(UsageError, match="index annotations not supported for single platform export"):
+            parse_outputs(parse("--annotation", "index-descriptor:a=b", "-o", output))
+
+
+@pytest.mark.privileged
+def test_an_oci_output_carries_the_annotations_and_the_store_keeps_its_manifest(built_root: Path,
+                                                                                tmp_path: Path) -> None:
+    import json
+
+    from builder.imagestore import ImageStore
+
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\nRUN echo annotated > /a.txt\n")
+    cli_build(built_root, tmp_path, "-t", "flags:plain")
+    layout = tmp_path / "layout"
+    cli_build(built_root, tmp_path, "-t", "flags:annotated", "--annotation", "org.opencontainers.image.title=T",
+              "--annotation", "manifest-descriptor:org.example.entry=E", "--load",
+              "-o", f"type=oci,dest={layout},tar=false,annotation-manifest.org.example.extra=X")
+    store = ImageStore(built_root)
+    stored = store.resolve("flags:annotated")
+    assert stored is not None and stored.digest == store.resolve("flags:plain").digest  # type: ignore[union-attr]
+    entry = json.loads((layout / "index.json").read_text())["manifests"][0]
+    assert entry["annotations"]["org.example.entry"] == "E" and "org.opencontainers.image.title" not in entry[
+        "annotations"]
+    manifest = json.loads((layout / "blobs/sha256" / entry["digest"].split(":")[1]).read_bytes())
+    assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert manifest["annotations"] == {"org.opencontainers.image.title": "T", "org.example.extra": "X"}
+    assert manifest["config"]["digest"] == str(store.image("flags:plain").image_id)
