@@ -45,7 +45,9 @@ def parse_outputs(options: argparse.Namespace) -> list[OutputSpec]:
         else:
             specs.append(OutputSpec(IMAGE, None, MappingProxyType({"push": "true"})))
     if getattr(options, "load", False) and not any(s.type == DOCKER and s.dest is None for s in specs):
-        specs.append(OutputSpec(DOCKER))  # buildx's --load: the image is in the store already; this names it
+        # buildx's --load: the image is in the store already; this names it. First, so --metadata-file
+        # reports what a -o or --push next to it wrote (the pushed manifest has compressed layers).
+        specs.insert(0, OutputSpec(DOCKER))
     if getattr(options, "annotations", None):  # buildx hands every --annotation to every output
         from builder.outputs.annotations import annotation_attributes
 

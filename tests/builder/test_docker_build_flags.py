@@ -144,9 +144,9 @@ def test_cgroup_parent_must_be_a_plain_path() -> None:
 def test_load_adds_buildxs_docker_output_next_to_push_and_o() -> None:
     assert [(s.type, s.dest) for s in parse_outputs(parse("--load"))] == [("docker", None)]
     pushed = parse_outputs(parse("--load", "--push"))
-    assert [(s.type, s.flag("push")) for s in pushed] == [("image", True), ("docker", False)]
+    assert [(s.type, s.flag("push")) for s in pushed] == [("docker", False), ("image", True)]
     assert [(s.type, s.dest) for s in parse_outputs(parse("--load", "-o", "type=local,dest=out"))] == [
-        ("local", "out"), ("docker", None)]
+        ("docker", None), ("local", "out")]
     assert len(parse_outputs(parse("--load", "-o", "type=docker"))) == 1
 
 
@@ -268,3 +268,34 @@ def test_an_oci_output_carries_the_annotations_and_the_store_keeps_its_manifest(
     assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
     assert manifest["annotations"] == {"org.opencontainers.image.title": "T", "org.example.extra": "X"}
     assert manifest["config"]["digest"] == str(store.image("flags:plain").image_id)
+
+
+def test_a_push_drops_the_annotations_as_docker_26_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # docker 26 (default driver) pushed a schema2 manifest without any of --annotation a=b, index:c=d,
+    # manifest-descriptor:e=f; pybuild's push sends the stored image's manifest, annotated by nothing.
+    from outputs_images import store_image, tricky_layers
+    from registry_commands_support import make_client
+    from registry_client import ContentStore, pull
+    from registry_servers import RegistryProcess
+
+    from builder.image.export import ExportedImage
+    from builder.imagestore import ImageStore
+    from builder.outputs import apply_outputs
+
+    (tmp_path / "registry").mkdir()
+    process = RegistryProcess(tmp_path / "registry")
+    try:
+        root, ref = tmp_path / "root", f"{process.host}/flags/annotated:1"
+        descriptor = store_image(root, tricky_layers(), None)
+        image = ImageStore(root).image(descriptor)
+        monkeypatch.setattr("builder.registry_settings.RegistrySettings.client", lambda self: make_client())
+        options = parse("--push", "--load", "--annotation", "a=b", "--annotation", "index:c=d",
+                        "--annotation", "manifest-descriptor:e=f")
+        metadata = apply_outputs(options, root, ExportedImage(descriptor, image.config, str(image.image_id), (ref,)))
+        pulled = pull(ref, ContentStore(tmp_path / "pulled"), client=make_client())
+        assert dict(pulled.manifest.annotations) == {}
+        assert pulled.manifest.config.digest == image.image_id
+        assert metadata["containerimage.config.digest"] == str(image.image_id)
+        assert metadata["containerimage.digest"] == str(pulled.digest)  # what was pushed, not the store's
+    finally:
+        process.stop()
