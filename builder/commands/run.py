@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-only", action="store_true", help="mount the container's root filesystem read-only")
     parser.add_argument("--tmpfs", action="append", default=[], metavar="PATH[:OPTS]",
                         help="mount a tmpfs (default options noexec,nosuid,nodev; e.g. /run:size=64m,mode=755,exec)")
+    parser.add_argument("--init", action="store_true",
+                        help="run docker-init (tini, from this host) as PID 1: it forwards signals and reaps processes")
     parser.add_argument("--name", help="accepted for docker compatibility: pybuild keeps no container registry, "
                                        "so nothing can refer to the container by name")
     parser.add_argument("-l", "--label", action="append", default=[], metavar="K=V",
@@ -75,6 +77,7 @@ def run(options: argparse.Namespace) -> int:
             capabilities=container_capabilities(options.cap_add, options.cap_drop, options.privileged),
             seccomp=seccomp,
             read_only=options.read_only,
+            init=options.init,
         )
         services = open_services(options.root)
         status = run_image(services, options.image, run_options,

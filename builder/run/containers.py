@@ -1,8 +1,10 @@
 """``pybuild run``: run an image's command in a fresh, throw-away container, as ``docker run --rm`` does."""
 from __future__ import annotations
 
+import os
 import posixpath
 import secrets
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import field
 
@@ -14,6 +16,8 @@ from grammar import record
 from registry_client import Platform, RegistryClient
 from runtime import (DOCKER_DEFAULT_CAPABILITIES, BindMount, ContainerError, ExitStatus, Limits, ProcessSpec, Stdio,
                      TmpfsMount, run)
+
+INIT_PATH = "/sbin/docker-init"
 
 
 @record
@@ -33,6 +37,7 @@ class RunOptions:
     capabilities: frozenset[int] = DOCKER_DEFAULT_CAPABILITIES  # --cap-add / --cap-drop / --privileged
     seccomp: bool = True  # Docker's default profile; off for --privileged and --security-opt seccomp=unconfined
     read_only: bool = False  # --read-only
+    init: bool = False  # --init: the host's docker-init (tini) as PID 1, as docker does
 
 
 def command_line(entrypoint: Sequence[str] | None, cmd: Sequence[str] | None, options: RunOptions) -> tuple[str, ...]:
@@ -62,6 +67,14 @@ def merge_env(image_env: Sequence[str], extra: Sequence[str], environ: dict[str,
     return tuple(merged.items())
 
 
+def _host_init() -> str:
+    """The static init docker binds for ``--init``: docker-init, which Debian's tini package links to tini-static."""
+    for name in ("docker-init", "tini-static"):
+        if found := shutil.which(name):
+            return os.path.realpath(found)
+    raise UsageError("--init needs docker-init or tini-static on this host (Debian package tini)")
+
+
 def _last_line(report: str) -> str:
     """The cause, without the setup traceback the container's init sends back (``runtime.process``)."""
     line = report.strip().splitlines()[-1] if report.strip() else "unknown error"
@@ -85,14 +98,19 @@ def run_image(services: Services, reference: str, options: RunOptions, platform:
               environ: dict[str, str]) -> ExitStatus:
     image = image_base(services, reference, platform, pull=False, client_factory=registry)
     config = image.config
+    argv = command_line(config.entrypoint, config.cmd, options)
+    volumes = options.volumes
+    if options.init:
+        argv = (INIT_PATH, "--", *argv)
+        volumes = (*volumes, BindMount(_host_init(), INIT_PATH, read_only=True))
     spec = ProcessSpec(
-        argv=command_line(config.entrypoint, config.cmd, options),
+        argv=argv,
         env=merge_env(config.env, options.env, environ, tty=options.stdio.tty),
         cwd=options.workdir or config.workdir or "/",
         user=options.user or config.user or "0:0",
         hostname=options.hostname or secrets.token_hex(6),
         network=options.network,  # type: ignore[arg-type]
-        mounts=mount_order(options.volumes, options.tmpfs),
+        mounts=mount_order(volumes, options.tmpfs),
         limits=options.limits,
         capabilities=options.capabilities,
         extra_hosts=options.extra_hosts,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -174,6 +175,17 @@ def test_unknown_command_is_a_clear_error(store_root: Path) -> None:
     result = _run(store_root, IMAGE, "no-such-command")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "executable file not found" in result.stderr
+
+
+def test_init_runs_docker_init_as_pid_1(store_root: Path) -> None:
+    if not (shutil.which("docker-init") or shutil.which("tini-static")):
+        pytest.skip("tini is not installed (tests/apt-packages.txt)")
+    result = _run(store_root, "--init", "--read-only", IMAGE, "sh", "-c",
+                  "tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$; kill -TERM 1; sleep 5")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "/sbin/docker-init -- sh -c " + result.args[-1] + " "
+    assert lines[1] != "1"  # the command is tini's child, which gets the SIGTERM sent to PID 1
+    assert result.returncode == 143, result.stderr
 
 
 def test_name_and_labels_are_accepted(store_root: Path) -> None:
