@@ -10,10 +10,11 @@ controller is looked up separately. A container's cgroup is ``pybuild-<id>`` bel
 itself runs in, one directory per hierarchy used. The container's first process writes itself into
 each ``cgroup.procs`` before it unshares anything, so everything it forks is accounted.
 
-``docker build --cgroup-parent P`` puts it under ``P`` instead: from each hierarchy's root when ``P`` is
-absolute, below pybuild's own cgroup otherwise (as runc reads a relative cgroupsPath). ``P`` is created
-when missing and left in place afterwards, as docker leaves it; the container is then placed in the
-memory, pids and cpu hierarchies even without limits, so the parent's limits apply to it.
+``docker build --cgroup-parent P`` puts it under ``P`` instead, from each hierarchy's root whether ``P`` is
+written ``ci`` or ``/ci`` (docker 26 on this host made ``/ci/buildkit`` in every v1 hierarchy, outside its
+own cgroup). ``P`` is created when missing and left in place afterwards, as docker leaves it; the
+container is then placed in the memory, pids and cpu hierarchies even without limits, so the parent's
+limits apply to it.
 """
 from __future__ import annotations
 
@@ -149,8 +150,7 @@ def _make(hierarchy: Hierarchy, controller: str, container_id: str, limits: Limi
 
 def _parent_directory(hierarchy: Hierarchy, parent: str) -> str:
     """The ``--cgroup-parent`` directory in ``hierarchy``, made (with v2's controllers enabled) when missing."""
-    start = hierarchy.mount_point if parent.startswith("/") else hierarchy.directory
-    directory = start
+    directory = hierarchy.mount_point
     for part in [part for part in parent.split("/") if part]:
         if part in (".", ".."):
             raise CgroupError(f"invalid cgroup parent {parent!r}")

@@ -41,7 +41,7 @@ class Ulimit:
 @dataclass(frozen=True, slots=True)
 class ContainerResources:
     """``shm_size`` in bytes (None: the default 64 MiB, mounted as runc's "shm" source); ``cgroup_parent``
-    is absolute from each hierarchy's root, or relative to pybuild's own cgroup (None: pybuild's own)."""
+    is a path from each hierarchy's root, as docker reads it (None: below pybuild's own cgroup)."""
 
     shm_size: int | None = None
     ulimits: tuple[Ulimit, ...] = ()

@@ -113,7 +113,7 @@ def add_docker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ulimit", dest="ulimits", action="append", type=ulimit, default=[],
                         metavar="NAME=SOFT[:HARD]", help="rlimit of RUN processes, e.g. nofile=1024:2048 (repeatable)")
     parser.add_argument("--cgroup-parent", metavar="CGROUP",
-                        help="parent cgroup of the RUN containers (absolute, or relative to pybuild's own)")
+                        help="parent cgroup of the RUN containers, from the cgroup root as in docker")
     parser.add_argument("--builder", metavar="NAME", help="builder instance: only 'default' exists")
     hidden = argparse.SUPPRESS  # the classic builder's flags: accepted, ignored by BuildKit and by pybuild
     for flag in ("--rm", "--force-rm", "--compress", "--squash"):
