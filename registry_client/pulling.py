@@ -68,9 +68,8 @@ def pull(ref: Reference | str, store: ContentStore, *, client: RegistryClient | 
     manifest = resolved.manifest.parsed
     assert isinstance(manifest, Manifest)
     _check_layers(manifest, resolved.reference)
-    blobs = [manifest.config, *manifest.layers]
-    workers = max(1, min(client.options.max_concurrent_downloads, len(blobs)))
-    _download_all(client, resolved.reference, blobs, store, on_progress, workers)
+    workers = max(1, min(client.options.max_concurrent_downloads, len(manifest.layers)))
+    _download_all(client, resolved.reference, manifest, store, on_progress, workers)
     config = ImageConfig.from_bytes(store.read_bytes(manifest.config.digest))
     if len(config.diff_ids) != len(manifest.layers):
         raise ProtocolError(f"config lists {len(config.diff_ids)} diff_ids for "
@@ -80,17 +79,27 @@ def pull(ref: Reference | str, store: ContentStore, *, client: RegistryClient | 
                        manifest, config, config.platform)
 
 
-def _download_all(client: RegistryClient, reference: Reference, blobs: list[Descriptor], store: ContentStore,
+def _download_all(client: RegistryClient, reference: Reference, manifest: Manifest, store: ContentStore,
                   on_progress: ProgressCallback | None, workers: int) -> None:
-    """Fetch ``blobs`` with ``workers`` threads (the caller's among them), in order; after the
-    first failure no new download starts, and that failure is raised.
+    """Fetch the layers with ``workers`` threads (the caller's among them), in order, and the config
+    on a thread of its own, outside that bound, as docker does; after the first failure no new
+    download starts, and that failure is raised.
 
     Plain threads rather than concurrent.futures, whose import (with logging) costs more
     start-up time than this whole function needs.
     """
-    pending = list(reversed(blobs))
+    pending = list(reversed(manifest.layers))
     failures: list[BaseException] = []
     lock = threading.Lock()
+
+    def fetch(blob: Descriptor) -> bool:
+        try:
+            client.fetch_blob(reference, blob, store, on_progress=on_progress)
+            return True
+        except BaseException as exc:  # noqa: B036 - handed to the caller below
+            with lock:
+                failures.append(exc)
+            return False
 
     def work() -> None:
         while True:
@@ -98,14 +107,11 @@ def _download_all(client: RegistryClient, reference: Reference, blobs: list[Desc
                 if failures or not pending:
                     return
                 blob = pending.pop()
-            try:
-                client.fetch_blob(reference, blob, store, on_progress=on_progress)
-            except BaseException as exc:  # noqa: B036 - handed to the caller below
-                with lock:
-                    failures.append(exc)
+            if not fetch(blob):
                 return
 
-    helpers = [threading.Thread(target=work, name=f"pybuild-pull-{n}", daemon=True) for n in range(workers - 1)]
+    helpers = [threading.Thread(target=fetch, args=(manifest.config,), name="pybuild-pull-config", daemon=True)]
+    helpers += [threading.Thread(target=work, name=f"pybuild-pull-{n}", daemon=True) for n in range(workers - 1)]
     for helper in helpers:
         helper.start()
     try:

@@ -226,7 +226,9 @@ class Faults:
     retry_after: str = "1"
     corrupt: bool = False
     always: bool = False  # apply to every GET, not only the first
+    hold: float = 0.0  # seconds every GET waits before answering, so that downloads overlap
     seen: set[str] = field(default_factory=set)
+    serving: set[str] = field(default_factory=set)  # paths being answered right now
     log: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -234,6 +236,7 @@ class BlobHost(_Server):
     def __init__(self, root: Path) -> None:
         self.root = root
         self.faults = Faults()
+        self.lock = threading.Lock()
         host = self
 
         class Handler(_Quiet):
@@ -258,9 +261,19 @@ class BlobHost(_Server):
 
     def serve(self, handler: _Quiet) -> None:
         faults = self.faults
+        with self.lock:
+            faults.serving.add(handler.path)
+            faults.log.append({"path": handler.path, "authorization": "Authorization" in handler.headers,
+                               "range": handler.headers.get("Range"), "alongside": set(faults.serving)})
+        try:
+            time.sleep(faults.hold)
+            self._answer(handler, faults)
+        finally:
+            with self.lock:
+                faults.serving.discard(handler.path)
+
+    def _answer(self, handler: _Quiet, faults: Faults) -> None:
         path = (self.root / urllib.parse.urlsplit(handler.path).path.lstrip("/")).resolve()
-        faults.log.append({"path": handler.path, "authorization": "Authorization" in handler.headers,
-                           "range": handler.headers.get("Range")})
         if not path.is_file() or self.root.resolve() not in path.parents:
             return handler.send_json(404, {})
         first = faults.always or str(path) not in faults.seen

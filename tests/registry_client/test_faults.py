@@ -100,3 +100,20 @@ def test_connection_always_cut_fails_after_resumes(hub_registry, blob_host, stor
         _pull(hub_registry, store, retry=RetryPolicy(resume_attempts=2, base_delay=0.01))
     assert "breaking off" in str(caught.value)
     _assert_store_clean(store)
+
+
+@pytest.mark.parametrize("bound", [1, 2])
+def test_layer_downloads_keep_the_bound_and_the_config_comes_alongside(hub_registry, blob_host, store, bound):
+    faults = blob_host.reset(hold=0.2)  # every blob GET waits: downloads that may overlap do
+    pulled = _pull(hub_registry, store, max_concurrent_downloads=bound)
+    config = pulled.manifest.config.digest.hex
+    layers = {layer.digest.hex for layer in pulled.manifest.layers}
+
+    def layers_in(paths: set[str]) -> int:
+        return sum(any(hex_ in path for hex_ in layers) for path in paths)
+
+    assert max(layers_in(entry["alongside"]) for entry in faults.log) == bound
+    overlapping = [entry for entry in faults.log
+                   if len(entry["alongside"]) > 1 and any(config in path for path in entry["alongside"])]
+    assert overlapping, "the config comes alongside a layer: it does not take a layer's place in the bound"
+    _assert_store_clean(store)
