@@ -89,3 +89,27 @@ def test_rawjson_progress_writes_one_json_object_per_event() -> None:
     lines = [json.loads(line) for line in err.getvalue().splitlines()]
     assert lines[0] == {"type": "StepStarted", "step_id": 1, "title": "[stage-0 2/3] RUN true", "line": 2}
     assert lines[1]["type"] == "StepLog" and lines[1]["data"].startswith("café ")
+
+
+def test_the_program_collects_no_garbage_while_it_starts_then_collects_as_usual(tmp_path: Path) -> None:
+    script = (
+        "import gc, sys, time\n"
+        "from builder import cli\n"
+        "cli.START_UP_SECONDS = 0.3\n"
+        f"sys.argv = ['pybuild', '--root', {str(tmp_path)!r}, 'images']\n"
+        "cli.main()\n"
+        "during = gc.isenabled()\n"
+        "time.sleep(0.6)\n"
+        "print(during, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split()[-3:] == ["False", "True", "True"]
+
+
+def test_a_caller_of_main_keeps_its_collector(tmp_path: Path) -> None:
+    import gc
+
+    from builder import cli
+
+    assert cli.main(["--root", str(tmp_path), "images"]) == 0
+    assert gc.isenabled()
