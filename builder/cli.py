@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn  # every command imports typing anyway
 
 # name -> (module under builder.commands, one-line help). Order is the help order.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -72,6 +73,19 @@ def terminal_columns(fallback: int = 80) -> int:
     return columns if columns > 0 else fallback
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse's parser, whose usage mistakes exit with the command's own code: a module may name it
+    ``USAGE_EXIT_CODE`` (``run``: docker run's 125), else ``EXIT_USAGE``."""
+
+    def __init__(self, *args: Any, usage_exit_code: int = EXIT_USAGE, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.usage_exit_code = usage_exit_code
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(self.usage_exit_code, f"{self.prog}: error: {message}\n")
+
+
 def add_global_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=None,
                         help="state directory (default: $PYBUILD_ROOT, /var/lib/pybuild as root)")
@@ -118,8 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK if args else EXIT_USAGE
     name, rest = split_command(args)
     module = importlib.import_module(f"builder.commands.{SUBCOMMANDS[name][0]}")
-    parser = argparse.ArgumentParser(prog=f"pybuild {name}", description=SUBCOMMANDS[name][1],
-                                     formatter_class=HelpFormatter)
+    parser = CommandParser(prog=f"pybuild {name}", description=SUBCOMMANDS[name][1], formatter_class=HelpFormatter,
+                           usage_exit_code=getattr(module, "USAGE_EXIT_CODE", EXIT_USAGE))
     add_global_options(parser)
     module.add_arguments(parser)
     options = parser.parse_args(rest)

@@ -10,6 +10,15 @@ class UsageError(BuildError):
     """The command line asks for something impossible (exit code 2)."""
 
 
+class ContainerStartFailed(BuildError):
+    """``pybuild run``'s container or its command could not start; ``exit_code`` is docker run's for it
+    (125: the container could not be made or started, 126: the command cannot be executed, 127: not found)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class PlanError(BuildError):
     """The Dockerfile is well-formed but cannot be planned (unknown target, missing value, ...).
 

@@ -14,7 +14,9 @@ each ``cgroup.procs`` before it unshares anything, so everything it forks is acc
 written ``ci`` or ``/ci`` (docker 26 on this host made ``/ci/buildkit`` in every v1 hierarchy, outside its
 own cgroup). ``P`` is created when missing and left in place afterwards, as docker leaves it; the
 container is then placed in the memory, pids and cpu hierarchies even without limits, so the parent's
-limits apply to it.
+limits apply to it. Each parent's name is written to ``PARENTS_REGISTRY`` (machine-wide, like the cgroup
+tree, and gone at reboot with it) before its first container is made there, so that ``remove_orphans``
+also sweeps the parents' ``pybuild-*`` cgroups that a killed pybuild left.
 """
 from __future__ import annotations
 
@@ -102,6 +104,7 @@ def _settings(version: int, controller: str, limits: Limits) -> list[tuple[str, 
 
 
 PARENT_CONTROLLERS = ("memory", "pids", "cpu")  # where a --cgroup-parent places a container without limits
+PARENTS_REGISTRY = "/run/pybuild/cgroup-parents"  # one --cgroup-parent a line (runtime.state.MOUNT_REGISTRY's place)
 
 
 def create(container_id: str, limits: Limits, parent: str | None = None) -> list[str]:
@@ -118,6 +121,8 @@ def create(container_id: str, limits: Limits, parent: str | None = None) -> list
         missing -= set(PARENT_CONTROLLERS)
     if missing:
         raise CgroupError(f"no usable cgroup hierarchy for {sorted(missing)}")
+    if parent is not None:
+        remember_parent(parent)
     directories: list[str] = []
     try:
         for controller in wanted:
@@ -148,12 +153,17 @@ def _make(hierarchy: Hierarchy, controller: str, container_id: str, limits: Limi
         _write_setting(directory, name, value)
 
 
+def _parent_parts(parent: str) -> list[str]:
+    parts = [part for part in parent.split("/") if part]
+    if not parts or any(part in (".", "..") for part in parts):
+        raise CgroupError(f"invalid cgroup parent {parent!r}")
+    return parts
+
+
 def _parent_directory(hierarchy: Hierarchy, parent: str) -> str:
     """The ``--cgroup-parent`` directory in ``hierarchy``, made (with v2's controllers enabled) when missing."""
     directory = hierarchy.mount_point
-    for part in [part for part in parent.split("/") if part]:
-        if part in (".", ".."):
-            raise CgroupError(f"invalid cgroup parent {parent!r}")
+    for part in _parent_parts(parent):
         if hierarchy.version == 2:  # a child's controllers must be enabled in its parent's subtree_control
             _enable_v2_controllers(directory)
         directory = os.path.join(directory, part)
@@ -215,15 +225,41 @@ def _kill_members(directory: str) -> None:
                 os.kill(int(pid), signal.SIGKILL)
 
 
-def remove_orphans(min_age_seconds: float = 60.0) -> list[str]:
-    """Remove ``pybuild-*`` cgroups that are empty and older than ``min_age_seconds``.
+def remember_parent(parent: str, registry: str = PARENTS_REGISTRY) -> None:
+    """Add ``parent`` to the registry ``remove_orphans`` reads, unless it is there already."""
+    name = "/".join(_parent_parts(parent))
+    if name in remembered_parents(registry):
+        return
+    with contextlib.suppress(OSError):  # no /run to write to: the state record still lists the cgroups it made
+        os.makedirs(os.path.dirname(registry), mode=0o700, exist_ok=True)
+        fd = os.open(registry, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, f"{name}\n".encode())  # one short O_APPEND write: concurrent pybuilds never interleave
+        finally:
+            os.close(fd)
+
+
+def remembered_parents(registry: str = PARENTS_REGISTRY) -> set[str]:
+    try:
+        return set(_read(registry).split("\n")) - {""}
+    except OSError:
+        return set()
+
+
+def remove_orphans(min_age_seconds: float = 60.0, registry: str = PARENTS_REGISTRY) -> list[str]:
+    """Remove ``pybuild-*`` cgroups that are empty and older than ``min_age_seconds``, below pybuild's own
+    cgroup and below every ``--cgroup-parent`` in ``registry``.
 
     Their pybuild was killed and its state root is never visited again (a throw-away ``--root``). A
     live container's cgroup is empty only between its creation and the shim joining it, milliseconds.
     """
-    hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"), ("memory", "pids", "devices"))
+    hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"),
+                           ("memory", "pids", "devices", *PARENT_CONTROLLERS))
+    directories = {hierarchy.directory for hierarchy in hierarchies.values()}
+    for parent in remembered_parents(registry):
+        directories |= {os.path.join(hierarchy.mount_point, parent) for hierarchy in hierarchies.values()}
     removed = []
-    for directory in {hierarchy.directory for hierarchy in hierarchies.values()}:
+    for directory in directories:
         with contextlib.suppress(OSError):
             for name in os.listdir(directory):
                 path = os.path.join(directory, name)

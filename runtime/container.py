@@ -92,5 +92,6 @@ def _run_in(state: ContainerState, spec: ProcessSpec, rootfs: tuple[Mount, ...],
     state.remember("cgroups", cgroup_dirs)
     os.mkdir(state.path("rootfs"))
     plan = RootfsPlan(state.path("rootfs"), rootfs, _write_etc_files(state, spec, lease.address if lease else None),
-                      spec.mounts, shm_size=spec.resources.shm_size)
+                      spec.mounts, shm_size=spec.resources.shm_size,
+                      shm_source=spec.resources.shm_source)
     return fork_and_supervise(spec, plan, cgroup_dirs, lease, on_output, stop, stdio, control, seccomp_program)

@@ -18,6 +18,16 @@ class ContainerStartError(ContainerError):
     """The container could not be set up or its command could not be executed."""
 
 
+class ProcessStartError(ContainerStartError):
+    """The container was set up but its process could not start: runc's "unable to start container process"
+    (rlimits that cannot be set, a command that cannot be executed). ``exit_code`` is docker run's for it:
+    127 when the command is not found, 126 when it cannot be executed, 125 otherwise."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class SnapshotError(ContainerError):
     """A snapshotter operation broke the lifecycle contract (unknown key, wrong kind, children, ...)."""
 

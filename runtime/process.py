@@ -56,6 +56,7 @@ from runtime.users import Credentials, resolve_user
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
 SETUP_FAILED = 125
+UNABLE_TO_START = "unable to start container process: "  # runc's words: the report of a process that could not start
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,34 +255,52 @@ def _environment(spec: ProcessSpec, credentials: Credentials) -> dict[str, str]:
 
 def _exec_main(spec: ProcessSpec, credentials: Credentials, env: dict[str, str], pipes: Pipes,
                console: int | None, seccomp_program: bytes | None) -> None:
+    """Become the user's process. Failures are reported as runc reports them ("unable to start container
+    process: ..."), with docker run's exit codes: 125 before the exec, 127 for a command not found, 126 for
+    one that cannot be executed."""
     try:
-        for signum in range(1, signal.NSIG):
-            if signum not in (signal.SIGKILL, signal.SIGSTOP):
-                try:
-                    signal.signal(signum, signal.SIG_DFL)
-                except (OSError, ValueError):
-                    pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        _connect_stdio(pipes, console)
-        _close_all_but(pipes.kept_until_exec())
-        if seccomp_program is not None:
-            # Without no_new_privs (Docker sets none: setuid programs must work) loading needs
-            # CAP_SYS_ADMIN, so before the capabilities go; the profile allows every call from here on.
-            seccomp.load(seccomp_program)
-        apply_ulimits(spec.resources.ulimits)  # raising a hard limit takes CAP_SYS_RESOURCE: before the drop
-        ns.limit_capabilities(spec.capabilities)
-        os.setgroups(list(credentials.groups))
-        os.setgid(credentials.gid)
-        os.setuid(credentials.uid)
-        _stay_tied_to_the_shim(pipes)
-        os.chdir(spec.cwd)
-        os.execvpe(spec.argv[0], list(spec.argv), env)
+        _prepare_process(spec, credentials, pipes, console, seccomp_program)
+    except BaseException as error:
+        _report(pipes, f"{UNABLE_TO_START}error during container init: {error}")
+        os._exit(SETUP_FAILED)
+    command = spec.argv[0]
+    try:
+        os.execvpe(command, list(spec.argv), env)
     except FileNotFoundError:
-        _report(pipes, f"exec: {spec.argv[0]!r}: executable file not found in $PATH")
+        cause = f"stat {command}: no such file or directory" if "/" in command else "executable file not found in $PATH"
+        _report(pipes, f'{UNABLE_TO_START}exec: "{command}": {cause}')
         os._exit(127)
     except BaseException as error:
-        _report(pipes, f"exec {spec.argv[0]!r} failed: {error}")
+        cause = (error.strerror or str(error)).lower() if isinstance(error, OSError) else str(error)
+        _report(pipes, f'{UNABLE_TO_START}exec: "{command}": {cause}')
         os._exit(126)
+
+
+def _prepare_process(spec: ProcessSpec, credentials: Credentials, pipes: Pipes, console: int | None,
+                     seccomp_program: bytes | None) -> None:
+    for signum in range(1, signal.NSIG):
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(signum, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    _connect_stdio(pipes, console)
+    _close_all_but(pipes.kept_until_exec())
+    if seccomp_program is not None:
+        # Without no_new_privs (Docker sets none: setuid programs must work) loading needs
+        # CAP_SYS_ADMIN, so before the capabilities go; the profile allows every call from here on.
+        seccomp.load(seccomp_program)
+    try:
+        apply_ulimits(spec.resources.ulimits)  # raising a hard limit takes CAP_SYS_RESOURCE: before the drop
+    except ContainerStartError as error:
+        raise ContainerStartError(f"error setting rlimits for ready process: {error}") from None
+    ns.limit_capabilities(spec.capabilities)
+    os.setgroups(list(credentials.groups))
+    os.setgid(credentials.gid)
+    os.setuid(credentials.uid)
+    _stay_tied_to_the_shim(pipes)
+    os.chdir(spec.cwd)
 
 
 def _stay_tied_to_the_shim(pipes: Pipes) -> None:

@@ -46,26 +46,42 @@ class ContainerResources:
     shm_size: int | None = None
     ulimits: tuple[Ulimit, ...] = ()
     cgroup_parent: str | None = None
+    # the /dev/shm tmpfs's source name: None is BuildKit's ("shm", "tmpfs" once sized); docker run always says "shm"
+    shm_source: str | None = None
 
     def __post_init__(self) -> None:
         if self.shm_size is not None and self.shm_size <= 0:
             raise ValueError(f"shm size must be positive, got {self.shm_size}")
 
 
-def shm_mount(shm_size: int | None) -> tuple[str, str]:
-    """(source, options) of ``/dev/shm``: BuildKit names the tmpfs "tmpfs" once a size is given (``df`` shows it)."""
+def shm_mount(shm_size: int | None, source: str | None = None) -> tuple[str, str]:
+    """(source, options) of ``/dev/shm``: BuildKit names the tmpfs "tmpfs" once a size is given (``df`` shows
+    it) unless ``source`` names it."""
     if shm_size is None:
-        return "shm", f"mode=1777,size={DEFAULT_SHM_SIZE // 1024}k"
-    return "tmpfs", f"mode=1777,size={shm_size}"
+        return source or "shm", f"mode=1777,size={DEFAULT_SHM_SIZE // 1024}k"
+    return source or "tmpfs", f"mode=1777,size={shm_size}"
+
+
+# CPython's words for setrlimit's EPERM and EINVAL, and the errno texts runc (Go) prints for them
+_SETRLIMIT_REASONS = {"not allowed to raise maximum limit": "operation not permitted",
+                      "current limit exceeds maximum limit": "invalid argument"}
 
 
 def apply_ulimits(ulimits: tuple[Ulimit, ...]) -> None:
-    """Set the rlimits of the calling process (the container's main process, before it drops capabilities)."""
+    """Set the rlimits of the calling process (the container's main process, before it drops capabilities).
+
+    A limit the process may not set (a hard limit above the kernel's ceiling, such as ``nofile=-1`` over
+    fs.nr_open) fails with runc's words, which docker shows: "error setting rlimit type 7: operation not
+    permitted"."""
     for ulimit in ulimits:
+        number = ULIMIT_RESOURCES[ulimit.name]
         try:
-            resource.setrlimit(ULIMIT_RESOURCES[ulimit.name], (_raw(ulimit.soft), _raw(ulimit.hard)))
-        except (OSError, ValueError) as error:
-            raise ContainerStartError(f"cannot set ulimit {ulimit.name}={ulimit.soft}:{ulimit.hard}: {error}") from None
+            resource.setrlimit(number, (_raw(ulimit.soft), _raw(ulimit.hard)))
+        except ValueError as error:
+            reason = _SETRLIMIT_REASONS.get(str(error), str(error))
+            raise ContainerStartError(f"error setting rlimit type {number}: {reason}") from None
+        except OSError as error:
+            raise ContainerStartError(f"error setting rlimit type {number}: {(error.strerror or '').lower()}") from None
 
 
 def _raw(value: int) -> int:

@@ -56,6 +56,7 @@ class RootfsPlan:
     binds: tuple[BindMount | TmpfsMount, ...] = ()  # in mount order
     mount_sysfs: bool = True
     shm_size: int | None = None                # bytes of /dev/shm (--shm-size); None: 64 MiB
+    shm_source: str | None = None              # its source name (runtime.resources.shm_mount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ def build_rootfs(plan: RootfsPlan) -> StubRecord:
     root = plan.root
     ns.set_mount_attributes(root, ns.MOUNT_ATTR_NODEV)  # before anything that must keep its devices
     ns.mount("proc", record.ensure(root, "/proc", True), "proc", _NOSUID_NODEV_NOEXEC)
-    _mount_dev(record.ensure(root, "/dev", True), plan.shm_size)
+    _mount_dev(record.ensure(root, "/dev", True), plan.shm_size, plan.shm_source)
     if plan.mount_sysfs:
         ns.mount("sysfs", record.ensure(root, "/sys", True), "sysfs", _NOSUID_NODEV_NOEXEC | ns.MS_RDONLY)
     _mask_paths(root)
@@ -150,7 +151,7 @@ def _bind(source: str, target: str, read_only: bool, recursive: bool = False, ex
     ns.set_mount_attributes(target, ns.MOUNT_ATTR_NODEV | read_only_flags | extra)
 
 
-def _mount_dev(dev: str, shm_size: int | None) -> None:
+def _mount_dev(dev: str, shm_size: int | None, shm_source: str | None) -> None:
     ns.mount("tmpfs", dev, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_STRICTATIME, "mode=755,size=65536k")
     for name, major, minor in DEVICES:
         target = os.path.join(dev, name)
@@ -166,8 +167,8 @@ def _mount_dev(dev: str, shm_size: int | None) -> None:
         os.mkdir(os.path.join(dev, name), 0o755)
     ns.mount("devpts", os.path.join(dev, "pts"), "devpts", ns.MS_NOSUID | ns.MS_NOEXEC,
              "newinstance,ptmxmode=0666,mode=0620,gid=5")
-    shm_source, shm_options = shm_mount(shm_size)
-    ns.mount(shm_source, os.path.join(dev, "shm"), "tmpfs", _NOSUID_NODEV_NOEXEC, shm_options)
+    source, shm_options = shm_mount(shm_size, shm_source)
+    ns.mount(source, os.path.join(dev, "shm"), "tmpfs", _NOSUID_NODEV_NOEXEC, shm_options)
     ns.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", _NOSUID_NODEV_NOEXEC)
 
 

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 
 from runtime import cgroups, terminal
-from runtime.errors import ContainerStartError
-from runtime.process import Launch, Pipes, shim
+from runtime.errors import ContainerStartError, ProcessStartError
+from runtime.process import UNABLE_TO_START, Launch, Pipes, shim
 from runtime.rootfs import RootfsPlan
 from runtime.spec import ExitStatus, OutputCallback, ProcessSpec, Stdio
 from runtime.streams import StreamPump
@@ -147,7 +147,10 @@ def fork_and_supervise(spec: ProcessSpec, plan: RootfsPlan, cgroup_dirs: list[st
         if not finished:
             return ExitStatus(code, timed_out=True)
         if pump.report:
-            raise ContainerStartError(pump.report.decode(errors="replace").strip())
+            report = pump.report.decode(errors="replace").strip()
+            if report.startswith(UNABLE_TO_START):  # the container was made; its process could not start
+                raise ProcessStartError(report, exit_code=code)
+            raise ContainerStartError(report)
         return ExitStatus(code)
 
 

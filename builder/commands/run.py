@@ -5,7 +5,10 @@ import argparse
 import os
 import sys
 
+from builder.commands.buildflags import ram_bytes, ulimit
 from builder.errors import UsageError
+
+USAGE_EXIT_CODE = 125  # docker run's code for a flag mistake (builder.cli), as for a container that cannot start
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:CTR[:ro]", help="bind mount")
     parser.add_argument("--memory", help="memory limit, e.g. 256m")
     parser.add_argument("--pids-limit", type=int, help="maximum number of processes")
+    parser.add_argument("--shm-size", type=ram_bytes, default=0, metavar="BYTES",
+                        help="size of /dev/shm (e.g. 128m; default 64m)")
+    parser.add_argument("--ulimit", dest="ulimits", action="append", type=ulimit, default=[],
+                        metavar="NAME=SOFT[:HARD]", help="rlimit of the command, e.g. nofile=1024:2048 (repeatable)")
     # docker's -h is --hostname (help stays on --help): "resolve" takes -h from the help flag
     parser.add_argument_group(conflict_handler="resolve").add_argument("-h", "--hostname", help="container host name")
     parser.add_argument("--add-host", dest="add_hosts", action="append", default=[], metavar="HOST:IP",
@@ -58,6 +65,7 @@ def run(options: argparse.Namespace) -> int:
         from runtime import Limits, Stdio
 
         from builder.commands.building import parse_add_hosts
+        from builder.commands.buildflags import run_resources
         from builder.run.capabilities import container_capabilities
         from builder.run.envfile import read_env_file
         from builder.run.tmpfs import parse_tmpfs
@@ -78,6 +86,7 @@ def run(options: argparse.Namespace) -> int:
             seccomp=seccomp,
             read_only=options.read_only,
             init=options.init,
+            resources=run_resources(options),
         )
         services = open_services(options.root)
         status = run_image(services, options.image, run_options,
@@ -85,7 +94,9 @@ def run(options: argparse.Namespace) -> int:
                            lambda: registry_client_for(_with_registry_defaults(options)), dict(os.environ))
         return status.code
 
-    return run_reporting(body)  # type: ignore[arg-type]
+    from builder.run.containers import RUN_FAILED
+
+    return run_reporting(body, failure_code=RUN_FAILED)  # type: ignore[arg-type]
 
 
 def _seccomp_from(values: list[str]) -> bool:

@@ -6,18 +6,19 @@ import posixpath
 import secrets
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import field
+from dataclasses import field, replace
 
 from builder.baseimage import image_base
-from builder.errors import BuildError, UsageError
+from builder.errors import ContainerStartFailed, UsageError
 from builder.layers import temporary_key
 from builder.services import Services
 from grammar import record
 from registry_client import Platform, RegistryClient
-from runtime import (DOCKER_DEFAULT_CAPABILITIES, BindMount, ContainerError, ExitStatus, Limits, ProcessSpec, Stdio,
-                     TmpfsMount, run)
+from runtime import (DOCKER_DEFAULT_CAPABILITIES, BindMount, ContainerError, ContainerResources, ExitStatus, Limits,
+                     ProcessSpec, ProcessStartError, Stdio, TmpfsMount, run)
 
 INIT_PATH = "/sbin/docker-init"
+RUN_FAILED = 125  # docker run's exit code when the container cannot be made or started (and for flag mistakes)
 
 
 @record
@@ -38,6 +39,7 @@ class RunOptions:
     seccomp: bool = True  # Docker's default profile; off for --privileged and --security-opt seccomp=unconfined
     read_only: bool = False  # --read-only
     init: bool = False  # --init: the host's docker-init (tini) as PID 1, as docker does
+    resources: ContainerResources = field(default_factory=ContainerResources)  # --shm-size, --ulimit
 
 
 def command_line(entrypoint: Sequence[str] | None, cmd: Sequence[str] | None, options: RunOptions) -> tuple[str, ...]:
@@ -116,12 +118,15 @@ def run_image(services: Services, reference: str, options: RunOptions, platform:
         extra_hosts=options.extra_hosts,
         seccomp=options.seccomp,
         read_only_root=options.read_only,
+        resources=replace(options.resources, shm_source="shm"),  # docker run's name, sized or not
     )
     key = temporary_key("run")
     mounts = services.snapshotter.prepare(key, image.snapshot)
     try:
         return run(spec, mounts, on_output, state_root=services.runtime_state, stdio=options.stdio)
+    except ProcessStartError as exc:
+        raise ContainerStartFailed(f"failed to start the container: {exc}", exc.exit_code) from exc
     except ContainerError as exc:
-        raise BuildError(f"failed to start the container: {_last_line(str(exc))}") from exc
+        raise ContainerStartFailed(f"failed to start the container: {_last_line(str(exc))}", RUN_FAILED) from exc
     finally:
         services.snapshotter.remove(key)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from builder.errors import BuildError
 from builder.run.mounts import MountSources, PreparedMounts, prepare_mounts
 from grammar import ExecForm, Run, record
-from runtime import BindMount, ContainerControl, ContainerError, ContainerResources, ProcessSpec, run
+from runtime import (BindMount, ContainerControl, ContainerError, ContainerResources, ProcessSpec, ProcessStartError,
+                     run)
 
 SANDBOX_HOSTNAME = "buildkitsandbox"
 ALL_CAPABILITIES = frozenset(range(41))  # CAP_CHOWN .. CAP_CHECKPOINT_RESTORE on Linux 5.9+
@@ -95,12 +96,16 @@ def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_
             # BuildKit's insecure mode is a privileged container: every capability, no seccomp profile
             **({"capabilities": ALL_CAPABILITIES, "seccomp": False} if request.insecure else {}),
         )
+        shown = " ".join(request.command.argv)
         try:
             status = run(spec, rootfs, on_output, state_root=state_root, control=control)
+        except ProcessStartError as exc:
+            # BuildKit: runc's complaint in the step's output, then the step fails as runc exited, with 1
+            on_output("stderr", f"runc run failed: {exc}\n".encode())
+            raise StepFailed(f'process "{shown}" did not complete successfully: exit code: 1', 1) from exc
         except ContainerError as exc:
             raise BuildError(f"failed to start the RUN container: {exc}") from exc
         if not status.ok:
-            shown = " ".join(request.command.argv)
             raise StepFailed(f'process "{shown}" did not complete successfully: exit code: {status.code}',
                              status.code)
         return prepared

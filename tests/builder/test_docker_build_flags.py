@@ -211,6 +211,20 @@ def test_run_goes_under_the_cgroup_parent_which_does_not_key_the_step(built_root
         _remove_parents((parent, parent + "-other"))
 
 
+@pytest.mark.privileged
+def test_a_ulimit_the_kernel_refuses_fails_the_run_as_docker_26s(built_root: Path, tmp_path: Path,
+                                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\nRUN echo refused-ulimit\n")
+    capfd.readouterr()
+    code = main(["--root", str(built_root), "build", "--progress", "plain", "--ulimit", "nofile=-1", str(tmp_path)])
+    err = capfd.readouterr().err
+    # docker 26 on this host: runc's complaint in the step's output, then the step fails with exit code 1
+    assert code == 1 and "Traceback" not in err
+    assert ("runc run failed: unable to start container process: error during container init: error setting "
+            "rlimits for ready process: error setting rlimit type 7: operation not permitted") in err
+    assert 'process "/bin/sh -c echo refused-ulimit" did not complete successfully: exit code: 1' in err
+
+
 def _remove_parents(names: tuple[str, ...]) -> None:
     """The parents stay after a build, as docker leaves them; the test removes its own."""
     for top in ("/sys/fs/cgroup",):

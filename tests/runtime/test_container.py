@@ -8,7 +8,7 @@ import time
 import pytest
 
 from runtime.container import run
-from runtime.errors import ContainerStartError
+from runtime.errors import ContainerStartError, ProcessStartError
 from runtime.spec import DOCKER_DEFAULT_CAPABILITIES, BindMount, ExitStatus, ProcessSpec, Stdio
 from runtime.supervisor import ContainerControl
 
@@ -133,8 +133,15 @@ def test_stdout_and_stderr_are_streamed_separately(runner) -> None:
 
 
 def test_missing_executable_is_a_start_error(runner) -> None:
-    with pytest.raises(ContainerStartError, match="executable file not found"):
+    # runc's words, which docker run prints, and docker run's exit codes: 127 not found, 126 not executable
+    with pytest.raises(ProcessStartError, match=r'exec: "/no/such/binary": stat /no/such/binary: no such file') as found:
         runner.argv(("/no/such/binary",))
+    assert found.value.exit_code == 127
+    with pytest.raises(ProcessStartError, match=r'exec: "no-such-binary": executable file not found in \$PATH'):
+        runner.argv(("no-such-binary",))
+    with pytest.raises(ProcessStartError, match=r'exec: "/etc": permission denied') as denied:
+        runner.argv(("/etc",))
+    assert denied.value.exit_code == 126
 
 
 def test_no_host_file_descriptors_leak_into_the_container(runner, tmp_path) -> None:
@@ -242,7 +249,7 @@ def test_mount_stubs_are_removed_when_the_command_cannot_start(runner, busybox_r
     mounts = (BindMount(str(tmp_path / "data"), "/mnt/data"),)
     with pytest.raises(ContainerStartError, match="unable to find user nosuchuser"):
         runner("true", mounts=mounts, user="nosuchuser")
-    with pytest.raises(ContainerStartError, match="executable file not found"):
+    with pytest.raises(ContainerStartError, match="stat /no/such/program: no such file or directory"):
         runner.argv(("/no/such/program",), mounts=mounts)
     assert (sorted(os.listdir(etc)), etc.stat().st_mtime_ns) == before
     assert not (busybox_rootfs / "mnt").exists()

@@ -55,7 +55,7 @@ def test_entrypoint_replaces_the_images_and_drops_its_cmd(store_root: Path) -> N
     assert _run(store_root, "--entrypoint", "echo", ENTRY_IMAGE).stdout == "\n"
     assert _run(store_root, "--entrypoint", "", ENTRY_IMAGE, "echo", "hi").stdout == "hi\n"
     reset = _run(store_root, "--entrypoint", "", ENTRY_IMAGE)
-    assert reset.returncode == 2 and "no command specified" in reset.stderr
+    assert reset.returncode == 125 and "no command specified" in reset.stderr  # docker run's code and words
 
 
 def test_env_file_in_dockers_format(store_root: Path, tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_env_file_bare_name_missing_on_the_host_is_left_out(store_root: Path, tm
 def test_env_file_errors_name_the_file_and_line(store_root: Path, tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "env.list").write_text(content)
     result = _run(store_root, "--env-file", str(tmp_path / "env.list"), IMAGE, "true")
-    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 125 and message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_hostname_and_add_host(store_root: Path) -> None:
@@ -167,14 +167,44 @@ def test_tmpfs_is_mounted_before_a_volume_inside_it(store_root: Path, tmp_path: 
 
 def test_tmpfs_on_a_file_is_a_clear_error(store_root: Path) -> None:
     result = _run(store_root, "--tmpfs", "/bin/sh", IMAGE, "true")
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 125 and "Traceback" not in result.stderr
     assert "failed to start the container" in result.stderr and "Not a directory" in result.stderr
 
 
-def test_unknown_command_is_a_clear_error(store_root: Path) -> None:
-    result = _run(store_root, IMAGE, "no-such-command")
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "executable file not found" in result.stderr
+# docker 26 (runc) on this host: the exit code and the cause at the end of "docker: Error response from daemon: ..."
+@pytest.mark.parametrize(("command", "code", "cause"), [
+    ("no-such-command", 127, 'exec: "no-such-command": executable file not found in $PATH'),
+    ("/no/such/file", 127, 'exec: "/no/such/file": stat /no/such/file: no such file or directory'),
+    ("/etc", 126, 'exec: "/etc": permission denied'),
+    ("/etc/passwd", 126, 'exec: "/etc/passwd": permission denied'),  # not executable
+])
+def test_a_command_that_cannot_run_exits_as_docker_runs(store_root: Path, command: str, code: int, cause: str) -> None:
+    result = _run(store_root, IMAGE, command)
+    assert result.returncode == code, result.stderr
+    assert f"unable to start container process: {cause}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_image_that_cannot_be_had_exits_125_as_docker_run(store_root: Path) -> None:
+    result = _run(store_root, "localhost:1/nosuch:latest", "true")  # not in the store, its registry refuses
+    assert result.returncode == 125, result.stderr
+    assert "localhost:1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_shm_size_and_ulimits_as_docker_run(store_root: Path) -> None:
+    result = _run(store_root, "--shm-size", "1m", "--ulimit", "nofile=100:200", "--ulimit", "core=-1", IMAGE, "sh", "-c",
+                  "grep /dev/shm /proc/mounts; ulimit -n; ulimit -Hn; ulimit -Hc")
+    # docker run names the tmpfs "shm" whatever its size (BuildKit's RUN says "tmpfs" once sized)
+    assert result.stdout == ("shm /dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k 0 0\n"
+                             "100\n200\nunlimited\n"), result.stderr
+    default = _run(store_root, IMAGE, "grep", "/dev/shm", "/proc/mounts")
+    assert default.stdout == "shm /dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=65536k 0 0\n"
+
+
+def test_a_ulimit_the_kernel_refuses_exits_125_with_runcs_words(store_root: Path) -> None:
+    result = _run(store_root, "--ulimit", "nofile=-1", IMAGE, "true")  # above fs.nr_open: EPERM even for root
+    assert result.returncode == 125, result.stderr
+    assert ("unable to start container process: error during container init: error setting rlimits for ready "
+            "process: error setting rlimit type 7: operation not permitted") in result.stderr
 
 
 def test_init_runs_docker_init_as_pid_1(store_root: Path) -> None:
@@ -207,10 +237,14 @@ def test_name_and_labels_are_accepted(store_root: Path) -> None:
     (("--add-host", "nocolon"), "bad format for add-host"),
     (("--add-host", "h:not-an-ip"), "invalid IP address in add-host"),
     (("--name", "bad name"), "invalid container name 'bad name'"),
+    (("--shm-size", "lots"), "argument --shm-size: invalid size: 'lots'"),
+    (("--ulimit", "nofile=x"), "argument --ulimit: invalid integer 'x'"),
+    (("--ulimit", "nofile=2:1"), "soft limit must be less than or equal to hard limit: 2 > 1"),
+    (("--no-such-flag",), "unrecognized arguments: --no-such-flag"),
 ])
 def test_flag_mistakes_are_clear_errors(store_root: Path, flags: tuple[str, ...], message: str) -> None:
     result = _run(store_root, *flags, IMAGE, "true")
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 125, result.stderr  # docker run's code for its own failures
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
