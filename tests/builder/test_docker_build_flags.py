@@ -197,7 +197,7 @@ def test_run_gets_the_shm_size_and_ulimits_and_they_key_the_step(built_root: Pat
 @pytest.mark.privileged
 def test_run_goes_under_the_cgroup_parent_which_does_not_key_the_step(built_root: Path, tmp_path: Path,
                                                                       capfd: pytest.CaptureFixture[str]) -> None:
-    parent = f"pybuild-test-parent-{os.getpid()}"
+    parent = "pybuild-test-parent"  # fixed: every parent name used stays listed in /run/pybuild/cgroup-parents
     (tmp_path / "Dockerfile").write_text(probe("cgroup-parent"))
     try:
         cli_build(built_root, tmp_path, "--cgroup-parent", parent, "-t", "flags:cgroup")
