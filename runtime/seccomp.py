@@ -20,12 +20,14 @@ missing libseccomp is an error (fail closed).
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
 import hashlib
 import os
 import platform
+import threading
 from dataclasses import dataclass
 
 from runtime.errors import ContainerStartError
@@ -342,11 +344,17 @@ def _cached_on_disk(capabilities: frozenset[int], cache_dir: str) -> bytes:
     except FileNotFoundError:
         pass
     program = _compile(library, capabilities)
-    os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "wb") as handle:
-        handle.write(program)
-    os.replace(temporary, path)  # concurrent builds write the same bytes; the rename keeps reads whole
+    # Parallel stages of one build and concurrent builds may both get here: each writes its own
+    # temporary file (pid and thread in the name); the renames leave one whole copy of the same bytes.
+    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        with open(temporary, "wb") as handle:
+            handle.write(program)
+        os.replace(temporary, path)
+    except OSError:  # only a cache: the next container compiles again
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
     return program
 
 

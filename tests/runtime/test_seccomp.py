@@ -172,3 +172,28 @@ def test_compiled_programs_are_kept_on_disk_for_later_processes(tmp_path: Path) 
     assert later.stdout.strip() == stand_in.hex(), later.stderr
     assert seccomp.program_for(True, DOCKER_DEFAULT_CAPABILITIES | {CAP_SYS_ADMIN}, str(tmp_path)) != program
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_threads_compiling_the_same_program_at_once_share_one_cached_copy(tmp_path: Path) -> None:
+    # parallel stages of one build: each thread's first container compiles and caches the same program
+    import threading
+
+    seccomp._cached_on_disk.cache_clear()
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def compile_once() -> None:
+        try:
+            start.wait()
+            results.append(seccomp._cached_on_disk(DOCKER_DEFAULT_CAPABILITIES, str(tmp_path)))
+        except BaseException as error:  # noqa: B036 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=compile_once) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(set(results)) == 1
+    assert [path.suffix for path in tmp_path.iterdir()] == [".bpf"], "no temporary file left behind"
