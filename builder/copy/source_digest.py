@@ -26,6 +26,7 @@ import hashlib
 import os
 import shutil
 import stat
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -207,7 +208,7 @@ class SelectionDigests:
         memos = self.directory / chain_name(chain)
         memos.mkdir(parents=True, exist_ok=True)
         # Written beside the chain directories, dot-named: the leftover sweep finds it if a build dies here.
-        temporary = self.directory / f".{key}.{os.getpid()}.tmp"
+        temporary = self.directory / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"  # parallel stages
         temporary.write_text(digest)
         os.replace(temporary, memos / key)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -124,7 +125,7 @@ class ParseCache:
         import pickle
 
         filename, header = self._entry(path, text)
-        temporary = f"{filename}.{os.getpid()}.tmp"
+        temporary = f"{filename}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             os.makedirs(self.directory, exist_ok=True)
             with open(temporary, "wb") as handle:
