@@ -135,11 +135,11 @@ def _build(request: BuildRequest, services: Services) -> BuildResult:
     explain = open_explainer(services, request)
     progress = _Progress(explain=explain)
     remote_files = RemoteFiles(services.root / "cache" / "http")  # ADD's URLs and http named contexts alike
-    named = NamedContextResolver(request.named_contexts, services, pull=request.pull, registry=request.registry,
+    images = ResolvedImages(services, pull=request.pull, registry=request.registry)  # FROM, --from, contexts alike
+    named = NamedContextResolver(request.named_contexts, services, images=images,
                                  use_cache=not request.no_cache, source_date_epoch=request.source_date_epoch,
                                  next_step_id=lambda: _take_step_id(progress), remote_files=remote_files,
                                  platform=platform)
-    images = ResolvedImages(services, pull=request.pull, registry=request.registry)  # FROM and --from alike
     views = SourceViews(services, dockerfile, finals, _image_snapshots(platform, named, images))
     complete = False
     try:

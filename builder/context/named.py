@@ -33,14 +33,15 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from builder.baseimage import BaseImage, image_base, scratch, stored_base
+from builder.baseimage import BaseImage, scratch, stored_base
 from builder.errors import UsageError
 from builder.services import Services
 from grammar import record
-from registry_client import Descriptor, Digest, History, Platform, RegistryClient, RegistryError, parse_reference
+from registry_client import Descriptor, Digest, History, Platform, RegistryError, parse_reference
 
 if TYPE_CHECKING:
     from builder.copy.remote_files import FetchedFile, RemoteFiles
+    from builder.resolvedimages import ResolvedImages
     from builder.copy.sources import SourceRoot
 
 LOCAL, IMAGE, OCI_LAYOUT, GIT, HTTP = "local", "docker-image", "oci-layout", "git", "http"
@@ -125,16 +126,15 @@ def _parse_source(name: str, source: str) -> NamedContext:
 class NamedContextResolver:
     """The base images named contexts stand for, made once per build (by name and platform)."""
 
-    def __init__(self, contexts: Mapping[str, NamedContext], services: Services, *, pull: bool,
-                 registry: Callable[[], RegistryClient], use_cache: bool, source_date_epoch: int | None,
+    def __init__(self, contexts: Mapping[str, NamedContext], services: Services, *, images: ResolvedImages,
+                 use_cache: bool, source_date_epoch: int | None,
                  next_step_id: Callable[[], int], remote_files: RemoteFiles,
                  platform: Platform | None = None) -> None:
         self._contexts = contexts
         self._remote_files = remote_files  # the build's: an ADD of the same URL asks the server no second time
         self._platform = platform  # the build's target platform, for ``NAME::PLATFORM`` contexts
         self._services = services
-        self._pull = pull
-        self._registry = registry
+        self._images = images  # the build's: FROM or COPY --from of the same image resolves it once
         self._use_cache = use_cache
         self._epoch = source_date_epoch
         self._next_step_id = next_step_id
@@ -172,8 +172,7 @@ class NamedContextResolver:
 
     def _make(self, context: NamedContext, platform: Platform) -> BaseImage:
         if context.kind == IMAGE:
-            return image_base(self._services, context.value, platform, pull=self._pull,
-                              client_factory=self._registry)
+            return self._images.base(context.value, platform)
         if context.kind == OCI_LAYOUT:
             descriptor = import_oci_layout(self._services, context.value, context.selector, context.name)
             return stored_base(self._services, self._services.images.image(descriptor, platform), platform)
