@@ -13,20 +13,11 @@ from pathlib import Path
 import pytest
 
 from builder.errors import BuildError, StepError
-from builder.frontend.dockerfile import DockerfileSource
 from builder.frontend.plan import PlanRequest
-from builder.services import open_services
-from builder.solve import BuildRequest, BuildResult, build
+from tests.builder.test_build_e2e import run_build
 from tests.support.images import flatten
 
 pytestmark = pytest.mark.privileged
-
-
-def run_build(root: Path, context: Path, dockerfile: str, **options: object) -> BuildResult:
-    plan = options.pop("plan", PlanRequest())
-    services = open_services(root, emit=lambda event: None)
-    source = DockerfileSource("Dockerfile", None, dockerfile)
-    return build(BuildRequest(source=source, context=context, plan=plan, **options), services)  # type: ignore[arg-type]
 
 
 def owner(path: Path) -> tuple[int, int]:

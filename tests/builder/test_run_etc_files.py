@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builder.test_docker_parity_e2e import run_build
+from tests.builder.test_build_e2e import run_build
 from tests.support.images import flatten
 
 pytestmark = pytest.mark.privileged
