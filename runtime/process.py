@@ -202,9 +202,7 @@ def init(launch: Launch, shim_alive: int, stubs_channel: int) -> None:
     pipes = replace(launch.pipes, shim_alive=shim_alive)
     try:
         # getppid() is 0 across a pid namespace boundary, so the shim's liveness comes from a pipe.
-        ns.set_parent_death_signal(signal.SIGKILL)
-        if select.select([shim_alive], [], [], 0)[0]:
-            os._exit(SETUP_FAILED)
+        _stay_tied_to_the_shim(pipes)
         # Until the exec: pending, then dropped there (PID 1 without a handler), as under runc.
         signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
         os.umask(0o022)
@@ -304,7 +302,8 @@ def _prepare_process(spec: ProcessSpec, credentials: Credentials, pipes: Pipes, 
 
 
 def _stay_tied_to_the_shim(pipes: Pipes) -> None:
-    """setgid/setuid cleared PR_SET_PDEATHSIG: set it again, then check the shim did not die meanwhile."""
+    """PR_SET_PDEATHSIG towards the shim (again after setgid/setuid, which clear it), then check the shim
+    did not die before it took effect."""
     ns.set_parent_death_signal(signal.SIGKILL)
     if pipes.shim_alive is not None and select.select([pipes.shim_alive], [], [], 0)[0]:
         os._exit(SETUP_FAILED)
