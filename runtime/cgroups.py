@@ -109,18 +109,16 @@ PARENTS_REGISTRY = "/run/pybuild/cgroup-parents"  # one --cgroup-parent a line (
 
 def create(container_id: str, limits: Limits, parent: str | None = None) -> list[str]:
     """Make the container's cgroup directories with ``limits`` applied, under ``parent`` if given; returns them."""
-    wanted = [name for name, value in (("memory", limits.memory_bytes), ("pids", limits.pids)) if value is not None]
-    if parent is not None:
-        wanted += [name for name in PARENT_CONTROLLERS if name not in wanted]
-    if not wanted and not limits.restrict_devices:
+    limited = [name for name, value in (("memory", limits.memory_bytes), ("pids", limits.pids)) if value is not None]
+    placed = [] if parent is None else [name for name in PARENT_CONTROLLERS if name not in limited]
+    if not limited and not placed and not limits.restrict_devices:
         return []
-    hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"), (*wanted, "devices"))
-    missing = set(wanted) - set(hierarchies)
-    if parent is not None:  # placing the container under a parent: every hierarchy this host has will do
-        wanted = [name for name in wanted if name in hierarchies or name not in PARENT_CONTROLLERS]
-        missing -= set(PARENT_CONTROLLERS)
+    hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"), (*limited, *placed, "devices"))
+    missing = set(limited) - set(hierarchies)
     if missing:
         raise CgroupError(f"no usable cgroup hierarchy for {sorted(missing)}")
+    # placing the container under a parent: every hierarchy this host has will do
+    wanted = limited + [name for name in placed if name in hierarchies]
     if parent is not None:
         remember_parent(parent)
     directories: list[str] = []
@@ -176,7 +174,7 @@ def _parent_directory(hierarchy: Hierarchy, parent: str) -> str:
 
 def _enable_v2_controllers(directory: str) -> None:
     with contextlib.suppress(OSError):  # a controller the hierarchy lacks: its settings then fail loudly
-        wanted = set(_read(os.path.join(directory, "cgroup.controllers")).split()) & {"memory", "pids", "cpu"}
+        wanted = set(_read(os.path.join(directory, "cgroup.controllers")).split()) & set(PARENT_CONTROLLERS)
         enabled = set(_read(os.path.join(directory, "cgroup.subtree_control")).split())
         if wanted - enabled:
             _write_setting(directory, "cgroup.subtree_control", " ".join(f"+{name}" for name in sorted(wanted - enabled)))
@@ -254,7 +252,7 @@ def remove_orphans(min_age_seconds: float = 60.0, registry: str = PARENTS_REGIST
     live container's cgroup is empty only between its creation and the shim joining it, milliseconds.
     """
     hierarchies = discover(_read("/proc/self/cgroup"), _read("/proc/self/mountinfo"),
-                           ("memory", "pids", "devices", *PARENT_CONTROLLERS))
+                           ("devices", *PARENT_CONTROLLERS))
     directories = {hierarchy.directory for hierarchy in hierarchies.values()}
     for parent in remembered_parents(registry):
         directories |= {os.path.join(hierarchy.mount_point, parent) for hierarchy in hierarchies.values()}
