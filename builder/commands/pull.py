@@ -40,7 +40,7 @@ def _pull(options: argparse.Namespace, console: Console) -> int:
         console.info("Using default tag: latest")
 
     def pull(emit: EventSink) -> PullResult:  # the store is opened while the blobs download
-        return pull_into(options.root, options.ref, client=client, platform=platform, emit=emit,
+        return pull_into(options.root, wanted, client=client, platform=platform, emit=emit,
                          open_store=lambda: open_store(options))
 
     if options.quiet:
