@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from builder.errors import UsageError
+from grammar import record
 
 if TYPE_CHECKING:  # runtime costs ~0.1 s to import: only a build that runs imports it
     from runtime import ContainerResources
@@ -165,11 +164,10 @@ def run_resources(options: argparse.Namespace) -> ContainerResources:
                               cgroup_parent=getattr(options, "cgroup_parent", None) or None)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Attestation:
     kind: str
-    disabled: bool
-    attrs: tuple[tuple[str, str], ...] = ()
+    disabled: bool  # its other parameters (mode=max, ...) matter to nothing pybuild does
 
 
 def parse_attestations(options: argparse.Namespace) -> list[Attestation]:
@@ -189,7 +187,7 @@ def parse_attestations(options: argparse.Namespace) -> list[Attestation]:
 def _attestation(text: str) -> Attestation:
     import csv
 
-    kind, disabled, attrs = "", False, []
+    kind, disabled = "", False
     for field in next(csv.reader([text]), []):
         key, separator, value = field.partition("=")
         if not separator:
@@ -202,11 +200,9 @@ def _attestation(text: str) -> Attestation:
                 disabled = go_bool(value)
             except argparse.ArgumentTypeError:
                 raise UsageError(f"invalid value {field}: expected true or false") from None
-        else:
-            attrs.append((key, value))
     if not kind:
         raise UsageError("attestation type not specified")
-    return Attestation(kind, disabled, tuple(attrs))
+    return Attestation(kind, disabled)
 
 
 def _check_cgroup_parent(text: str) -> None:
