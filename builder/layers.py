@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from grammar import record
-from registry_client import ContentStore, Descriptor, Digest, RegistryError, open_uncompressed
+from registry_client import ContentStore, Descriptor, Digest, ImageConfig, RegistryError, open_uncompressed
 from runtime import (
     EntryIndex, EntryLocation, PreviousLayer, SnapshotError, Snapshotter, apply_layer, mounted, write_diff,
 )
@@ -34,6 +34,11 @@ def chain_id(parent: str | None, diff_id: Digest) -> str:
     if parent is None:
         return str(diff_id)
     return "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
+
+
+def diff_id_chain(config: ImageConfig) -> tuple[str, ...]:
+    """The image's layers as a cache record's ``chain`` names them: its diff_ids, base first."""
+    return tuple(str(diff_id) for diff_id in config.diff_ids)
 
 
 def snapshot_exists(snapshotter: Snapshotter, name: str) -> bool:

@@ -24,6 +24,7 @@ from builder.frontend.scope import StageScope
 from builder.frontend.words import ScopedExpander, located_plan_error
 from builder.image.config import start_stage
 from builder.image.export import ExportedImage, export_image
+from builder.layers import diff_id_chain
 from builder.resolvedimages import ResolvedImages
 from builder.run.mounts import MountSources
 from builder.services import Services
@@ -322,7 +323,7 @@ def _image_snapshots(platform: Platform, named: NamedContextResolver, images: Re
         if context is not None:  # COPY --from / RUN --mount from= a named context that is no stage
             made = named.base(context, platform)
             # Files of a directory or git context key the step (BuildKit's local source); an image, its digest.
-            chain = tuple(str(d) for d in made.config.diff_ids) if context.kind in (LOCAL, GIT, HTTP) else None
+            chain = diff_id_chain(made.config) if context.kind in (LOCAL, GIT, HTTP) else None
             return made.snapshot, f"context:{made.key.hex}", chain
         image = images.base(reference, platform)
         return image.snapshot, f"image:{image.manifest_digest}", None

@@ -22,6 +22,7 @@ from builder.layers import (
     LayerRef,
     PendingLayers,
     commit_layer,
+    diff_id_chain,
     snapshot_exists,
     temporary_key,
 )
@@ -150,7 +151,7 @@ def _layer_step(services: Services, state: StageState, material: dict[str, Any],
         committed = commit_layer(services.snapshotter, services.store, active, parent,
                                  _result_name(services, key, earlier), options.source_date_epoch, lineage)
         diff_id = str(committed.layer.diff_id) if committed.layer else None
-        chain = tuple(str(d) for d in state.config.diff_ids) + ((diff_id,) if diff_id else ())
+        chain = diff_id_chain(state.config) + ((diff_id,) if diff_id else ())
         committed = _same_as_earlier(services, committed, chain, earlier)
         record = CacheRecord(committed.snapshot or "", diff_id, committed.size, time.time(),
                              state.key.hex, chain)
@@ -336,7 +337,7 @@ def _recovered(services: Services, state: StageState) -> StageState:
     hit's missing snapshot (the sweeps take it once nothing stands on it). A record naming
     other files cannot stand in: the layers of this build's image say what the files are.
     """
-    chain = tuple(str(diff_id) for diff_id in state.config.diff_ids)
+    chain = diff_id_chain(state.config)
     below = len(chain) - len(state.step_snapshots)
     found = tuple((name if snapshot_exists(services.snapshotter, name)
                    else _recorded_now(services, name, chain[:depth]) or name, layer)
@@ -385,7 +386,7 @@ def link_step(services: Services, state: StageState, material: dict[str, Any], e
         services.emit(held[0])
     if not layer_added:  # the copy wrote nothing: BuildKit's merge of an empty layer changes nothing
         services.cache.put(key, CacheRecord("", None, 0, linked.created, state.key.hex,
-                                            tuple(str(d) for d in state.config.diff_ids)))
+                                            diff_id_chain(state.config)))
         return replace(state, key=key), False
     layer = linked.layers[-1]
     record = CacheRecord(step_snapshot(key), str(layer.diff_id), layer.descriptor.size, linked.created,

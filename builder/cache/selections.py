@@ -15,6 +15,7 @@ from builder.cache.index import CacheEntry
 from builder.copy.source_digest import SelectionDigests
 from builder.imagestore import StoreCorrupt
 from builder.imagestore.reading import ManifestReader
+from builder.layers import diff_id_chain
 from builder.services import Services
 from registry_client import ImageConfig, Index, RegistryError
 
@@ -46,5 +47,5 @@ def stored_image_chains(services: Services) -> set[tuple[str, ...]]:
             config = ImageConfig.from_bytes(content.read_bytes(document.config.digest))
         except (StoreCorrupt, RegistryError):
             continue  # not an image (an attestation) or unreadable: it holds no chain to keep
-        chains.add(tuple(str(diff_id) for diff_id in config.diff_ids))
+        chains.add(diff_id_chain(config))
     return chains

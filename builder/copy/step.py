@@ -21,7 +21,7 @@ from builder.copy.execute import execute_copy as copy_into
 from builder.copy.reuse import CopyLineage
 from builder.copy.source_digest import FileDigests, Selection, SelectionDigests, selection_digest
 from builder.copy.sources import SourceRoot, select_sources
-from builder.layers import temporary_key
+from builder.layers import diff_id_chain, temporary_key
 from builder.copy.source_keys import Keying, SourceKey, from_material
 from builder.run.mounts import MountSources
 from builder.services import Services
@@ -115,7 +115,7 @@ class SourceViews:
                 return pinned(self._services, state, lambda snapshot: snapshotter.view(key, snapshot))[0]
 
             return ResolvedSource(view, "",
-                                  tuple(str(diff_id) for diff_id in state.config.diff_ids), state.key.hex)
+                                  diff_id_chain(state.config), state.key.hex)
         # An image (or named context): resolved once per build by ``image_snapshot`` (the build's
         # ``builder.resolvedimages``, shared with FROM, or its named contexts).
         snapshot, identity, chain = self._image_snapshot(ref)
