@@ -54,7 +54,7 @@ _CHUNK = 1 << 20
 @record
 class NamedContext:
     name: str  # normalised (see ``context_name``)
-    kind: str  # LOCAL | IMAGE | OCI_LAYOUT | GIT
+    kind: str  # LOCAL | IMAGE | OCI_LAYOUT | GIT | HTTP
     value: str  # absolute directory, image reference, layout directory, or git URL
     selector: str = ""  # OCI_LAYOUT only: "sha256:..." or a tag; "" when no tag was given
 
