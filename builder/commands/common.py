@@ -38,8 +38,7 @@ def run_reporting(body: Callable[[Console], int], failure_code: int | None = Non
     """Run a command body; user mistakes and registry failures become one line and an exit code.
 
     ``failure_code`` replaces those codes when the body's own codes are someone else's (``pybuild run``
-    returns the container's, so every failure of its own is docker run's 125, or the exit code a
-    ``ContainerStartFailed`` carries)."""
+    returns the container's, so every failure of its own is docker run's 125)."""
     from builder.console import Console
 
     console = Console()
@@ -49,14 +48,11 @@ def run_reporting(body: Callable[[Console], int], failure_code: int | None = Non
         console.error(f"{exc.strerror}: {exc.filename} (choose another state directory with --root)")
         return 2 if failure_code is None else failure_code
     except Exception as exc:
-        from builder.errors import ContainerStartFailed
         from builder.report import report_error  # imports the grammar: only pay for it on failure
 
         code = report_error(exc, console)
         if code is None:
             raise  # not a user mistake: a bug, show the traceback
-        if isinstance(exc, ContainerStartFailed):
-            return exc.exit_code
         return code if failure_code is None else failure_code
 
 

@@ -6,7 +6,7 @@ import os
 import sys
 
 from builder.commands.buildflags import ram_bytes, ulimit
-from builder.errors import UsageError
+from builder.errors import ContainerStartFailed, UsageError
 
 USAGE_EXIT_CODE = 125  # docker run's code for a flag mistake (builder.cli), as for a container that cannot start
 
@@ -89,9 +89,13 @@ def run(options: argparse.Namespace) -> int:
             resources=run_resources(options),
         )
         services = open_services(options.root)
-        status = run_image(services, options.image, run_options,
-                           parse_platform_flag(options.platform) or host_platform(), _write,
-                           lambda: registry_client_for(_with_registry_defaults(options)), dict(os.environ))
+        try:
+            status = run_image(services, options.image, run_options,
+                               parse_platform_flag(options.platform) or host_platform(), _write,
+                               lambda: registry_client_for(_with_registry_defaults(options)), dict(os.environ))
+        except ContainerStartFailed as exc:  # docker run's own code for it: 125, 126 or 127
+            console.error(str(exc))  # type: ignore[attr-defined]
+            return exc.exit_code
         return status.code
 
     from builder.run.containers import RUN_FAILED
