@@ -105,8 +105,7 @@ class TransferView:
         from builder.events import PullFinished, PullProgress, PullStarted, PushProgress, PushStarted
 
         if isinstance(event, PullStarted):
-            self._say(f"{event.identifier}: Pulling from {event.repository}" if event.repository
-                      else f"Pulling {event.ref}")
+            self._say(f"{event.identifier}: Pulling from {event.repository}")
         elif isinstance(event, PushStarted):
             self._say(f"The push refers to repository [{event.repository}]")
         elif isinstance(event, PullProgress):

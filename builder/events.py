@@ -21,8 +21,8 @@ _CONFIG_MEDIA_TYPES = frozenset({
 @record
 class PullStarted:
     ref: str  # the normalised reference being pulled
-    repository: str = ""  # its path in the registry (``library/ubuntu``), as docker's "Pulling from" shows it
-    identifier: str = ""  # the tag, or the digest when the reference has one
+    repository: str  # its path in the registry (``library/ubuntu``), as docker's "Pulling from" shows it
+    identifier: str  # the tag, or the digest when the reference has one
 
 
 @record
