@@ -117,24 +117,17 @@ class TransferView:
 
     def _pulled(self, event: Any) -> None:
         with self._lock:
-            held = self._held
-            if held is not None and event.cached:
-                held.append(event)
+            if self._held is not None and event.cached:
+                self._held.append(event)
                 return
-            self._held = None
-        if held:
-            self._release(held)
+        self._release_held(show=True)  # a byte moves: the image is new
         if event.is_layer:
             self._layer(event, pulling=True)
 
     def _release_held(self, *, show: bool) -> None:
         with self._lock:
             held, self._held = self._held, None
-        if held and show:
-            self._release(held)
-
-    def _release(self, events: list[Any]) -> None:
-        for event in events:
+        for event in (held or ()) if show else ():
             if event.is_layer:
                 self._layer(event, pulling=True)
 
