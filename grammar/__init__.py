@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from grammar.errors import DockerfileSyntaxError, ExpansionError, GrammarError, IgnorePatternError, render_snippet
     from grammar.expansion import expand_instruction
     from grammar.gitref import GitRef, GitRefError, parse_git_ref
+    from grammar.gotext import GO_BOOLS
     from grammar.instructions import parse_dockerfile, parse_instruction
     from grammar.nodes import Directives, Heredoc, Node, ParsedFile, ParseWarning
     from grammar.parser import parse_nodes
@@ -83,6 +84,7 @@ _EXPORTS: dict[str, str] = {
                      "render_snippet"), "grammar.errors"),
     "expand_instruction": "grammar.expansion",
     **dict.fromkeys(("GitRef", "GitRefError", "parse_git_ref"), "grammar.gitref"),
+    "GO_BOOLS": "grammar.gotext",
     **dict.fromkeys(("parse_dockerfile", "parse_instruction"), "grammar.instructions"),
     **dict.fromkeys(("Directives", "Heredoc", "Node", "ParsedFile", "ParseWarning"), "grammar.nodes"),
     "parse_nodes": "grammar.parser",
@@ -94,7 +96,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "Add", "Arg", "ArgDecl", "ChmodSpec", "Cmd", "Copy", "Directives", "Dockerfile", "DockerfileSyntaxError",
-    "Entrypoint", "Env", "ExecForm", "ExpansionError", "Expose", "Flag", "From", "GitRef", "GitRefError",
+    "Entrypoint", "Env", "ExecForm", "ExpansionError", "Expose", "Flag", "From", "GO_BOOLS", "GitRef", "GitRefError",
     "GrammarError", "Healthcheck", "Heredoc", "IgnorePatternError", "InlineFile", "Instruction", "KeyValue",
     "Label", "Lexer", "Maintainer", "Node", "Onbuild", "ParseWarning", "ParsedFile", "PatternMatcher", "Run",
     "RunMount", "Shell", "ShellForm", "Span", "Stage", "StageDependency", "StopSignal", "User", "Volume",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
 from grammar.errors import GrammarError
-from grammar.gotext import quote
+from grammar.gotext import GO_BOOLS, quote
 from grammar.records import record
 
 
@@ -45,8 +45,6 @@ class GitRef:
 _GIT_SCHEMES = frozenset({"http", "https", "ssh", "git"})
 _FLAG_KEYS = frozenset({"submodules", "keep-git-dir", "fetch-by-commit"})  # may be given without a value
 _MTIME_VALUES = frozenset({"commit", "checkout"})
-_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _EXPLICIT_SCHEME = r"[a-zA-Z0-9]+://"
 _SCP_LIKE = r"(?:([a-zA-Z0-9_-]+)@)?([a-zA-Z0-9.-]+):(.*?)(?:\?(.*?))?(?:#(.*))?"
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:[]<>\"")
@@ -283,8 +281,8 @@ def _agree(current: str, wanted: str) -> str:
 
 def _go_bool(key: str, value: str) -> bool:
     """``strconv.ParseBool``; a flag key given without a value means true."""
-    if not value or value in _GO_TRUE:
+    if not value:
         return True
-    if value in _GO_FALSE:
-        return False
+    if value in GO_BOOLS:
+        return GO_BOOLS[value]
     raise GitRefError(f"invalid {key} value: {quote(value)}")

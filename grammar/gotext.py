@@ -7,6 +7,9 @@ from __future__ import annotations
 
 # Go's unicode.IsSpace for Latin-1; above that both languages follow White_Space.
 _LATIN1_SPACES = frozenset(" \t\n\v\f\r\x85\xa0")
+# Go's strconv.ParseBool: its words and their values; any other word is its syntax error.
+GO_BOOLS: dict[str, bool] = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+                             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 

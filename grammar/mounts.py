@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from grammar.ast import RunMount
 from grammar.failures import InstructionError
-from grammar.gotext import quote
+from grammar.gotext import GO_BOOLS, quote
 from grammar.regexes import compile_regex
 from grammar.suggest import with_hint
 
@@ -28,8 +28,6 @@ MOUNT_KEYS = (
     "type", "from", "source", "target", "readonly", "id", "sharing", "required", "size",
     "mode", "uid", "gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env",
 )  # fmt: skip
-_BOOL_WORDS = {"1": True, "t": True, "true": True, "TRUE": True, "True": True, "T": True,
-               "0": False, "f": False, "false": False, "FALSE": False, "False": False, "F": False}  # fmt: skip
 _STRING_KEYS = {
     "from": "from_", "source": "source", "src": "source", "target": "target", "dst": "target",
     "destination": "target", "id": "id", "env": "env",
@@ -184,9 +182,9 @@ def _require_secret_or_ssh(mount: RunMount, key: str) -> None:
 
 def _go_bool(key: str, value: str) -> bool:
     """Go's ``strconv.ParseBool``."""
-    if value not in _BOOL_WORDS:
+    if value not in GO_BOOLS:
         raise InstructionError(f"invalid value for {key}: {value}")
-    return _BOOL_WORDS[value]
+    return GO_BOOLS[value]
 
 
 def _unsigned(key: str, value: str, base: int) -> int:

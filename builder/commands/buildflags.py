@@ -24,7 +24,7 @@ import re
 from typing import TYPE_CHECKING
 
 from builder.errors import UsageError
-from grammar import record
+from grammar import GO_BOOLS, record
 
 if TYPE_CHECKING:  # runtime costs ~0.1 s to import: only a build that runs imports it
     from runtime import ContainerResources
@@ -41,16 +41,10 @@ _SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
-_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
-_GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
-
-
 def go_bool(text: str) -> bool:
     """Go's strconv.ParseBool, which docker's boolean flags use."""
-    if text in _GO_TRUE:
-        return True
-    if text in _GO_FALSE:
-        return False
+    if text in GO_BOOLS:
+        return GO_BOOLS[text]
     raise argparse.ArgumentTypeError(f"invalid boolean {text!r} (expected true or false)")
 
 
@@ -118,7 +112,7 @@ def add_docker_arguments(parser: argparse.ArgumentParser) -> None:
     for flag in ("--rm", "--force-rm", "--compress", "--squash"):
         # Go's bool flags take a value only as --rm=false, never as the next word (which is the context):
         # each spelling is an option string of its own, so '--rm .' stays a flag and a context.
-        spellings = [f"{flag}={word}" for word in (*_GO_TRUE, *_GO_FALSE)]
+        spellings = [f"{flag}={word}" for word in GO_BOOLS]
         parser.add_argument(flag, *spellings, action=_GoBoolFlag, nargs=0, default=None, help=hidden)
     parser.add_argument("--isolation", help=hidden)
     parser.add_argument("-m", "--memory", help=hidden)
