@@ -41,7 +41,9 @@ from runtime.mounts import Mount
 from runtime.native import NativeSnapshotter
 from runtime.overlay import OverlaySnapshotter, overlay_supported
 from runtime.snapshots import Kind, SnapshotInfo, Snapshotter, writable_directory
-from runtime.spec import DOCKER_DEFAULT_CAPABILITIES, BindMount, ExitStatus, Limits, ProcessSpec, Stdio, TmpfsMount
+from runtime.spec import (
+    DOCKER_DEFAULT_CAPABILITIES, TMPFS_FLAG_WORDS, BindMount, ExitStatus, Limits, ProcessSpec, Stdio, TmpfsMount,
+)
 from runtime.supervisor import ContainerControl
 from runtime.paths import scoped_components, scoped_join
 from runtime.resources import ContainerResources, Ulimit
@@ -76,6 +78,7 @@ __all__ = [
     "SnapshotInfo",
     "Stdio",
     "Snapshotter",
+    "TMPFS_FLAG_WORDS",
     "TmpfsMount",
     "Ulimit",
     "UnsafeLayerError",

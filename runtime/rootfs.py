@@ -31,7 +31,7 @@ from runtime.errors import ContainerStartError, NamespaceError
 from runtime.mounts import Mount, mount_all
 from runtime.paths import scoped_join
 from runtime.resources import shm_mount
-from runtime.spec import BindMount, TmpfsMount
+from runtime.spec import TMPFS_FLAG_WORDS, BindMount, TmpfsMount
 
 MASKED_PATHS = (
     "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -117,16 +117,10 @@ def build_rootfs(plan: RootfsPlan) -> StubRecord:
 
 
 # mount(8) flag words a tmpfs may carry: (MS_* bit, whether the word sets it or clears it)
-_TMPFS_FLAGS = {
-    "ro": (ns.MS_RDONLY, True), "rw": (ns.MS_RDONLY, False),
-    "nosuid": (ns.MS_NOSUID, True), "suid": (ns.MS_NOSUID, False),
-    "noexec": (ns.MS_NOEXEC, True), "exec": (ns.MS_NOEXEC, False),
-    "sync": (ns.MS_SYNCHRONOUS, True), "async": (ns.MS_SYNCHRONOUS, False),
-    "dirsync": (ns.MS_DIRSYNC, True),
-    "noatime": (ns.MS_NOATIME, True), "atime": (ns.MS_NOATIME, False),
-    "nodiratime": (ns.MS_NODIRATIME, True), "diratime": (ns.MS_NODIRATIME, False),
-    "relatime": (ns.MS_RELATIME, True), "norelatime": (ns.MS_RELATIME, False),
-    "strictatime": (ns.MS_STRICTATIME, True), "nostrictatime": (ns.MS_STRICTATIME, False),
+_TMPFS_FLAG_BITS = {  # the flags of runtime.spec.TMPFS_FLAG_WORDS
+    "rdonly": ns.MS_RDONLY, "nosuid": ns.MS_NOSUID, "noexec": ns.MS_NOEXEC, "sync": ns.MS_SYNCHRONOUS,
+    "dirsync": ns.MS_DIRSYNC, "noatime": ns.MS_NOATIME, "nodiratime": ns.MS_NODIRATIME,
+    "relatime": ns.MS_RELATIME, "strictatime": ns.MS_STRICTATIME,
 }
 
 
@@ -136,8 +130,9 @@ def _mount_tmpfs(tmpfs: TmpfsMount, target: str) -> None:
     for option in tmpfs.options:
         if "=" in option:
             data.append(option)
-        elif option in _TMPFS_FLAGS:
-            bit, sets = _TMPFS_FLAGS[option]
+        elif option in TMPFS_FLAG_WORDS:
+            flag, sets = TMPFS_FLAG_WORDS[option]
+            bit = _TMPFS_FLAG_BITS[flag]
             flags = flags | bit if sets else flags & ~bit
         else:
             raise ContainerStartError(f"unsupported tmpfs option {option!r} for {tmpfs.target}")

@@ -40,6 +40,17 @@ class BindMount:
     read_only: bool = False
 
 
+# mount(8) flag words a TmpfsMount takes: word -> (the flag it sets or clears, sets it)
+TMPFS_FLAG_WORDS: dict[str, tuple[str, bool]] = {
+    "ro": ("rdonly", True), "rw": ("rdonly", False), "nosuid": ("nosuid", True), "suid": ("nosuid", False),
+    "noexec": ("noexec", True), "exec": ("noexec", False), "sync": ("sync", True), "async": ("sync", False),
+    "dirsync": ("dirsync", True), "noatime": ("noatime", True), "atime": ("noatime", False),
+    "nodiratime": ("nodiratime", True), "diratime": ("nodiratime", False),
+    "relatime": ("relatime", True), "norelatime": ("relatime", False),
+    "strictatime": ("strictatime", True), "nostrictatime": ("strictatime", False),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class TmpfsMount:
     """A fresh tmpfs in the container (``docker run --tmpfs PATH[:OPTIONS]``).

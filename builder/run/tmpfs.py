@@ -10,16 +10,11 @@ from __future__ import annotations
 import posixpath
 
 from builder.errors import UsageError
-from runtime import TmpfsMount
+from runtime import TMPFS_FLAG_WORDS, TmpfsMount
 
 DOCKER_DEFAULTS = ("noexec", "nosuid", "nodev")
-# flag words, by the flag they set or clear (the last word for a flag wins)
-_FLAG_OF = {
-    "ro": "ro", "rw": "ro", "nosuid": "suid", "suid": "suid", "noexec": "exec", "exec": "exec",
-    "nodev": "dev", "dev": "dev", "sync": "sync", "async": "sync", "dirsync": "dirsync",
-    "noatime": "atime", "atime": "atime", "nodiratime": "diratime", "diratime": "diratime",
-    "relatime": "relatime", "norelatime": "relatime", "strictatime": "strictatime", "nostrictatime": "strictatime",
-}
+# flag words, by the flag they set or clear (the last word for a flag wins); dev/nodev are checked here
+_FLAG_OF = {word: flag for word, (flag, _) in TMPFS_FLAG_WORDS.items()} | {"nodev": "nodev", "dev": "nodev"}
 _PROPAGATION = frozenset({"private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"})
 _DATA_KEYS = frozenset({"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol"})
 
