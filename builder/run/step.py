@@ -7,13 +7,13 @@ import tempfile
 from collections.abc import Callable
 
 from builder.errors import BuildError
+from builder.run.capabilities import kernel_capabilities
 from builder.run.mounts import MountSources, PreparedMounts, prepare_mounts
 from grammar import ExecForm, Run, record
 from runtime import (BindMount, ContainerControl, ContainerError, ContainerResources, ProcessSpec, ProcessStartError,
                      run)
 
 SANDBOX_HOSTNAME = "buildkitsandbox"
-ALL_CAPABILITIES = frozenset(range(41))  # CAP_CHOWN .. CAP_CHECKPOINT_RESTORE on Linux 5.9+
 HEREDOC_PIPES = "/dev/pipes"
 
 
@@ -94,7 +94,7 @@ def execute_run(request: RunRequest, rootfs: list, sources: MountSources, state_
             hosts_own_address=False,  # BuildKit's hosts file: localhost lines and --add-host only
             hostname_file=False,  # BuildKit binds /etc/resolv.conf and /etc/hosts only
             # BuildKit's insecure mode is a privileged container: every capability, no seccomp profile
-            **({"capabilities": ALL_CAPABILITIES, "seccomp": False} if request.insecure else {}),
+            **({"capabilities": kernel_capabilities(), "seccomp": False} if request.insecure else {}),
         )
         shown = " ".join(request.command.argv)
         try:
